@@ -1,0 +1,34 @@
+# Everything runs from a local virtualenv that these targets create on first use.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install demo test lint bench faults clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)  ## run the whole pipeline on embedded defaults and print the result
+	$(BIN)/cem-connector demo
+
+test: $(STAMP)  ## lint, then the full test suite (real Redis, PostgreSQL and sandbox CRMs)
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+bench: $(STAMP)  ## side-by-side performance ratios
+	$(BIN)/python -m bench
+
+faults: $(STAMP)  ## fault-injection scenarios, one row each
+	$(BIN)/python -m tests.faults
+
+clean:
+	rm -rf $(VENV) .pytest_cache .hypothesis cem-connector.db .cem-connector

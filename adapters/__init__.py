@@ -1,0 +1,1 @@
+"""CRM adapters: one module per platform behind the contract in ``adapters.base``."""

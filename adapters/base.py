@@ -1,0 +1,183 @@
+"""The contract every CRM adapter implements, and the types it trades in.
+
+An adapter is a thin, synchronous edge: it knows one CRM's URLs, payloads,
+auth and limits, and speaks ``cem_engine`` types to the rest of the product.
+It never touches Flask, the queue or the database; the connector hands it a
+``ConnectionInfo`` and a callback for refreshed credentials.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, ClassVar
+
+from cem_engine.model import ContactInput
+
+from .fields import CEM_FIELDS, FieldSpec
+
+
+@dataclass(frozen=True)
+class ConnectionInfo:
+    """What the connector knows about one connected CRM account."""
+
+    id: int
+    platform: str
+    settings: Mapping[str, Any]  # non-secret: portal id, instance url, org id, prefix, api version...
+    credentials: Mapping[str, Any]  # secret: tokens, keys, passwords (decrypted in memory only)
+    # Called with the new credentials after a token refresh so the connector can persist them.
+    on_credentials_changed: Callable[[dict[str, Any]], None] | None = None
+
+
+@dataclass(frozen=True)
+class ChangeEvent:
+    """A normalised "something changed" notice from a webhook or a reconcile poll.
+
+    ``raw`` keeps the platform payload (as django-anymail does) for debugging;
+    it never leaves the process in logs.
+    """
+
+    platform: str
+    event_id: str  # unique per delivery of this change; duplicates share it
+    kind: str  # contact.created | contact.changed | contact.deleted | interaction.changed | interaction.deleted | association.changed
+    object_type: str  # platform-neutral: contact, email, call, note, meeting, ticket, chat, survey, deal
+    object_id: str
+    occurred_at: datetime  # source timestamp, timezone-aware
+    account_id: str | None = None  # portal id / organization id: routes to a connection
+    contact_ids: tuple[str, ...] = ()  # contacts known to be affected, when the payload says so
+    actor: str | None = None  # who made the change (app id, user id) for loop prevention
+    own_write: bool = False  # set by the receiver when the change is the connector's own
+    raw: Mapping[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "platform": self.platform, "event_id": self.event_id, "kind": self.kind,
+            "object_type": self.object_type, "object_id": self.object_id,
+            "occurred_at": self.occurred_at.isoformat(), "account_id": self.account_id,
+            "contact_ids": list(self.contact_ids), "actor": self.actor, "own_write": self.own_write,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ChangeEvent:
+        return cls(
+            platform=data["platform"], event_id=data["event_id"], kind=data["kind"],
+            object_type=data["object_type"], object_id=data["object_id"],
+            occurred_at=datetime.fromisoformat(data["occurred_at"]), account_id=data.get("account_id"),
+            contact_ids=tuple(data.get("contact_ids") or ()), actor=data.get("actor"),
+            own_write=bool(data.get("own_write")),
+        )
+
+
+@dataclass
+class ProvisionStep:
+    """One item of an install plan or report."""
+
+    action: str  # create | update | unchanged | assign | register | publish
+    target: str  # human-readable: "property cem_emotion_score on contacts"
+    detail: str = ""
+
+
+@dataclass
+class ProvisionReport:
+    steps: list[ProvisionStep] = field(default_factory=list)
+    dry_run: bool = False
+
+    @property
+    def changed(self) -> bool:
+        return any(s.action != "unchanged" for s in self.steps)
+
+    def add(self, action: str, target: str, detail: str = "") -> None:
+        self.steps.append(ProvisionStep(action, target, detail))
+
+
+@dataclass(frozen=True)
+class FieldUpdate:
+    """CEM values for one contact, keyed by ``adapters.fields`` keys (platform-neutral)."""
+
+    contact_id: str
+    values: Mapping[str, Any]
+
+
+@dataclass
+class WriteResult:
+    """Outcome of a batched write: which contacts took the values and which did not."""
+
+    succeeded: list[str] = field(default_factory=list)
+    # contact id -> the error for that record; retryable ones are retried, others dead-lettered
+    failed: dict[str, Exception] = field(default_factory=dict)
+    calls: int = 0  # API calls made
+
+
+@dataclass(frozen=True)
+class ContactPage:
+    """One page of contact ids, for backfill and reconcile."""
+
+    contact_ids: list[str]
+    next_cursor: str | None
+    total: int | None = None  # when the CRM says how many there are in all
+
+
+class CRMAdapter(abc.ABC):
+    """Base class of every platform adapter (adapters/<platform>.py)."""
+
+    platform: ClassVar[str]
+    label: ClassVar[str]  # "HubSpot", "Salesforce", "Dynamics 365"
+    write_batch_size: ClassVar[int]  # the platform's max records per write call
+
+    def __init__(self, connection: ConnectionInfo) -> None:
+        self.connection = connection
+
+    # -- fields --------------------------------------------------------------------
+    @property
+    def fields(self) -> Sequence[FieldSpec]:
+        return CEM_FIELDS
+
+    @abc.abstractmethod
+    def native_field_name(self, spec: FieldSpec) -> str:
+        """The field's API name in this CRM (cem_journey_stage, CEM_Journey_Stage__c, ...)."""
+
+    # -- lifecycle -----------------------------------------------------------------
+    @abc.abstractmethod
+    def check_connection(self) -> dict[str, Any]:
+        """Authenticate and return facts about the account (id, name, user) or raise."""
+
+    @abc.abstractmethod
+    def provision(self, *, dry_run: bool = False) -> ProvisionReport:
+        """Create the CEM fields (and what makes them visible), idempotently."""
+
+    # -- reading -------------------------------------------------------------------
+    @abc.abstractmethod
+    def fetch_contact(self, contact_id: str) -> ContactInput:
+        """The contact with its deals and interactions, mapped to engine types.
+
+        Raises NotFound when the contact does not exist (any more).
+        """
+
+    @abc.abstractmethod
+    def contacts_for(self, object_type: str, object_id: str) -> list[str]:
+        """Contacts associated with an interaction or deal (for engagement webhooks)."""
+
+    @abc.abstractmethod
+    def list_contacts(self, cursor: str | None = None, *, modified_since: datetime | None = None,
+                      page_size: int = 100) -> ContactPage:
+        """A page of contact ids, oldest first, optionally only those changed since a time."""
+
+    def iter_contacts(self, *, modified_since: datetime | None = None) -> Iterator[ContactPage]:
+        cursor: str | None = None
+        while True:
+            page = self.list_contacts(cursor, modified_since=modified_since)
+            yield page
+            if not page.next_cursor:
+                return
+            cursor = page.next_cursor
+
+    # -- writing -------------------------------------------------------------------
+    @abc.abstractmethod
+    def write_fields(self, updates: Sequence[FieldUpdate]) -> WriteResult:
+        """Write CEM values onto contacts in as few calls as the platform allows."""
+
+    def api_usage(self) -> dict[str, Any]:
+        """What the adapter last learnt about API limits (used / limit / remaining)."""
+        return {}

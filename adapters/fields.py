@@ -1,0 +1,87 @@
+"""The CEM fields written back to every CRM (DESIGN.md §3), platform-neutral.
+
+Each adapter turns a ``FieldSpec`` into its native definition and name.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, Literal
+
+from cem_engine.model import CHURN_REASONS, EMOTIONS, JOURNEY_STAGES
+
+FieldType = Literal["picklist", "datetime", "number", "longtext"]
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    key: str  # platform-neutral key, as in Profile.fields()
+    label: str
+    type: FieldType
+    description: str
+    options: tuple[str, ...] = ()
+    minimum: float | None = None
+    maximum: float | None = None
+    scale: int = 0  # decimal places for numbers
+    max_length: int = 0  # for long text
+
+    def option_label(self, value: str) -> str:
+        return value.replace("_", " ").capitalize()
+
+
+CEM_FIELDS: tuple[FieldSpec, ...] = (
+    FieldSpec("journey_stage", "CEM Journey Stage", "picklist",
+              "Where the customer is in their journey, inferred by CEM from lifecycle, deals and interactions.",
+              options=JOURNEY_STAGES),
+    FieldSpec("journey_stage_since", "CEM Journey Stage Since", "datetime",
+              "When the contact entered the current journey stage."),
+    FieldSpec("emotion_score", "CEM Emotion Score", "number",
+              "Time-decayed feeling from customer-authored text and surveys, -100 (very negative) to 100.",
+              minimum=-100, maximum=100, scale=1),
+    FieldSpec("emotion", "CEM Emotion", "picklist",
+              "The dominant emotion in the customer's recent messages.", options=EMOTIONS),
+    FieldSpec("emotion_trend", "CEM Emotion Trend", "number",
+              "Change of the emotion score over the last 30 days.", minimum=-200, maximum=200, scale=1),
+    FieldSpec("churn_risk", "CEM Churn Risk", "number",
+              "How likely the customer is to leave, 0-100, explained by the churn reason detail.",
+              minimum=0, maximum=100, scale=0),
+    FieldSpec("churn_reason", "CEM Churn Reason", "picklist",
+              "The most likely reason behind the churn risk, from the evidence.", options=CHURN_REASONS),
+    FieldSpec("churn_reason_detail", "CEM Churn Reason Detail", "longtext",
+              "The evidence: short quotes, interaction type and date, and why this reason was chosen.",
+              max_length=32000),
+    FieldSpec("updated_at", "CEM Updated At", "datetime", "When the CEM connector last wrote these fields."),
+)
+
+FIELDS_BY_KEY: dict[str, FieldSpec] = {f.key: f for f in CEM_FIELDS}
+
+
+def as_utc(value: datetime) -> datetime:
+    """Naive datetimes are taken as UTC; aware ones are converted to UTC."""
+    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+
+
+def to_epoch_ms(value: datetime) -> int:
+    return int(as_utc(value).timestamp() * 1000)
+
+
+def to_iso_z(value: datetime) -> str:
+    """ISO 8601 in UTC with a Z suffix, the form every CRM accepts for datetimes."""
+    return as_utc(value).strftime("%Y-%m-%dT%H:%M:%S.") + f"{as_utc(value).microsecond // 1000:03d}Z"
+
+
+def coerce(spec: FieldSpec, value: Any) -> Any:
+    """Clamp numbers and truncate long text to what the field definition allows."""
+    if value is None:
+        return None
+    if spec.type == "number":
+        number = float(value)
+        if spec.minimum is not None:
+            number = max(spec.minimum, number)
+        if spec.maximum is not None:
+            number = min(spec.maximum, number)
+        return round(number, spec.scale) if spec.scale else int(round(number))
+    if spec.type == "longtext" and spec.max_length and len(str(value)) > spec.max_length:
+        return str(value)[: spec.max_length - 1] + "…"
+    return value

@@ -1,0 +1,72 @@
+"""The platform registry: one line per CRM (after sentry-python's integrations).
+
+Entries are import paths, loaded lazily, so a broken or missing platform
+module fails alone and never takes the others down.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+
+class UnknownPlatform(KeyError):
+    pass
+
+
+@dataclass(frozen=True)
+class Platform:
+    name: str
+    label: str
+    adapter: str  # "module:Class" of the CRMAdapter
+    receiver: str  # "module:Class" of the WebhookReceiver
+    sandbox: str  # "module:Class" of the sandbox CRM
+
+    def adapter_class(self) -> Any:
+        return _load(self.adapter)
+
+    def receiver_class(self) -> Any:
+        return _load(self.receiver)
+
+    def sandbox_class(self) -> Any:
+        return _load(self.sandbox)
+
+
+PLATFORMS: dict[str, Platform] = {p.name: p for p in (
+    Platform("hubspot", "HubSpot", "adapters.hubspot:HubSpotAdapter", "webhooks.hubspot:HubSpotReceiver",
+             "sandbox.hubspot:HubSpotSandbox"),
+    Platform("salesforce", "Salesforce", "adapters.salesforce:SalesforceAdapter",
+             "webhooks.salesforce:SalesforceReceiver", "sandbox.salesforce:SalesforceSandbox"),
+    Platform("dynamics", "Dynamics 365", "adapters.dynamics:DynamicsAdapter", "webhooks.dynamics:DynamicsReceiver",
+             "sandbox.dynamics:DynamicsSandbox"),
+)}
+
+
+def get_platform(name: str) -> Platform:
+    try:
+        return PLATFORMS[name]
+    except KeyError:
+        raise UnknownPlatform(
+            f"Unknown platform '{name}'. Choose one of: {', '.join(sorted(PLATFORMS))}."
+        ) from None
+
+
+def available_platforms() -> list[Platform]:
+    """Platforms whose modules import cleanly (others are skipped, not fatal)."""
+    usable = []
+    for platform in PLATFORMS.values():
+        try:
+            platform.adapter_class()
+            platform.receiver_class()
+        except Exception:  # noqa: BLE001 - isolation: one broken platform must not stop the rest
+            continue
+        usable.append(platform)
+    return usable
+
+
+@cache
+def _load(path: str) -> Any:
+    module_name, _, attr = path.partition(":")
+    return getattr(importlib.import_module(module_name), attr)

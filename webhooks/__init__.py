@@ -1,0 +1,1 @@
+"""Webhook receivers: one module per CRM behind the fixed sequence in ``webhooks.base``."""

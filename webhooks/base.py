@@ -1,0 +1,202 @@
+"""The fixed webhook sequence every platform goes through (after django-anymail).
+
+    size/type check -> verify (raw body, every candidate secret) -> parse ->
+    route to a connection -> mark own writes -> sink (dedupe + enqueue) -> answer
+
+Platform modules only implement ``verify`` and ``parse`` (and may shape the
+answer); they cannot skip verification because ``handle`` owns the order.
+This package is framework-free: the connector turns a Flask request into an
+``InboundRequest`` and a ``WebhookResponse`` back into a Flask response.
+"""
+
+from __future__ import annotations
+
+import abc
+import json
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, ClassVar
+
+from adapters.base import ChangeEvent
+
+from .errors import (
+    Forbidden,
+    MalformedPayload,
+    MethodNotAllowed,
+    PayloadTooLarge,
+    SignatureError,
+    UnknownConnection,
+    UnsupportedMediaType,
+    WebhookError,
+)
+
+MAX_JSON_DEPTH = 32
+
+
+class CaseInsensitiveDict(dict[str, str]):
+    """Header lookup that ignores case, as HTTP requires."""
+
+    def __init__(self, items: Mapping[str, str] | None = None) -> None:
+        super().__init__({k.lower(): v for k, v in (items or {}).items()})
+
+    def get(self, key: str, default: Any = None) -> Any:  # type: ignore[override]
+        return super().get(key.lower(), default)
+
+    def __getitem__(self, key: str) -> str:
+        return super().__getitem__(key.lower())
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and super().__contains__(key.lower())
+
+
+@dataclass(frozen=True)
+class InboundRequest:
+    method: str
+    url: str  # full URL as the sender addressed it, with the query string
+    headers: CaseInsensitiveDict
+    body: bytes
+    query: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def content_type(self) -> str:
+        return (self.headers.get("content-type") or "").split(";")[0].strip().lower()
+
+    @property
+    def text(self) -> str:
+        try:
+            return self.body.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise MalformedPayload("Body is not valid UTF-8.") from exc
+
+
+@dataclass(frozen=True)
+class WebhookTarget:
+    """A connection that may own a delivery: its secrets and non-secret settings."""
+
+    connection_id: int
+    account_id: str | None
+    secrets: Sequence[str]
+    settings: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class WebhookResponse:
+    status: int
+    body: str
+    content_type: str = "application/json"
+
+
+# The sink persists (dedupes and enqueues) the events of one connection and
+# returns how many were new; it raises ServiceUnavailable when it cannot.
+Sink = Callable[[int, list[ChangeEvent]], int]
+
+
+class WebhookReceiver(abc.ABC):
+    """Base class of webhooks/<platform>.py receivers."""
+
+    platform: ClassVar[str]
+    content_types: ClassVar[tuple[str, ...]] = ("application/json",)
+    max_body_bytes: ClassVar[int] = 2 * 1024 * 1024
+    methods: ClassVar[tuple[str, ...]] = ("POST",)
+
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+        self.clock = clock
+
+    @abc.abstractmethod
+    def verify(self, request: InboundRequest, target: WebhookTarget) -> None:
+        """Raise SignatureError (401) or Forbidden (403) unless ``target`` sent this request."""
+
+    @abc.abstractmethod
+    def parse(self, request: InboundRequest) -> list[ChangeEvent]:
+        """Turn a verified body into ChangeEvents; raise MalformedPayload on bad input."""
+
+    def is_own_write(self, event: ChangeEvent, target: WebhookTarget) -> bool:
+        """True when the change was made by this connector (loop prevention)."""
+        return False
+
+    def accepted_response(self, events: list[ChangeEvent], new: int) -> WebhookResponse:
+        return WebhookResponse(200, json.dumps({"received": len(events), "new": new}))
+
+    def error_response(self, error: WebhookError) -> WebhookResponse:
+        return WebhookResponse(error.status, json.dumps({"error": error.message}))
+
+    # -- the fixed sequence --------------------------------------------------------
+    def handle(self, request: InboundRequest, targets: Sequence[WebhookTarget], sink: Sink) -> WebhookResponse:
+        try:
+            return self._handle(request, targets, sink)
+        except WebhookError as error:
+            return self.error_response(error)
+
+    def _handle(self, request: InboundRequest, targets: Sequence[WebhookTarget], sink: Sink) -> WebhookResponse:
+        if request.method.upper() not in self.methods:
+            raise MethodNotAllowed(f"Use {' or '.join(self.methods)} for this endpoint.")
+        if len(request.body) > self.max_body_bytes:
+            raise PayloadTooLarge(f"Body exceeds {self.max_body_bytes} bytes.")
+        if request.content_type not in self.content_types:
+            raise UnsupportedMediaType(
+                f"Content-Type must be one of: {', '.join(self.content_types)} (got '{request.content_type or 'none'}')."
+            )
+        if not targets:
+            raise UnknownConnection(f"No {self.platform} connection is set up for this URL.")
+        verified = self._verified_targets(request, targets)
+        events = self.parse(request)
+        by_connection: dict[int, list[ChangeEvent]] = {}
+        for event in events:
+            target = self._route(event, verified)
+            if target is None:
+                continue  # an account that did not sign this request: never trust it
+            if self.is_own_write(event, target):
+                event = replace(event, own_write=True)
+            by_connection.setdefault(target.connection_id, []).append(event)
+        new = sum(sink(connection_id, batch) for connection_id, batch in by_connection.items())
+        return self.accepted_response(events, new)
+
+    def _verified_targets(self, request: InboundRequest, targets: Sequence[WebhookTarget]) -> list[WebhookTarget]:
+        verified: list[WebhookTarget] = []
+        last_error: WebhookError = SignatureError("Missing or invalid signature.")
+        for target in targets:
+            try:
+                self.verify(request, target)
+            except (SignatureError, Forbidden) as error:
+                last_error = error
+                continue
+            verified.append(target)
+        if not verified:
+            raise last_error
+        return verified
+
+    @staticmethod
+    def _route(event: ChangeEvent, verified: Sequence[WebhookTarget]) -> WebhookTarget | None:
+        if len(verified) == 1 and (event.account_id is None or verified[0].account_id in (None, event.account_id)):
+            return verified[0]
+        for target in verified:
+            if target.account_id is not None and target.account_id == event.account_id:
+                return target
+        return None
+
+
+def load_json(request: InboundRequest) -> Any:
+    """Parse a JSON body with a nesting limit, turning every failure into a 400."""
+    try:
+        data = json.loads(request.text)
+    except (ValueError, RecursionError) as exc:
+        raise MalformedPayload("Body is not valid JSON.") from exc
+    if _depth(data) > MAX_JSON_DEPTH:
+        raise MalformedPayload(f"JSON nests deeper than {MAX_JSON_DEPTH} levels.")
+    return data
+
+
+def _depth(value: Any, level: int = 1) -> int:
+    stack = [(value, level)]
+    deepest = level
+    while stack:
+        item, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if depth > MAX_JSON_DEPTH:
+            return depth
+        if isinstance(item, dict):
+            stack.extend((v, depth + 1) for v in item.values())
+        elif isinstance(item, list):
+            stack.extend((v, depth + 1) for v in item)
+    return deepest
