@@ -178,6 +178,11 @@ class CRMAdapter(abc.ABC):
     def write_fields(self, updates: Sequence[FieldUpdate]) -> WriteResult:
         """Write CEM values onto contacts in as few calls as the platform allows."""
 
+    @abc.abstractmethod
+    def read_fields(self, contact_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """The CEM values currently on these contacts, keyed by platform-neutral keys
+        (values parsed back: numbers as float/int, datetimes as aware datetimes)."""
+
     def api_usage(self) -> dict[str, Any]:
         """What the adapter last learnt about API limits (used / limit / remaining)."""
         return {}
