@@ -41,7 +41,9 @@ class ChangeEvent:
 
     platform: str
     event_id: str  # unique per delivery of this change; duplicates share it
-    kind: str  # contact.created | contact.changed | contact.deleted | interaction.changed | interaction.deleted | association.changed
+    # contact.created | contact.changed | contact.deleted | interaction.changed | interaction.deleted
+    # | association.changed
+    kind: str
     object_type: str  # platform-neutral: contact, email, call, note, meeting, ticket, chat, survey, deal
     object_id: str
     occurred_at: datetime  # source timestamp, timezone-aware

@@ -6,7 +6,7 @@ Each adapter turns a ``FieldSpec`` into its native definition and name.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from cem_engine.model import CHURN_REASONS, EMOTIONS, JOURNEY_STAGES
@@ -59,7 +59,7 @@ FIELDS_BY_KEY: dict[str, FieldSpec] = {f.key: f for f in CEM_FIELDS}
 
 def as_utc(value: datetime) -> datetime:
     """Naive datetimes are taken as UTC; aware ones are converted to UTC."""
-    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def to_epoch_ms(value: datetime) -> int:
@@ -81,7 +81,7 @@ def coerce(spec: FieldSpec, value: Any) -> Any:
             number = max(spec.minimum, number)
         if spec.maximum is not None:
             number = min(spec.maximum, number)
-        return round(number, spec.scale) if spec.scale else int(round(number))
+        return round(number, spec.scale) if spec.scale else round(number)
     if spec.type == "longtext" and spec.max_length and len(str(value)) > spec.max_length:
         return str(value)[: spec.max_length - 1] + "…"
     return value

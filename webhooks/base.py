@@ -134,9 +134,8 @@ class WebhookReceiver(abc.ABC):
         if len(request.body) > self.max_body_bytes:
             raise PayloadTooLarge(f"Body exceeds {self.max_body_bytes} bytes.")
         if request.content_type not in self.content_types:
-            raise UnsupportedMediaType(
-                f"Content-Type must be one of: {', '.join(self.content_types)} (got '{request.content_type or 'none'}')."
-            )
+            got = request.content_type or "none"
+            raise UnsupportedMediaType(f"Content-Type must be one of: {', '.join(self.content_types)} (got '{got}').")
         if not targets:
             raise UnknownConnection(f"No {self.platform} connection is set up for this URL.")
         verified = self._verified_targets(request, targets)

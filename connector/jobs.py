@@ -1,0 +1,296 @@
+"""The jobs workers run: turn change events into refreshed contacts and batched writes.
+
+    process_events  -> which contacts changed (resolving interactions to contacts)
+    refresh_contact -> read the contact from the CRM, analyse it, store the desired values
+    flush_writes    -> write what changed, in the platform's largest batches
+
+Every job is idempotent: running it twice (a retry, a duplicate delivery, a
+worker killed mid-job) has the effect of running it once, because writes are
+diffed against the ledger of what is already on the CRM.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import delete, select
+
+from adapters.base import ChangeEvent, CRMAdapter
+from adapters.errors import AdapterError, BudgetExhausted, NotFound, RateLimited
+from cem_engine import analyze
+
+from .queue import backoff_delay
+from .runtime import Runtime, get_runtime
+from .store import PERSONAL_DATA_TABLES, Activity, ApiUsage, ContactState, DeadLetter, WrittenValues
+from .writeback import changed_fields, chunks, desired_values, field_update
+
+log = logging.getLogger("cem.jobs")
+
+CONTACT_KINDS = {"contact.created", "contact.changed"}
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+# -- process_events ------------------------------------------------------------------------
+def process_events(connection_id: int, events: list[dict[str, Any]], attempt: int = 1) -> dict[str, int]:
+    rt = get_runtime()
+    adapter = rt.adapter(connection_id)
+    counts = {"events": len(events), "own_writes": 0, "deleted": 0, "refreshes": 0}
+    unresolved: list[dict[str, Any]] = []
+    last_error: AdapterError | None = None
+    for event in map(ChangeEvent.from_dict, events):
+        if event.own_write:
+            counts["own_writes"] += 1
+            _activity(rt, connection_id, event.contact_ids[0] if event.contact_ids else None, "skipped_own",
+                      f"{event.kind} {event.object_type}:{event.object_id}")
+            continue
+        if event.kind == "contact.deleted":
+            forget_contact(rt, connection_id, event.object_id)
+            counts["deleted"] += 1
+            continue
+        try:
+            contacts = _affected_contacts(adapter, event)
+        except AdapterError as error:
+            if not error.retryable:
+                _dead_letter(rt, connection_id, None, "process_events", {"events": [event.to_dict()]}, error, attempt)
+                continue
+            unresolved.append(event.to_dict())
+            last_error = error
+            continue
+        for contact_id in contacts:
+            _note_source_change(rt, connection_id, contact_id, event.occurred_at)
+            counts["refreshes"] += rt.queue.request_refresh(connection_id, contact_id)
+    _record_usage(rt, connection_id, adapter)
+    if unresolved and last_error is not None:
+        _retry_or_dead_letter(rt, connection_id, None, process_events, {"events": unresolved}, last_error, attempt)
+    return counts
+
+
+def _affected_contacts(adapter: CRMAdapter, event: ChangeEvent) -> list[str]:
+    if event.contact_ids:
+        return list(event.contact_ids)
+    if event.object_type == "contact":
+        return [event.object_id]
+    return adapter.contacts_for(event.object_type, event.object_id)
+
+
+def _note_source_change(rt: Runtime, connection_id: int, contact_id: str, occurred_at: datetime) -> None:
+    with rt.store.session() as session:
+        state = session.get(ContactState, (connection_id, contact_id))
+        if state is None:
+            state = ContactState(connection_id=connection_id, contact_id=contact_id, profile={}, desired={})
+            session.add(state)
+        if state.source_changed_at is None or _aware(state.source_changed_at) < occurred_at:
+            state.source_changed_at = occurred_at
+
+
+# -- refresh_contact ----------------------------------------------------------------------
+def refresh_contact(connection_id: int, contact_id: str, attempt: int = 1) -> str:
+    rt = get_runtime()
+    rt.queue.refresh_started(connection_id, contact_id)
+    adapter = rt.adapter(connection_id)
+    try:
+        data = adapter.fetch_contact(contact_id)
+    except NotFound:
+        forget_contact(rt, connection_id, contact_id)
+        return "gone"
+    except AdapterError as error:
+        _record_usage(rt, connection_id, adapter)
+        _retry_or_dead_letter(rt, connection_id, contact_id, refresh_contact, {"contact_id": contact_id}, error,
+                              attempt)
+        return "failed"
+    now = utcnow()
+    profile = analyze(data, now=now, config=rt.engine_config)
+    desired = desired_values(profile, now)
+    with rt.store.session() as session:
+        state = session.get(ContactState, (connection_id, contact_id))
+        if state is None:
+            state = ContactState(connection_id=connection_id, contact_id=contact_id)
+            session.add(state)
+        state.profile = _jsonable(profile.to_dict())
+        state.desired = desired
+        state.analyzed_at = now
+        written = session.get(WrittenValues, (connection_id, contact_id))
+        pending_change = bool(changed_fields(desired, written.values if written else None))
+    _record_usage(rt, connection_id, adapter)
+    if not pending_change:
+        _activity(rt, connection_id, contact_id, "unchanged", "analysis gave the values already on the record")
+        return "unchanged"
+    rt.queue.mark_dirty(connection_id, [contact_id])
+    rt.queue.request_flush(connection_id)
+    return "dirty"
+
+
+# -- flush_writes -------------------------------------------------------------------------
+def flush_writes(connection_id: int, attempt: int = 1) -> dict[str, int]:
+    rt = get_runtime()
+    adapter = rt.adapter(connection_id)
+    batch = adapter.write_batch_size
+    contact_ids = rt.queue.take_dirty(connection_id, limit=batch * 10)
+    counts = {"contacts": len(contact_ids), "written": 0, "unchanged": 0, "failed": 0, "calls": 0}
+    if not contact_ids:
+        return counts
+    now = utcnow()
+    updates, changes = _pending_updates(rt, connection_id, contact_ids, now)
+    counts["unchanged"] = len(contact_ids) - len(updates)
+    for chunk in chunks(updates, batch):
+        try:
+            result = adapter.write_fields(chunk)
+        except AdapterError as error:
+            ids = [u.contact_id for u in chunk]
+            _record_usage(rt, connection_id, adapter)
+            if error.retryable and attempt < rt.settings.max_attempts:
+                rt.queue.mark_dirty(connection_id, ids)
+                delay = backoff_delay(attempt, rt.settings.retry_base_seconds, getattr(error, "retry_after", None))
+                rt.queue.enqueue(flush_writes, delay, connection_id, attempt=attempt + 1)
+                log.warning("write of %d contacts deferred %.1fs: %s", len(ids), delay, error)
+            else:
+                for contact_id in ids:
+                    _dead_letter(rt, connection_id, contact_id, "write", {"contact_id": contact_id}, error, attempt)
+            counts["failed"] += len(ids)
+            continue
+        counts["calls"] += result.calls
+        _record_written(rt, connection_id, result.succeeded, changes, now)
+        counts["written"] += len(result.succeeded)
+        retry_ids = [cid for cid, err in result.failed.items() if getattr(err, "retryable", False)]
+        for contact_id, error in result.failed.items():
+            if contact_id in retry_ids and attempt < rt.settings.max_attempts:
+                continue
+            _dead_letter(rt, connection_id, contact_id, "write", {"contact_id": contact_id}, error, attempt)
+        retry_ids = [cid for cid in retry_ids if attempt < rt.settings.max_attempts]
+        if retry_ids:
+            rt.queue.mark_dirty(connection_id, retry_ids)
+            rt.queue.enqueue(flush_writes, backoff_delay(attempt, rt.settings.retry_base_seconds), connection_id,
+                             attempt=attempt + 1)
+        counts["failed"] += len(result.failed)
+    _record_usage(rt, connection_id, adapter)
+    if rt.queue.dirty_count(connection_id):
+        rt.queue.request_flush(connection_id)
+    return counts
+
+
+def _pending_updates(rt: Runtime, connection_id: int, contact_ids: list[str], now: datetime):  # type: ignore[no-untyped-def]
+    updates = []
+    changes: dict[str, dict[str, Any]] = {}
+    with rt.store.session() as session:
+        states = {s.contact_id: s for s in session.scalars(select(ContactState).where(
+            ContactState.connection_id == connection_id, ContactState.contact_id.in_(contact_ids)))}
+        ledger = {w.contact_id: w for w in session.scalars(select(WrittenValues).where(
+            WrittenValues.connection_id == connection_id, WrittenValues.contact_id.in_(contact_ids)))}
+    for contact_id in contact_ids:
+        state = states.get(contact_id)
+        if state is None or not state.desired:
+            continue  # forgotten (GDPR) or never analysed: nothing to write
+        written = ledger.get(contact_id)
+        change = changed_fields(state.desired, written.values if written else None)
+        if change:
+            changes[contact_id] = change
+            updates.append(field_update(contact_id, change, now))
+    return updates, changes
+
+
+def _record_written(rt: Runtime, connection_id: int, contact_ids: list[str], changes: dict[str, dict[str, Any]],
+                    now: datetime) -> None:
+    if not contact_ids:
+        return
+    with rt.store.session() as session:
+        for contact_id in contact_ids:
+            row = session.get(WrittenValues, (connection_id, contact_id))
+            if row is None:
+                row = WrittenValues(connection_id=connection_id, contact_id=contact_id, values={}, write_count=0)
+                session.add(row)
+            row.values = {**(row.values or {}), **changes.get(contact_id, {})}
+            row.written_at = now
+            row.write_count = (row.write_count or 0) + 1
+            session.add(Activity(connection_id=connection_id, contact_id=contact_id, action="written",
+                                 detail=", ".join(sorted(changes.get(contact_id, {})))))
+
+
+# -- GDPR -----------------------------------------------------------------------------------
+def forget_contact(rt: Runtime, connection_id: int, contact_id: str) -> int:
+    """Remove everything stored about one person; returns the rows deleted."""
+    removed = 0
+    with rt.store.session() as session:
+        for table in PERSONAL_DATA_TABLES:
+            result = session.execute(delete(table).where(table.connection_id == connection_id,
+                                                         table.contact_id == contact_id))
+            removed += result.rowcount or 0
+    rt.queue.forget_contact(connection_id, contact_id)
+    log.info("forgot contact %s on connection %s (%d rows)", contact_id, connection_id, removed)
+    return removed
+
+
+# -- failures ---------------------------------------------------------------------------------
+def _retry_or_dead_letter(rt: Runtime, connection_id: int, contact_id: str | None, job: Any,
+                          payload: dict[str, Any], error: AdapterError, attempt: int) -> None:
+    if error.retryable and attempt < rt.settings.max_attempts:
+        delay = backoff_delay(attempt, rt.settings.retry_base_seconds,
+                              error.retry_after if isinstance(error, RateLimited | BudgetExhausted) else None)
+        args = [connection_id, *([contact_id] if job is refresh_contact else [payload["events"]])]
+        rt.queue.enqueue(job, delay, *args, attempt=attempt + 1)
+        log.warning("%s for connection %s retried in %.1fs (attempt %d): %s", job.__name__, connection_id, delay,
+                    attempt, type(error).__name__)
+        return
+    _dead_letter(rt, connection_id, contact_id, job.__name__, payload, error, attempt)
+
+
+def _dead_letter(rt: Runtime, connection_id: int, contact_id: str | None, job: str, payload: dict[str, Any],
+                 error: Exception, attempt: int) -> None:
+    with rt.store.session() as session:
+        session.add(DeadLetter(connection_id=connection_id, contact_id=contact_id, job=job, payload=payload,
+                               error=f"{type(error).__name__}: {error}"[:2000], attempts=attempt))
+        session.add(Activity(connection_id=connection_id, contact_id=contact_id, action="failed",
+                             detail=f"{job}: {type(error).__name__}"))
+    log.error("dead-lettered %s for connection %s contact %s: %s", job, connection_id, contact_id,
+              type(error).__name__)
+
+
+def replay_dead_letter(rt: Runtime, letter: DeadLetter) -> None:
+    """Put a dead-lettered job back on the queue with a fresh attempt count."""
+    if letter.job in ("write", "refresh_contact") and letter.contact_id:
+        rt.queue.request_refresh(letter.connection_id, letter.contact_id) or rt.queue.enqueue(
+            refresh_contact, 0, letter.connection_id, letter.contact_id)
+    elif letter.job == "process_events":
+        rt.queue.enqueue(process_events, 0, letter.connection_id, letter.payload.get("events", []))
+
+
+# -- bookkeeping ------------------------------------------------------------------------------
+def _activity(rt: Runtime, connection_id: int, contact_id: str | None, action: str, detail: str) -> None:
+    with rt.store.session() as session:
+        session.add(Activity(connection_id=connection_id, contact_id=contact_id, action=action, detail=detail))
+
+
+def _record_usage(rt: Runtime, connection_id: int, adapter: CRMAdapter) -> None:
+    usage = adapter.api_usage() or {}
+    calls = int(usage.get("calls", 0) or 0)
+    if not calls and not usage:
+        return
+    today = date.today()
+    with rt.store.session() as session:
+        row = session.get(ApiUsage, (connection_id, today))
+        if row is None:
+            row = ApiUsage(connection_id=connection_id, day=today, calls=0, limits={})
+            session.add(row)
+        row.calls = (row.calls or 0) + calls
+        row.limits = _jsonable({k: v for k, v in usage.items() if k != "calls"})
+    reset = getattr(adapter, "reset_usage", None)
+    if callable(reset):
+        reset()
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return value

@@ -1,0 +1,122 @@
+"""The work queue (RQ on Redis): dedupe of deliveries, coalescing flags, retries with backoff.
+
+Redis keys (all under ``cem:``):
+- ``seen:<conn>:<event id>``   a delivery we already accepted (7 days)
+- ``pending:<conn>:<contact>``  a refresh of this contact is queued (coalesces bursts)
+- ``dirty:<conn>``              set of contacts whose new values await a batched write
+- ``flush:<conn>``              a flush job is queued
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Sequence
+from datetime import timedelta
+from typing import Any
+
+import redis
+from rq import Queue, Retry
+
+from adapters.base import ChangeEvent
+
+from .redis_conn import QueueUnavailable
+
+SEEN_TTL = 7 * 24 * 3600
+FLAG_TTL = 3600  # a flag outlives no crash: a lost job never blocks a contact for more than an hour
+JOB_TIMEOUT = 600
+# RQ-level retries cover a worker killed mid-job (the job is then abandoned and retried).
+CRASH_RETRY = Retry(max=3, interval=[1, 5, 30])
+
+
+class JobQueue:
+    def __init__(self, connection: redis.Redis, name: str = "cem") -> None:
+        self.redis = connection
+        self.name = name
+        self.rq = Queue(name, connection=connection, default_timeout=JOB_TIMEOUT)
+
+    # -- intake (called by webhook receivers; must be fast) ------------------------------
+    def accept(self, connection_id: int, events: Sequence[ChangeEvent]) -> int:
+        """Enqueue the deliveries not seen before; returns how many were new.
+
+        Order matters for "nothing lost": we enqueue first and mark as seen after,
+        so a crash in between can only cause a harmless duplicate, never a drop.
+        """
+        from .jobs import process_events
+
+        try:
+            keys = [f"cem:seen:{connection_id}:{e.event_id}" for e in events]
+            seen = self.redis.mget(keys) if keys else []
+            fresh = [e for e, hit in zip(events, seen, strict=True) if hit is None]
+            unique = list({e.event_id: e for e in fresh}.values())
+            if unique:
+                self.rq.enqueue(process_events, connection_id, [e.to_dict() for e in unique],
+                                retry=CRASH_RETRY, failure_ttl=30 * 24 * 3600)
+                pipe = self.redis.pipeline(transaction=False)
+                for event in unique:
+                    pipe.set(f"cem:seen:{connection_id}:{event.event_id}", 1, ex=SEEN_TTL)
+                pipe.execute()
+            return len(unique)
+        except redis.RedisError as exc:
+            raise QueueUnavailable("The job queue is unavailable; try again shortly.") from exc
+
+    # -- coalescing ----------------------------------------------------------------------
+    def request_refresh(self, connection_id: int, contact_id: str) -> bool:
+        """Queue one refresh per contact however many events arrive before it runs."""
+        from .jobs import refresh_contact
+
+        if not self.redis.set(f"cem:pending:{connection_id}:{contact_id}", 1, nx=True, ex=FLAG_TTL):
+            return False
+        self.rq.enqueue(refresh_contact, connection_id, contact_id, retry=CRASH_RETRY)
+        return True
+
+    def refresh_started(self, connection_id: int, contact_id: str) -> None:
+        # Cleared before reading the CRM so a change made during the read queues another refresh.
+        self.redis.delete(f"cem:pending:{connection_id}:{contact_id}")
+
+    def mark_dirty(self, connection_id: int, contact_ids: Sequence[str]) -> None:
+        if contact_ids:
+            self.redis.sadd(f"cem:dirty:{connection_id}", *contact_ids)
+
+    def request_flush(self, connection_id: int, delay: float = 0.0) -> bool:
+        from .jobs import flush_writes
+
+        if not self.redis.set(f"cem:flush:{connection_id}", 1, nx=True, ex=FLAG_TTL):
+            return False
+        self.enqueue(flush_writes, delay, connection_id)
+        return True
+
+    def take_dirty(self, connection_id: int, limit: int) -> list[str]:
+        self.redis.delete(f"cem:flush:{connection_id}")
+        raw = self.redis.spop(f"cem:dirty:{connection_id}", limit) or []
+        return sorted(item.decode() if isinstance(item, bytes) else str(item) for item in raw)
+
+    def dirty_count(self, connection_id: int) -> int:
+        return int(self.redis.scard(f"cem:dirty:{connection_id}"))
+
+    def forget_contact(self, connection_id: int, contact_id: str) -> None:
+        self.redis.delete(f"cem:pending:{connection_id}:{contact_id}")
+        self.redis.srem(f"cem:dirty:{connection_id}", contact_id)
+
+    # -- scheduling ----------------------------------------------------------------------
+    def enqueue(self, func: Callable[..., Any], delay: float, *args: Any, **kwargs: Any) -> None:
+        if delay > 0:
+            self.rq.enqueue_in(timedelta(seconds=delay), func, *args, retry=CRASH_RETRY, **kwargs)
+        else:
+            self.rq.enqueue(func, *args, retry=CRASH_RETRY, **kwargs)
+
+    def depth(self) -> dict[str, int]:
+        from rq.registry import FailedJobRegistry, ScheduledJobRegistry, StartedJobRegistry
+
+        return {
+            "queued": self.rq.count,
+            "started": StartedJobRegistry(queue=self.rq).count,
+            "scheduled": ScheduledJobRegistry(queue=self.rq).count,
+            "failed": FailedJobRegistry(queue=self.rq).count,
+        }
+
+
+def backoff_delay(attempt: int, base: float, retry_after: float | None = None, cap: float = 3600.0) -> float:
+    """Exponential backoff with jitter, never sooner than the CRM's Retry-After."""
+    delay = min(cap, base * (2 ** max(0, attempt - 1)))
+    delay *= random.uniform(0.8, 1.2)
+    return max(delay, retry_after or 0.0)

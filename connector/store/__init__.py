@@ -1,0 +1,19 @@
+"""Persistence: SQLAlchemy models, the Store and its migrations."""
+
+from .db import Store
+from .models import (
+    PERSONAL_DATA_TABLES,
+    Activity,
+    ApiUsage,
+    Base,
+    Connection,
+    ContactState,
+    DeadLetter,
+    SyncCursor,
+    WrittenValues,
+)
+
+__all__ = [
+    "PERSONAL_DATA_TABLES", "Activity", "ApiUsage", "Base", "Connection", "ContactState", "DeadLetter", "Store",
+    "SyncCursor", "WrittenValues",
+]

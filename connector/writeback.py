@@ -1,0 +1,55 @@
+"""Coalesced, diffed, batched writes of CEM values back onto CRM contacts.
+
+Values are kept in their JSON form (datetimes as ISO strings) in the store;
+only fields whose value differs from what we last wrote are sent, and a
+contact whose values did not change is not written at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from adapters.base import FieldUpdate
+from adapters.fields import FIELDS_BY_KEY
+from cem_engine.model import Profile
+
+# `updated_at` changes on every write by definition, so it never makes a write necessary.
+VOLATILE_KEYS = frozenset({"updated_at"})
+
+
+def desired_values(profile: Profile, now: datetime) -> dict[str, Any]:
+    """The profile's field values in JSON form."""
+    values = profile.fields(updated_at=now)
+    return {key: _to_json(value) for key, value in values.items() if key not in VOLATILE_KEYS}
+
+
+def changed_fields(desired: Mapping[str, Any], written: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The subset of ``desired`` that differs from what is on the CRM according to our ledger."""
+    if not written:
+        return dict(desired)
+    return {k: v for k, v in desired.items() if k not in VOLATILE_KEYS and written.get(k) != v}
+
+
+def field_update(contact_id: str, values: Mapping[str, Any], now: datetime) -> FieldUpdate:
+    """Values turned back into Python types (datetimes) for the adapter, plus `updated_at`."""
+    native = {key: _from_json(key, value) for key, value in values.items()}
+    native["updated_at"] = now
+    return FieldUpdate(contact_id=contact_id, values=native)
+
+
+def chunks(items: Sequence[FieldUpdate], size: int) -> Iterator[Sequence[FieldUpdate]]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def _to_json(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
+def _from_json(key: str, value: Any) -> Any:
+    spec = FIELDS_BY_KEY.get(key)
+    if spec is not None and spec.type == "datetime" and isinstance(value, str):
+        return datetime.fromisoformat(value)
+    return value
