@@ -12,7 +12,7 @@ diffed against the ledger of what is already on the CRM.
 from __future__ import annotations
 
 import logging
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, select
@@ -23,7 +23,7 @@ from cem_engine import analyze
 
 from .queue import backoff_delay
 from .runtime import Runtime, get_runtime
-from .store import PERSONAL_DATA_TABLES, Activity, ApiUsage, ContactState, DeadLetter, WrittenValues
+from .store import PERSONAL_DATA_TABLES, Activity, ApiUsage, ContactState, DeadLetter, SyncCursor, WrittenValues
 from .writeback import changed_fields, chunks, desired_values, field_update
 
 log = logging.getLogger("cem.jobs")
@@ -256,6 +256,8 @@ def replay_dead_letter(rt: Runtime, letter: DeadLetter) -> None:
             refresh_contact, 0, letter.connection_id, letter.contact_id)
     elif letter.job == "process_events":
         rt.queue.enqueue(process_events, 0, letter.connection_id, letter.payload.get("events", []))
+    elif letter.job == "reconcile_connection":
+        rt.queue.enqueue(reconcile_connection, 0, letter.connection_id)
 
 
 # -- bookkeeping ------------------------------------------------------------------------------
@@ -294,3 +296,42 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, datetime | date):
         return value.isoformat()
     return value
+
+
+# -- reconcile ------------------------------------------------------------------------------
+RECONCILE_OVERLAP = timedelta(minutes=5)  # clocks and search indexes lag; re-reading a little is cheap
+RECONCILE_FIRST_WINDOW = timedelta(days=1)
+
+
+def reconcile_connection(connection_id: int, attempt: int = 1) -> int:
+    """Refresh every contact changed since the last round, to heal missed webhooks."""
+    rt = get_runtime()
+    adapter = rt.adapter(connection_id)
+    started = utcnow()
+    with rt.store.session() as session:
+        cursor = session.get(SyncCursor, (connection_id, "reconcile"))
+        last = _aware(cursor.since) if cursor and cursor.since else None
+    since = last - RECONCILE_OVERLAP if last else started - RECONCILE_FIRST_WINDOW
+    queued = 0
+    try:
+        for page in adapter.iter_contacts(modified_since=since):
+            for contact_id in page.contact_ids:
+                queued += rt.queue.request_refresh(connection_id, contact_id)
+    except AdapterError as error:
+        _record_usage(rt, connection_id, adapter)
+        if error.retryable and attempt < rt.settings.max_attempts:
+            rt.queue.enqueue(reconcile_connection, backoff_delay(attempt, rt.settings.retry_base_seconds),
+                             connection_id, attempt=attempt + 1)
+            return queued
+        _dead_letter(rt, connection_id, None, "reconcile_connection", {}, error, attempt)
+        return queued
+    with rt.store.session() as session:
+        cursor = session.get(SyncCursor, (connection_id, "reconcile"))
+        if cursor is None:
+            cursor = SyncCursor(connection_id=connection_id, kind="reconcile", processed=0)
+            session.add(cursor)
+        cursor.since = started
+        cursor.processed = (cursor.processed or 0) + queued
+        cursor.status = "done"
+    _record_usage(rt, connection_id, adapter)
+    return queued

@@ -1,0 +1,70 @@
+"""The Flask application factory (gunicorn: ``gunicorn 'connector.app:create_app()'``)."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from flask import Flask, Response
+
+from .config import Settings
+from .runtime import Runtime, get_runtime, set_runtime
+from .web import admin, journey, webhooks
+
+MAX_BODY_BYTES = 4 * 1024 * 1024
+
+
+def create_app(runtime: Runtime | None = None, settings: Settings | None = None) -> Flask:
+    if runtime is None:
+        if settings is not None:
+            runtime = Runtime(settings)
+            set_runtime(runtime)
+        else:
+            runtime = get_runtime()
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
+    app.extensions["cem"] = runtime
+    app.extensions["cem_targets"] = webhooks.TargetCache()
+    logging.basicConfig(level=runtime.settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+
+    app.register_blueprint(webhooks.bp)
+    app.register_blueprint(admin.bp)
+    app.register_blueprint(journey.bp)
+
+    @app.get("/healthz")
+    def healthz() -> Response:
+        checks = {"database": _ok(lambda: runtime.store.engine.connect().close()),
+                  "queue": _ok(runtime.redis.ping)}
+        status = 200 if all(checks.values()) else 503
+        return Response(json.dumps(checks), status=status, content_type="application/json")
+
+    @app.errorhandler(413)
+    def too_large(_error: Exception) -> Response:
+        return _json_error(413, f"Body exceeds {MAX_BODY_BYTES} bytes.")
+
+    @app.errorhandler(404)
+    def not_found(_error: Exception) -> Response:
+        return _json_error(404, "Not found.")
+
+    @app.errorhandler(405)
+    def not_allowed(_error: Exception) -> Response:
+        return _json_error(405, "Method not allowed.")
+
+    @app.errorhandler(500)
+    def server_error(_error: Exception) -> Response:
+        # Never a stack trace to the caller; the log has the details.
+        return _json_error(500, "Internal error; it has been logged.")
+
+    return app
+
+
+def _ok(check) -> bool:  # type: ignore[no-untyped-def]
+    try:
+        check()
+    except Exception:
+        return False
+    return True
+
+
+def _json_error(status: int, message: str) -> Response:
+    return Response(json.dumps({"error": message}), status=status, content_type="application/json")

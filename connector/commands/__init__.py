@@ -1,0 +1,1 @@
+"""The `cem-connector` subcommands, one module per area."""

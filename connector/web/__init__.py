@@ -1,0 +1,1 @@
+"""Flask blueprints: webhook receivers, admin pages and API, signed journey views."""

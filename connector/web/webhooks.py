@@ -1,0 +1,97 @@
+"""The webhook endpoints: adapt Flask to the framework-free receivers and answer fast.
+
+All API work happens in workers; here we only verify, dedupe and enqueue.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from flask import Blueprint, Response, current_app, request
+
+from adapters.base import ChangeEvent
+from webhooks.base import CaseInsensitiveDict, InboundRequest, WebhookReceiver, WebhookTarget
+from webhooks.errors import ServiceUnavailable, UnknownConnection
+
+from ..connections import ConnectionNotFound, webhook_targets
+from ..redis_conn import QueueUnavailable
+from ..registry import UnknownPlatform, get_platform
+from ..runtime import Runtime
+
+bp = Blueprint("webhooks", __name__)
+
+TARGET_CACHE_SECONDS = 5.0  # secrets change rarely; decrypting them on every delivery costs milliseconds
+
+
+class TargetCache:
+    def __init__(self) -> None:
+        self._entries: dict[tuple[str, int | None], tuple[float, list[WebhookTarget]]] = {}
+
+    def get(self, rt: Runtime, platform: str, connection_id: int | None) -> list[WebhookTarget]:
+        key = (platform, connection_id)
+        hit = self._entries.get(key)
+        if hit and time.monotonic() - hit[0] < TARGET_CACHE_SECONDS:
+            return hit[1]
+        targets = webhook_targets(rt.store, rt.box, platform, connection_id)
+        self._entries[key] = (time.monotonic(), targets)
+        return targets
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+
+@bp.route("/webhooks/<platform>", methods=["GET", "POST", "PUT", "HEAD"])
+@bp.route("/webhooks/<platform>/<int:connection_id>", methods=["GET", "POST", "PUT", "HEAD"])
+def receive(platform: str, connection_id: int | None = None) -> Response:
+    rt: Runtime = current_app.extensions["cem"]
+    try:
+        receiver: WebhookReceiver = _receiver(platform)
+    except UnknownPlatform:
+        return _json(404, {"error": f"Unknown platform '{platform}'."})
+    try:
+        targets = current_app.extensions["cem_targets"].get(rt, platform, connection_id)
+    except ConnectionNotFound:
+        return _response(receiver.error_response(UnknownConnection(
+            f"No {platform} connection {connection_id}; check the webhook URL configured in the CRM.")))
+
+    def sink(target_connection: int, events: list[ChangeEvent]) -> int:
+        try:
+            return rt.queue.accept(target_connection, events)
+        except QueueUnavailable as exc:
+            raise ServiceUnavailable("Temporarily unable to accept events; please retry.") from exc
+
+    inbound = InboundRequest(
+        method=request.method,
+        url=_public_url(rt),
+        headers=CaseInsensitiveDict(dict(request.headers)),
+        body=request.get_data(cache=False),
+        query=request.args.to_dict(),
+    )
+    return _response(receiver.handle(inbound, targets, sink))
+
+
+def _receiver(platform: str) -> WebhookReceiver:
+    receivers: dict[str, WebhookReceiver] = current_app.extensions.setdefault("cem_receivers", {})
+    if platform not in receivers:
+        receivers[platform] = get_platform(platform).receiver_class()()
+    return receivers[platform]
+
+
+def _public_url(rt: Runtime) -> str:
+    """The URL the CRM called (signatures cover it); behind a proxy, CEM_PUBLIC_URL names the outside."""
+    path = request.full_path[:-1] if request.full_path.endswith("?") else request.full_path
+    return rt.settings.public_url + path
+
+
+def _response(result: Any) -> Response:
+    response = Response(result.body, status=result.status, content_type=result.content_type)
+    if result.status == 503:
+        response.headers["Retry-After"] = "30"
+    return response
+
+
+def _json(status: int, payload: dict[str, Any]) -> Response:
+    import json
+
+    return Response(json.dumps(payload), status=status, content_type="application/json")
