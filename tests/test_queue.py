@@ -1,0 +1,68 @@
+"""Dedupe and coalescing on a real Redis: at-least-once in, one job per change out."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+import redis
+
+from adapters.base import ChangeEvent
+from connector.queue import JobQueue, backoff_delay
+from connector.redis_conn import QueueUnavailable
+
+
+def event(event_id: str, contact: str = "1") -> ChangeEvent:
+    return ChangeEvent(platform="hubspot", event_id=event_id, kind="contact.changed", object_type="contact",
+                       object_id=contact, occurred_at=datetime(2026, 11, 1, tzinfo=UTC))
+
+
+@pytest.fixture
+def queue(redis_server_url: str) -> JobQueue:
+    import uuid
+
+    connection = redis.Redis.from_url(redis_server_url)
+    q = JobQueue(connection, f"test-{uuid.uuid4().hex[:8]}")
+    yield q
+    q.rq.empty()
+    for key in connection.scan_iter("cem:*:99*"):
+        connection.delete(key)
+
+
+def test_a_repeated_delivery_is_accepted_once(queue: JobQueue) -> None:
+    assert queue.accept(991, [event("a"), event("b")]) == 2
+    assert queue.accept(991, [event("a"), event("b"), event("c")]) == 1
+    assert queue.accept(991, [event("c"), event("c")]) == 0
+    assert queue.rq.count == 2  # two deliveries with new events -> two jobs
+
+
+def test_duplicates_inside_one_delivery_count_once(queue: JobQueue) -> None:
+    assert queue.accept(992, [event("x"), event("x"), event("y")]) == 2
+
+
+def test_refresh_requests_coalesce_until_the_job_starts(queue: JobQueue) -> None:
+    assert queue.request_refresh(993, "7") is True
+    assert queue.request_refresh(993, "7") is False
+    assert queue.request_refresh(993, "8") is True
+    queue.refresh_started(993, "7")
+    assert queue.request_refresh(993, "7") is True
+    assert queue.rq.count == 3
+
+
+def test_dirty_contacts_are_taken_in_batches(queue: JobQueue) -> None:
+    queue.mark_dirty(994, [str(i) for i in range(250)])
+    first = queue.take_dirty(994, 100)
+    assert len(first) == 100
+    assert queue.dirty_count(994) == 150
+
+
+def test_a_down_redis_raises_queue_unavailable() -> None:
+    dead = JobQueue(redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2), "x")
+    with pytest.raises(QueueUnavailable):
+        dead.accept(1, [event("z")])
+
+
+def test_backoff_honours_retry_after_and_grows() -> None:
+    assert backoff_delay(1, 2.0, retry_after=30) >= 30
+    assert backoff_delay(5, 2.0) > backoff_delay(1, 2.0)
+    assert backoff_delay(40, 2.0) <= 3600 * 1.2
