@@ -33,6 +33,9 @@ UI_CHANGE = Change("CRM_UI", "userId:7001", 7001)
 # exchange interaction kind -> HubSpot object type
 KIND_TO_OBJECT = {"email": "emails", "call": "calls", "note": "notes", "meeting": "meetings", "ticket": "tickets",
                   "chat": "communications", "survey": "feedback_submissions", "form": "notes"}
+# default ticket pipeline stages: 1 New, 2 Waiting on contact, 3 Waiting on us, 4 Closed
+TICKET_STATUS = {"open": "1", "new": "1", "waiting_on_contact": "2", "waiting_on_us": "3", "closed": "4"}
+TICKET_PRIORITY = {"low": "LOW", "normal": "MEDIUM", "medium": "MEDIUM", "high": "HIGH", "urgent": "HIGH"}
 DEAL_TYPES = {"new_business": "newbusiness", "upsell": "existingbusiness", "renewal": "existingbusiness"}
 
 
@@ -306,8 +309,11 @@ def _engagement_values(object_type: str, row: Mapping[str, Any], occurred: datet
         return {"hs_timestamp": stamp, "hs_meeting_title": subject, "hs_meeting_body": body,
                 "hs_meeting_start_time": stamp}
     if object_type == "tickets":
-        return {"subject": subject or body[:60], "content": body, "hs_pipeline": "0",
-                "hs_pipeline_stage": str(metadata.get("status_stage") or "1")}
+        values = {"subject": subject or body[:60], "content": body, "hs_pipeline": "0",
+                  "hs_pipeline_stage": TICKET_STATUS.get(str(metadata.get("status", "open")).lower(), "1")}
+        if metadata.get("priority"):
+            values["hs_ticket_priority"] = TICKET_PRIORITY.get(str(metadata["priority"]).lower(), "MEDIUM")
+        return values
     if object_type == "communications":
         return {"hs_timestamp": stamp, "hs_communication_channel_type": str(metadata.get("channel") or "WHATS_APP"),
                 "hs_communication_logged_from": "CRM", "hs_communication_body": body}

@@ -470,3 +470,50 @@ def test_interaction_and_deletion_events(hub: HubSpotSandbox, receiver: Receiver
     last_two = [json.loads(r["body"]) for r in receiver.requests[-2:]]
     assert [b[0]["subscriptionType"] for b in last_two] == ["contact.deletion", "contact.privacyDeletion"]
     assert api(hub, "GET", f"/crm/v3/objects/contacts/{c2}").status_code == 404
+
+
+def test_seeds_the_demo_dataset_with_native_ids_and_associations() -> None:
+    from sandbox.dataset import demo_records
+
+    records = demo_records()
+    hub = HubSpotSandbox()
+    hub.start()
+    try:
+        hub.seed(records)
+        contacts = [r for r in records if r["record"] == "contact"]
+        assert len(hub.contact_ids()) == len(contacts)
+        assert all(i.isdigit() for i in hub.contact_ids())
+        interactions = [r for r in records if r["record"] == "interaction" and r["contact_id"] == "demo-001"]
+        native = hub.native_contact_id("demo-001")
+        linked = 0
+        for to_type in ("emails", "calls", "notes", "meetings", "tickets", "communications", "feedback_submissions"):
+            body = api(hub, "GET", f"/crm/v4/objects/contacts/{native}/associations/{to_type}").json()
+            linked += len(body["results"])
+        assert linked == len(interactions)
+        closed = next((r for r in records if r["record"] == "interaction" and r["kind"] == "ticket"
+                       and r["metadata"].get("status") == "closed"), None)
+        if closed is not None:
+            ticket = api(hub, "GET", f"/crm/v3/objects/tickets/{hub.native_id(closed['id'])}").json()
+            assert ticket["properties"]["hs_pipeline_stage"] == "4"
+    finally:
+        hub.stop()
+
+
+def test_concurrent_batch_updates_are_all_applied(hub: HubSpotSandbox) -> None:
+    create_cem_property(hub)
+    hub.seed(contact_rows(40))
+    ids = hub.contact_ids()[-40:]
+    chunks = [ids[i:i + 10] for i in range(0, 40, 10)]
+
+    def write(chunk: list[str]) -> int:
+        body = {"inputs": [{"id": i, "properties": {"cem_emotion_score": str(int(i) % 7)}} for i in chunk]}
+        return api(hub, "POST", "/crm/v3/objects/contacts/batch/update", json=body).status_code
+
+    results: list[int] = []
+    threads = [threading.Thread(target=lambda c=c: results.append(write(c))) for c in chunks]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=20)
+    assert results == [200, 200, 200, 200]
+    assert all(hub.contact_record(i)["properties"]["cem_emotion_score"] == str(int(i) % 7) for i in ids)
