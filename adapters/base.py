@@ -186,5 +186,23 @@ class CRMAdapter(abc.ABC):
         (values parsed back: numbers as float/int, datetimes as aware datetimes)."""
 
     def api_usage(self) -> dict[str, Any]:
-        """What the adapter last learnt about API limits (used / limit / remaining)."""
+        """API calls this instance made (``calls``) and what it last learnt about limits."""
         return {}
+
+    # -- OAuth consent flow (platforms whose apps are installed by an admin's click) ----------------
+    @classmethod
+    def oauth_authorize_url(cls, settings: Mapping[str, Any], credentials: Mapping[str, Any], *,
+                            redirect_uri: str, state: str) -> str:
+        """Where to send the admin to grant access; ``state`` protects the callback against CSRF."""
+        from .errors import ConfigurationError
+
+        raise ConfigurationError(f"{cls.label} connections do not use an OAuth consent screen; "
+                                 "see `cem-connector connect --help`.")
+
+    @classmethod
+    def oauth_complete(cls, settings: Mapping[str, Any], credentials: Mapping[str, Any], *, code: str,
+                       redirect_uri: str) -> dict[str, Any]:
+        """Exchange the authorization code for the credentials to store."""
+        from .errors import ConfigurationError
+
+        raise ConfigurationError(f"{cls.label} connections do not use an OAuth consent screen.")

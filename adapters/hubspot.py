@@ -100,6 +100,29 @@ class HubSpotAdapter(CRMAdapter):
         for api in self._apis.values():
             api.api_client.configuration.access_token = token
 
+    @classmethod
+    def oauth_authorize_url(cls, settings: Mapping[str, Any], credentials: Mapping[str, Any], *,
+                            redirect_uri: str, state: str) -> str:
+        client_id = credentials.get("client_id")
+        if not client_id:
+            raise ConfigurationError("Set the app's client_id (and client_secret) with `cem-connector connect "
+                                     "hubspot --credential client_id=... --credential client_secret=...`.",
+                                     platform=cls.platform)
+        return hubspot_auth.authorize_url(
+            client_id=client_id, redirect_uri=redirect_uri, state=state,
+            scopes=settings.get("scopes") or hubspot_auth.REQUIRED_SCOPES,
+            optional_scopes=settings.get("optional_scopes") or hubspot_auth.OPTIONAL_SCOPES,
+            authorize_base=settings.get("authorize_url") or hubspot_auth.AUTHORIZE_URL)
+
+    @classmethod
+    def oauth_complete(cls, settings: Mapping[str, Any], credentials: Mapping[str, Any], *, code: str,
+                       redirect_uri: str) -> dict[str, Any]:
+        fresh = hubspot_auth.exchange_code(
+            code, client_id=credentials["client_id"], client_secret=credentials["client_secret"],
+            redirect_uri=redirect_uri,
+            api_base_url=str(settings.get("api_base_url") or hubspot_auth.DEFAULT_API_BASE_URL))
+        return {**dict(credentials), **fresh}
+
     def refresh_token(self) -> None:
         """Refresh the OAuth access token and hand the new credentials to the connector."""
         self.credentials = hubspot_auth.refresh(self.credentials, api_base_url=self.base_url, clock=self.clock,
