@@ -334,7 +334,7 @@ def _billing_issue(t: _Timeline, v: int) -> dict[str, Any]:
     )[v % 3], status="open")
     t.email_in(12, "Re: Invoice problem", "I'm still waiting for the refund and the corrected invoice. Our finance "
                "team is annoyed about these billing mistakes.", quoted="We're looking into your invoice.")
-    return t.contact("customer", created_ago=close + 40, renewal_in=365 - close, expected_stage="adoption",
+    return t.contact("customer", created_ago=close + 40, renewal_in=365 - close, expected_stage="at_risk",
                      expected_reason="billing_issue")
 
 
@@ -357,7 +357,7 @@ def _disengagement(t: _Timeline, v: int) -> dict[str, Any]:
 
 
 def _relationship(t: _Timeline, v: int) -> dict[str, Any]:
-    close = t.rng.randint(150, 300)
+    close = t.rng.randint(120, 240)
     t.customer_since(close)
     t.email_in(30, "Our account", (
         "This is our third account manager this year and nobody seems to know our history. Frankly our account "
@@ -372,7 +372,7 @@ def _relationship(t: _Timeline, v: int) -> dict[str, Any]:
 
 
 def _advocate(t: _Timeline, v: int) -> dict[str, Any]:
-    close = t.rng.randint(200, 330)
+    close = t.rng.randint(120, 240)
     t.customer_since(close)
     t.email_in(90, "Thank you", "The new journey map is fantastic, our leadership loves it. Great work!")
     t.survey(40, nps=10 - v % 2, comment="Best tool we've bought this year, the support team is excellent.")
@@ -447,7 +447,7 @@ def _rep_negativity_control(t: _Timeline, v: int) -> dict[str, Any]:
 
 
 def _steady_adoption(t: _Timeline, v: int) -> dict[str, Any]:
-    close = t.rng.randint(100, 280)
+    close = t.rng.randint(100, 240)  # renewal well outside the 90-day window
     t.customer_since(close)
     for k, days in enumerate(range(close - 15, 5, -25)):
         t.email_in(days, "Update", ("Reports went out on time, thanks.", "Rolled out to the second team today.",

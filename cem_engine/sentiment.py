@@ -1,0 +1,143 @@
+"""Sentence scoring: VADER with a customer-service lexicon layer, plus cue detection.
+
+VADER scores single words; customer-service language carries much of its meaning in phrases ("still
+waiting", "can't figure out", "charged twice") and in words VADER does not know ("refund", "crashes").
+Words go into VADER's own lexicon; phrases are found by n-gram lookup over the sentence's tokens (a dict
+lookup per token and length, so the cost stays proportional to sentence length however long the lists
+grow) and add their valence to the sentence's compound score. The same lookup finds emotion cues, churn
+topics, intent to leave, advocacy and upsell-offer language.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+from .config import EngineConfig
+
+_TOKEN = re.compile(r"[a-z0-9]+(?:'[a-z]+)?|%")
+# A cue right after one of these is negated ("not confusing at all", "would not recommend").
+_NEGATORS = frozenset({
+    "not", "no", "never", "isn't", "wasn't", "aren't", "weren't", "don't", "doesn't", "didn't", "won't",
+    "wouldn't", "can't", "cannot", "without", "hardly", "nothing", "nobody", "none",
+})
+_NEGATION_WINDOW = 3
+NEGATIVE_AT = -0.05  # VADER's own threshold for a negative compound score
+POSITIVE_AT = 0.05
+
+
+def tokens(text: str) -> list[str]:
+    return _TOKEN.findall(text.lower().replace("\u2019", "'").replace("\u2018", "'"))
+
+
+@dataclass(frozen=True)
+class _PhraseInfo:
+    valence: float = 0.0
+    emotions: tuple[str, ...] = ()
+    topics: tuple[str, ...] = ()
+    intent: bool = False
+    advocacy: bool = False
+    offer: bool = False
+
+
+@dataclass(frozen=True)
+class SentenceScore:
+    text: str
+    score: float                 # VADER compound plus phrase valence, clamped to -1 .. 1
+    emotions: tuple[str, ...]    # emotion-label cues found (one entry per cue)
+    cue_words: tuple[str, ...]   # the phrases that were found, for explanations
+    topics: frozenset[str]       # churn-reason topics mentioned
+    intent: str | None           # the phrase expressing intent to leave, if any
+    advocacy: bool
+    offer: bool
+
+
+class Scorer:
+    """Scores sentences under one engine config; build through ``scorer_for``."""
+
+    def __init__(self, config: EngineConfig) -> None:
+        self.analyzer = SentimentIntensityAnalyzer()
+        self.analyzer.lexicon.update(config.words)
+        table: dict[tuple[str, ...], dict[str, object]] = {}
+
+        def add(phrase: str, key: str, value: object) -> None:
+            words = tuple(tokens(phrase))
+            if not words:
+                return
+            entry = table.setdefault(words, {})
+            if key in ("emotions", "topics"):
+                entry[key] = (*entry.get(key, ()), value)  # type: ignore[misc]
+            else:
+                entry[key] = value
+
+        for phrase, valence in config.phrases.items():
+            add(phrase, "valence", valence)
+        for emotion, phrases in config.cues.items():
+            for phrase in phrases:
+                add(phrase, "emotions", emotion)
+        for topic, phrases in config.topics.items():
+            for phrase in phrases:
+                add(phrase, "topics", topic)
+        for phrase in config.intent:
+            add(phrase, "intent", True)
+        for phrase in config.advocacy.phrases:
+            add(phrase, "advocacy", True)
+        for phrase in config.offers:
+            add(phrase, "offer", True)
+        self.phrases = {k: _PhraseInfo(**v) for k, v in table.items()}  # type: ignore[arg-type]
+        self.max_len = max((len(k) for k in self.phrases), default=1)
+
+    def score(self, sentence: str) -> SentenceScore:
+        compound = self.analyzer.polarity_scores(sentence)["compound"]
+        words = tokens(sentence)
+        valence = 0.0
+        emotions: list[str] = []
+        found: list[str] = []
+        topics: set[str] = set()
+        intent: str | None = None
+        advocacy = offer = False
+        covered_until = 0  # end of the last phrase read; phrases inside it are not read again
+        lookup = self.phrases
+        for i in range(len(words)):
+            for n in range(min(self.max_len, len(words) - i), 0, -1):
+                info = lookup.get(tuple(words[i:i + n]))
+                if info is None:
+                    continue
+                if i + n <= covered_until:
+                    break  # inside a longer phrase already read: "doesn't support" is not about "support"
+                covered_until = i + n
+                phrase = " ".join(words[i:i + n])
+                negated = any(w in _NEGATORS for w in words[max(0, i - _NEGATION_WINDOW):i])
+                valence += info.valence
+                topics.update(info.topics)  # what the sentence is about does not flip with negation
+                if not negated:
+                    if info.emotions:
+                        emotions.extend(info.emotions)
+                    if info.intent and intent is None:
+                        intent = phrase
+                    advocacy = advocacy or info.advocacy
+                    offer = offer or info.offer
+                if info.emotions or info.topics or info.intent or info.valence:
+                    found.append(phrase)
+                break  # longest phrase starting here wins
+        score = max(-1.0, min(1.0, compound + valence))
+        return SentenceScore(
+            text=sentence, score=score, emotions=tuple(emotions), cue_words=tuple(found),
+            topics=frozenset(topics), intent=intent, advocacy=advocacy, offer=offer,
+        )
+
+
+_SCORERS: dict[str, Scorer] = {}
+_MAX_SCORERS = 8
+
+
+def scorer_for(config: EngineConfig) -> Scorer:
+    """One scorer per distinct config (building VADER's lexicon takes milliseconds)."""
+    scorer = _SCORERS.get(config.fingerprint)
+    if scorer is None:
+        if len(_SCORERS) >= _MAX_SCORERS:
+            _SCORERS.pop(next(iter(_SCORERS)))
+        scorer = _SCORERS[config.fingerprint] = Scorer(config)
+    return scorer
