@@ -63,7 +63,11 @@ class DynamicsAdapter(CRMAdapter):
     # -- lifecycle ----------------------------------------------------------------------------
     def check_connection(self) -> dict[str, Any]:
         who = self.client.get_json("WhoAmI", describe="WhoAmI")
-        return {"organization_id": who.get("OrganizationId"), "application_user_id": who.get("UserId"),
+        organization = str(who.get("OrganizationId") or "").lower() or None
+        # account_id routes webhooks (RemoteExecutionContext.OrganizationId); application_user_id is the
+        # InitiatingUserId of our own writes (loop prevention).
+        return {"account_id": organization, "organization_id": organization,
+                "application_user_id": str(who.get("UserId") or "").lower() or None,
                 "business_unit_id": who.get("BusinessUnitId"), "org_url": self.client.org_url}
 
     def provision(self, *, dry_run: bool = False) -> ProvisionReport:
