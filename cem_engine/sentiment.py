@@ -122,6 +122,12 @@ class Scorer:
                 if info.emotions or info.topics or info.intent or info.valence:
                     found.append(phrase)
                 break  # longest phrase starting here wins
+        # A customer-service phrase outweighs VADER's reading of polite filler around it ("please send a
+        # corrected invoice", "honestly it is hard to justify"): start from neutral when they disagree.
+        if valence < 0:
+            compound = min(compound, 0.0)
+        elif valence > 0:
+            compound = max(compound, 0.0)
         score = max(-1.0, min(1.0, compound + valence))
         return SentenceScore(
             text=sentence, score=score, emotions=tuple(emotions), cue_words=tuple(found),
