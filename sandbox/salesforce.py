@@ -81,6 +81,7 @@ class SalesforceSandbox(SandboxCRM):
         settings: dict[str, Any] = {
             "login_url": self.url, "api_version": self.api_version, "org_id": self.store.org_id,
             "username": self.integration_username, "objects": ["Contact"],
+            "integration_user_id": self.store.integration_user_id,
         }
         if self.consumer_key:
             settings["auth"] = "jwt"
