@@ -78,7 +78,6 @@ class SalesforceClient:
         self.session: SalesforceSession | None = None
         self._sf: Salesforce | None = None
         self.calls = 0
-        self._usage_key = str(self.settings.get("org_id") or connection.id)
 
     # -- session ------------------------------------------------------------------------------
     def sf(self) -> Salesforce:
@@ -156,16 +155,21 @@ class SalesforceClient:
         return self.call(lambda sf: sf.toolingexecute(path, method=method, data=data), describe or f"Tooling {path}")
 
     # -- usage and budget ---------------------------------------------------------------------
+    @property
+    def _usage_key(self) -> str | None:
+        # per org endpoint: the instance serves one org; before the first login nothing is known
+        return self.session.instance_url if self.session else None
+
     def _record_usage(self, client: Salesforce) -> None:
         usage = client.api_usage.get("api-usage")
-        if usage is None:
+        if usage is None or self._usage_key is None:
             return
         with _USAGE_LOCK:
             _USAGE[self._usage_key] = ApiUsage(int(usage.used), int(usage.total))  # type: ignore[union-attr]
 
     def usage(self) -> ApiUsage:
         with _USAGE_LOCK:
-            return _USAGE.get(self._usage_key, ApiUsage())
+            return _USAGE.get(self._usage_key, ApiUsage()) if self._usage_key else ApiUsage()
 
     def _check_budget(self, cost: int = 1) -> None:
         usage = self.usage()
