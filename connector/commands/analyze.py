@@ -1,0 +1,95 @@
+"""`cem-connector analyze FILE.jsonl`: run the CEM engine on exchange records, without a CRM.
+
+Admins use it to try the engine and tune ``engine.toml``; support uses it to replay a customer's history
+(``--now`` fixes the analysis time so results are reproducible).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from cem_engine import CEMEngineError, ExchangeError, analyze, load_config
+from cem_engine.exchange import read_records
+
+JSON_KEYS = (
+    "contact_id", "journey_stage", "journey_stage_since", "emotion_score", "emotion", "emotion_trend",
+    "churn_risk", "churn_reason", "churn_reason_detail", "explanation",
+)
+
+
+def _parse_now(value: str | None) -> datetime:
+    if not value:
+        return datetime.now(UTC)
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise click.BadParameter(f"not an ISO date-time: {value!r}", param_hint="--now") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _open(path: str) -> TextIO:
+    if path == "-":
+        return sys.stdin
+    file = Path(path)
+    if not file.exists():
+        raise click.ClickException(f"file not found: {path}")
+    if file.is_dir():
+        raise click.ClickException(f"{path} is a directory, expected a .jsonl file")
+    return file.open(encoding="utf-8")
+
+
+def _table(profiles: list[dict[str, Any]]) -> Table:
+    table = Table(title="Customer Experience Mapping", show_lines=True)
+    for name in ("Contact", "Stage (since)", "Emotion", "Trend", "Risk", "Reason", "Evidence"):
+        table.add_column(name, overflow="fold")
+    for p in profiles:
+        since = (p["journey_stage_since"] or "")[:10]
+        risk = p["churn_risk"]
+        style = "red" if risk >= 60 else "yellow" if risk >= 30 else "green"
+        table.add_row(
+            p["contact_id"], f"{p['journey_stage']}\n{since}", f"{p['emotion']} ({p['emotion_score']:+.0f})",
+            f"{p['emotion_trend']:+.0f}", f"[{style}]{risk}[/{style}]", p["churn_reason"],
+            p["churn_reason_detail"][:300],
+        )
+    return table
+
+
+@click.command("analyze")
+@click.argument("file", metavar="FILE.jsonl")
+@click.option("--now", "now_text", metavar="ISO", help="Analysis time (default: now, UTC).")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per contact per line.")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), help="Engine config TOML over the defaults.")
+def analyze_command(file: str, now_text: str | None, as_json: bool, config_path: str | None) -> None:
+    """Analyse contacts in an exchange JSONL FILE ('-' reads stdin) and print one result per contact."""
+    now = _parse_now(now_text)
+    try:
+        config = load_config(config_path) if config_path else load_config()
+        handle = _open(file)
+        try:
+            contacts = read_records(handle)
+        finally:
+            if handle is not sys.stdin:
+                handle.close()
+        profiles = [analyze(c, now=now, config=config).to_dict() for c in contacts]
+    except ExchangeError as exc:
+        raise click.ClickException(f"{file}: {exc}") from exc
+    except CEMEngineError as exc:
+        raise click.ClickException(str(exc)) from exc
+    except UnicodeDecodeError:
+        raise click.ClickException(f"{file}: not UTF-8 text") from None
+    if as_json:
+        for p in profiles:
+            click.echo(json.dumps({k: p[k] for k in JSON_KEYS}, ensure_ascii=False))
+        return
+    if not profiles:
+        click.echo("No contacts in the input.")
+        return
+    Console(width=160).print(_table(profiles))
