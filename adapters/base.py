@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 
 from cem_engine.model import ContactInput
 
+from .errors import NotFound
 from .fields import CEM_FIELDS, FieldSpec
 
 
@@ -156,6 +157,19 @@ class CRMAdapter(abc.ABC):
 
         Raises NotFound when the contact does not exist (any more).
         """
+
+    def fetch_contacts(self, contact_ids: Sequence[str]) -> dict[str, ContactInput]:
+        """Several contacts at once; contacts that no longer exist are left out.
+
+        Platforms override this with batch reads; the default reads one by one.
+        """
+        found: dict[str, ContactInput] = {}
+        for contact_id in contact_ids:
+            try:
+                found[str(contact_id)] = self.fetch_contact(contact_id)
+            except NotFound:
+                continue
+        return found
 
     @abc.abstractmethod
     def contacts_for(self, object_type: str, object_id: str) -> list[str]:

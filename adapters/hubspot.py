@@ -281,24 +281,43 @@ class HubSpotAdapter(CRMAdapter):
 
     # -- reading -------------------------------------------------------------------------------
     def fetch_contact(self, contact_id: str) -> ContactInput:
+        found = self.fetch_contacts([contact_id])
+        if str(contact_id) not in found:
+            raise NotFound(f"HubSpot contact {contact_id} does not exist (any more).", platform=self.platform)
+        return found[str(contact_id)]
+
+    def fetch_contacts(self, contact_ids: Sequence[str]) -> dict[str, ContactInput]:
+        """Many contacts in a handful of calls: one batch read per object type, not per contact.
+
+        Reading 50 contacts costs about 20 calls instead of about 650, which is what keeps a
+        backfill inside HubSpot's 100-190 requests per 10 seconds.
+        """
         renewal = self.connection.settings.get("renewal_date_property")
         properties = list(mapping.CONTACT_PROPERTIES) + ([renewal] if renewal else [])
-        _, record = self._request(f"reading contact {contact_id}", "crm.contacts.basic_api", "get_by_id",
-                                  str(contact_id), properties=properties)
-        facts = mapping.contact_facts(record, renewal)
-        interactions: list[Interaction] = []
+        contacts = {str(r["id"]): mapping.contact_facts(r, renewal)
+                    for r in self.read_objects("contacts", contact_ids, properties)}
+        ids = list(contacts)
+        interactions: dict[str, list[Interaction]] = {cid: [] for cid in ids}
         for engagement in mapping.ENGAGEMENT_TYPES:
-            ids = self.associated_ids("contacts", engagement.object_type, [facts.contact_id]).get(facts.contact_id, [])
-            for item in self.read_objects(engagement.object_type, ids, engagement.properties):
-                interaction = engagement.convert(item, facts.contact_id)
-                if interaction is not None:
-                    interactions.append(interaction)
-        deal_ids = self.associated_ids("contacts", "deals", [facts.contact_id]).get(facts.contact_id, [])
-        deal_records = self.read_objects("deals", deal_ids, mapping.DEAL_PROPERTIES)
-        stage_map = self._deal_stage_map(deal_records)
-        deals = tuple(mapping.to_deal(r, facts.contact_id, stage_map) for r in deal_records)
-        interactions.sort(key=lambda i: (i.occurred_at, i.id))
-        return ContactInput(contact=facts, deals=deals, interactions=tuple(interactions))
+            links = self.associated_ids("contacts", engagement.object_type, ids) if ids else {}
+            records = {str(r["id"]): r for r in self.read_objects(
+                engagement.object_type, [oid for cid in ids for oid in links.get(cid, [])], engagement.properties)}
+            for cid in ids:
+                for object_id in links.get(cid, []):
+                    interaction = engagement.convert(records[object_id], cid) if object_id in records else None
+                    if interaction is not None:
+                        interactions[cid].append(interaction)
+        deal_links = self.associated_ids("contacts", "deals", ids) if ids else {}
+        deal_records = {str(r["id"]): r for r in self.read_objects(
+            "deals", [did for cid in ids for did in deal_links.get(cid, [])], mapping.DEAL_PROPERTIES)}
+        stage_map = self._deal_stage_map(list(deal_records.values()))
+        result: dict[str, ContactInput] = {}
+        for cid, facts in contacts.items():
+            deals = tuple(mapping.to_deal(deal_records[d], cid, stage_map)
+                          for d in deal_links.get(cid, []) if d in deal_records)
+            ordered = sorted(interactions[cid], key=lambda i: (i.occurred_at, i.id))
+            result[cid] = ContactInput(contact=facts, deals=deals, interactions=tuple(ordered))
+        return result
 
     def associated_ids(self, from_type: str, to_type: str, ids: Sequence[str]) -> dict[str, list[str]]:
         """v4 batch association read (1000 inputs a call), following per-input paging."""

@@ -1,8 +1,8 @@
 """The jobs workers run: turn change events into refreshed contacts and batched writes.
 
-    process_events  -> which contacts changed (resolving interactions to contacts)
-    refresh_contact -> read the contact from the CRM, analyse it, store the desired values
-    flush_writes    -> write what changed, in the platform's largest batches
+    process_events   -> which contacts changed (resolving interactions to contacts)
+    refresh_contacts -> read a batch of contacts from the CRM, analyse them, store the desired values
+    flush_writes     -> write what changed, in the platform's largest batches
 
 Every job is idempotent: running it twice (a retry, a duplicate delivery, a
 worker killed mid-job) has the effect of running it once, because writes are
@@ -11,14 +11,16 @@ diffed against the ledger of what is already on the CRM.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from redis.exceptions import LockError
 from sqlalchemy import delete, select
 
 from adapters.base import ChangeEvent, CRMAdapter
-from adapters.errors import AdapterError, BudgetExhausted, NotFound, RateLimited
+from adapters.errors import AdapterError, BudgetExhausted, RateLimited
 from cem_engine import analyze
 
 from .queue import backoff_delay
@@ -42,6 +44,7 @@ def process_events(connection_id: int, events: list[dict[str, Any]], attempt: in
     counts = {"events": len(events), "own_writes": 0, "deleted": 0, "refreshes": 0}
     unresolved: list[dict[str, Any]] = []
     last_error: AdapterError | None = None
+    to_refresh: list[str] = []
     for event in map(ChangeEvent.from_dict, events):
         if event.own_write:
             counts["own_writes"] += 1
@@ -63,10 +66,16 @@ def process_events(connection_id: int, events: list[dict[str, Any]], attempt: in
             continue
         for contact_id in contacts:
             _note_source_change(rt, connection_id, contact_id, event.occurred_at)
-            counts["refreshes"] += rt.queue.request_refresh(connection_id, contact_id)
+        to_refresh.extend(contacts)
+    counts["refreshes"] = rt.queue.request_refresh(connection_id, to_refresh)
     _record_usage(rt, connection_id, adapter)
     if unresolved and last_error is not None:
-        _retry_or_dead_letter(rt, connection_id, None, process_events, {"events": unresolved}, last_error, attempt)
+        if attempt < rt.settings.max_attempts:
+            rt.queue.enqueue(process_events, backoff_delay(attempt, rt.settings.retry_base_seconds,
+                                                           getattr(last_error, "retry_after", None)),
+                             connection_id, unresolved, attempt=attempt + 1)
+        else:
+            _dead_letter(rt, connection_id, None, "process_events", {"events": unresolved}, last_error, attempt)
     return counts
 
 
@@ -88,87 +97,113 @@ def _note_source_change(rt: Runtime, connection_id: int, contact_id: str, occurr
             state.source_changed_at = occurred_at
 
 
-# -- refresh_contact ----------------------------------------------------------------------
-def refresh_contact(connection_id: int, contact_id: str, attempt: int = 1) -> str:
+# -- refresh_contacts ---------------------------------------------------------------------
+def refresh_contacts(connection_id: int, contact_ids: list[str], attempt: int = 1) -> dict[str, int]:
     rt = get_runtime()
-    rt.queue.refresh_started(connection_id, contact_id)
+    rt.queue.refresh_started(connection_id, contact_ids)
     adapter = rt.adapter(connection_id)
+    counts = {"contacts": len(contact_ids), "gone": 0, "unchanged": 0, "dirty": 0}
     try:
-        data = adapter.fetch_contact(contact_id)
-    except NotFound:
-        forget_contact(rt, connection_id, contact_id)
-        return "gone"
+        found = adapter.fetch_contacts(contact_ids)
     except AdapterError as error:
         _record_usage(rt, connection_id, adapter)
-        _retry_or_dead_letter(rt, connection_id, contact_id, refresh_contact, {"contact_id": contact_id}, error,
-                              attempt)
-        return "failed"
-    now = utcnow()
-    profile = analyze(data, now=now, config=rt.engine_config)
-    desired = desired_values(profile, now)
-    with rt.store.session() as session:
-        state = session.get(ContactState, (connection_id, contact_id))
-        if state is None:
-            state = ContactState(connection_id=connection_id, contact_id=contact_id)
-            session.add(state)
-        state.profile = _jsonable(profile.to_dict())
-        state.desired = desired
-        state.analyzed_at = now
-        written = session.get(WrittenValues, (connection_id, contact_id))
-        pending_change = bool(changed_fields(desired, written.values if written else None))
+        _retry_or_dead_letter(rt, connection_id, contact_ids, error, attempt)
+        return counts
     _record_usage(rt, connection_id, adapter)
-    if not pending_change:
-        _activity(rt, connection_id, contact_id, "unchanged", "analysis gave the values already on the record")
-        return "unchanged"
-    rt.queue.mark_dirty(connection_id, [contact_id])
-    rt.queue.request_flush(connection_id)
-    return "dirty"
+    for contact_id in contact_ids:
+        if contact_id not in found:
+            forget_contact(rt, connection_id, contact_id)  # deleted in the CRM: keep nothing about them
+            counts["gone"] += 1
+    now = utcnow()
+    dirty: list[str] = []
+    with rt.store.session() as session:
+        states = {s.contact_id: s for s in session.scalars(select(ContactState).where(
+            ContactState.connection_id == connection_id, ContactState.contact_id.in_(list(found))))}
+        ledger = {w.contact_id: w.values for w in session.scalars(select(WrittenValues).where(
+            WrittenValues.connection_id == connection_id, WrittenValues.contact_id.in_(list(found))))}
+        for contact_id, data in found.items():
+            profile = analyze(data, now=now, config=rt.engine_config)
+            desired = desired_values(profile, now)
+            state = states.get(contact_id)
+            if state is None:
+                state = ContactState(connection_id=connection_id, contact_id=contact_id)
+                session.add(state)
+            state.profile = _jsonable(profile.to_dict())
+            state.desired = desired
+            state.analyzed_at = now
+            if changed_fields(desired, ledger.get(contact_id)):
+                dirty.append(contact_id)
+            else:
+                session.add(Activity(connection_id=connection_id, contact_id=contact_id, action="unchanged",
+                                     detail="analysis gave the values already on the record"))
+    counts["dirty"], counts["unchanged"] = len(dirty), len(found) - len(dirty)
+    if dirty:
+        rt.queue.mark_dirty(connection_id, dirty)
+        rt.queue.request_flush(connection_id)
+    return counts
 
 
 # -- flush_writes -------------------------------------------------------------------------
 def flush_writes(connection_id: int, attempt: int = 1) -> dict[str, int]:
     rt = get_runtime()
+    lock = rt.queue.flush_lock(connection_id)
+    if not lock.acquire():
+        # Another worker is writing this connection; it queues a new flush for what remains.
+        rt.queue.request_flush(connection_id, delay=1.0)
+        return {"busy": 1}
+    try:
+        return _flush(rt, connection_id, attempt)
+    finally:
+        with contextlib.suppress(LockError):  # expired: the job outlived its timeout
+            lock.release()
+
+
+def _flush(rt: Runtime, connection_id: int, attempt: int) -> dict[str, int]:
     adapter = rt.adapter(connection_id)
     batch = adapter.write_batch_size
-    contact_ids = rt.queue.take_dirty(connection_id, limit=batch * 10)
+    contact_ids = rt.queue.peek_dirty(connection_id, limit=batch * 10)
     counts = {"contacts": len(contact_ids), "written": 0, "unchanged": 0, "failed": 0, "calls": 0}
     if not contact_ids:
         return counts
     now = utcnow()
     updates, changes = _pending_updates(rt, connection_id, contact_ids, now)
+    pending = {u.contact_id for u in updates}
+    rt.queue.written(connection_id, [cid for cid in contact_ids if cid not in pending])
     counts["unchanged"] = len(contact_ids) - len(updates)
+    give_up = attempt >= rt.settings.max_attempts
+    retry_error: AdapterError | None = None
     for chunk in chunks(updates, batch):
+        ids = [u.contact_id for u in chunk]
         try:
             result = adapter.write_fields(chunk)
         except AdapterError as error:
-            ids = [u.contact_id for u in chunk]
-            _record_usage(rt, connection_id, adapter)
-            if error.retryable and attempt < rt.settings.max_attempts:
-                rt.queue.mark_dirty(connection_id, ids)
-                delay = backoff_delay(attempt, rt.settings.retry_base_seconds, getattr(error, "retry_after", None))
-                rt.queue.enqueue(flush_writes, delay, connection_id, attempt=attempt + 1)
-                log.warning("write of %d contacts deferred %.1fs: %s", len(ids), delay, error)
-            else:
-                for contact_id in ids:
-                    _dead_letter(rt, connection_id, contact_id, "write", {"contact_id": contact_id}, error, attempt)
             counts["failed"] += len(ids)
+            if error.retryable and not give_up:
+                retry_error = error
+                break  # the CRM is struggling: stop here, the rest stays marked for the retry
+            for contact_id in ids:
+                _dead_letter(rt, connection_id, contact_id, "write", {"contact_id": contact_id}, error, attempt)
+            rt.queue.written(connection_id, ids)
             continue
         counts["calls"] += result.calls
-        _record_written(rt, connection_id, result.succeeded, changes, now)
         counts["written"] += len(result.succeeded)
-        retry_ids = [cid for cid, err in result.failed.items() if getattr(err, "retryable", False)]
+        counts["failed"] += len(result.failed)
+        _record_written(rt, connection_id, result.succeeded, changes, now)
+        finished = list(result.succeeded)
         for contact_id, error in result.failed.items():
-            if contact_id in retry_ids and attempt < rt.settings.max_attempts:
+            if isinstance(error, AdapterError) and error.retryable and not give_up:
+                retry_error = error  # stays marked dirty for the retry
                 continue
             _dead_letter(rt, connection_id, contact_id, "write", {"contact_id": contact_id}, error, attempt)
-        retry_ids = [cid for cid in retry_ids if attempt < rt.settings.max_attempts]
-        if retry_ids:
-            rt.queue.mark_dirty(connection_id, retry_ids)
-            rt.queue.enqueue(flush_writes, backoff_delay(attempt, rt.settings.retry_base_seconds), connection_id,
-                             attempt=attempt + 1)
-        counts["failed"] += len(result.failed)
+            finished.append(contact_id)
+        rt.queue.written(connection_id, finished)
     _record_usage(rt, connection_id, adapter)
-    if rt.queue.dirty_count(connection_id):
+    if retry_error is not None:
+        delay = backoff_delay(attempt, rt.settings.retry_base_seconds, getattr(retry_error, "retry_after", None))
+        rt.queue.request_flush(connection_id, delay=delay, attempt=attempt + 1)
+        log.warning("writes for connection %s deferred %.1fs (attempt %d): %s", connection_id, delay, attempt,
+                    type(retry_error).__name__)
+    elif rt.queue.dirty_count(connection_id):
         rt.queue.request_flush(connection_id)
     return counts
 
@@ -225,17 +260,18 @@ def forget_contact(rt: Runtime, connection_id: int, contact_id: str) -> int:
 
 
 # -- failures ---------------------------------------------------------------------------------
-def _retry_or_dead_letter(rt: Runtime, connection_id: int, contact_id: str | None, job: Any,
-                          payload: dict[str, Any], error: AdapterError, attempt: int) -> None:
+def _retry_or_dead_letter(rt: Runtime, connection_id: int, contact_ids: list[str], error: AdapterError,
+                          attempt: int) -> None:
+    """A refresh that failed: try again later with backoff, or dead-letter each contact."""
     if error.retryable and attempt < rt.settings.max_attempts:
         delay = backoff_delay(attempt, rt.settings.retry_base_seconds,
                               error.retry_after if isinstance(error, RateLimited | BudgetExhausted) else None)
-        args = [connection_id, *([contact_id] if job is refresh_contact else [payload["events"]])]
-        rt.queue.enqueue(job, delay, *args, attempt=attempt + 1)
-        log.warning("%s for connection %s retried in %.1fs (attempt %d): %s", job.__name__, connection_id, delay,
-                    attempt, type(error).__name__)
+        rt.queue.enqueue(refresh_contacts, delay, connection_id, contact_ids, attempt=attempt + 1)
+        log.warning("refresh of %d contacts on connection %s retried in %.1fs (attempt %d): %s", len(contact_ids),
+                    connection_id, delay, attempt, type(error).__name__)
         return
-    _dead_letter(rt, connection_id, contact_id, job.__name__, payload, error, attempt)
+    for contact_id in contact_ids:
+        _dead_letter(rt, connection_id, contact_id, "refresh", {"contact_id": contact_id}, error, attempt)
 
 
 def _dead_letter(rt: Runtime, connection_id: int, contact_id: str | None, job: str, payload: dict[str, Any],
@@ -251,9 +287,9 @@ def _dead_letter(rt: Runtime, connection_id: int, contact_id: str | None, job: s
 
 def replay_dead_letter(rt: Runtime, letter: DeadLetter) -> None:
     """Put a dead-lettered job back on the queue with a fresh attempt count."""
-    if letter.job in ("write", "refresh_contact") and letter.contact_id:
-        rt.queue.request_refresh(letter.connection_id, letter.contact_id) or rt.queue.enqueue(
-            refresh_contact, 0, letter.connection_id, letter.contact_id)
+    if letter.job in ("write", "refresh") and letter.contact_id:
+        # pending flags may be stale after a crash; a direct job always runs
+        rt.queue.enqueue(refresh_contacts, 0, letter.connection_id, [letter.contact_id])
     elif letter.job == "process_events":
         rt.queue.enqueue(process_events, 0, letter.connection_id, letter.payload.get("events", []))
     elif letter.job == "reconcile_connection":
@@ -315,8 +351,7 @@ def reconcile_connection(connection_id: int, attempt: int = 1) -> int:
     queued = 0
     try:
         for page in adapter.iter_contacts(modified_since=since):
-            for contact_id in page.contact_ids:
-                queued += rt.queue.request_refresh(connection_id, contact_id)
+            queued += rt.queue.request_refresh(connection_id, page.contact_ids)
     except AdapterError as error:
         _record_usage(rt, connection_id, adapter)
         if error.retryable and attempt < rt.settings.max_attempts:

@@ -1,10 +1,12 @@
 """The work queue (RQ on Redis): dedupe of deliveries, coalescing flags, retries with backoff.
 
-Redis keys (all under ``cem:``):
+Redis keys (all under ``cem:<queue name>:``, so installs sharing a Redis never see each other's):
 - ``seen:<conn>:<event id>``   a delivery we already accepted (7 days)
 - ``pending:<conn>:<contact>``  a refresh of this contact is queued (coalesces bursts)
-- ``dirty:<conn>``              set of contacts whose new values await a batched write
+- ``dirty:<conn>``              set of contacts whose new values await a batched write; a contact
+                                leaves it only once written (or dead-lettered), so a crash loses nothing
 - ``flush:<conn>``              a flush job is queued
+- ``flush-lock:<conn>``         one flush at a time per connection (no two workers write one contact)
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from datetime import timedelta
 from typing import Any
 
 import redis
+import redis.lock
 from rq import Queue, Retry
 
 from adapters.base import ChangeEvent
@@ -26,12 +29,14 @@ FLAG_TTL = 3600  # a flag outlives no crash: a lost job never blocks a contact f
 JOB_TIMEOUT = 600
 # RQ-level retries cover a worker killed mid-job (the job is then abandoned and retried).
 CRASH_RETRY = Retry(max=3, interval=[1, 5, 30])
+REFRESH_BATCH = 50  # contacts per refresh job: one batch read per object type covers them all
 
 
 class JobQueue:
     def __init__(self, connection: redis.Redis, name: str = "cem") -> None:
         self.redis = connection
         self.name = name
+        self.prefix = f"cem:{name}:"
         self.rq = Queue(name, connection=connection, default_timeout=JOB_TIMEOUT)
 
     # -- intake (called by webhook receivers; must be fast) ------------------------------
@@ -44,7 +49,7 @@ class JobQueue:
         from .jobs import process_events
 
         try:
-            keys = [f"cem:seen:{connection_id}:{e.event_id}" for e in events]
+            keys = [f"{self.prefix}seen:{connection_id}:{e.event_id}" for e in events]
             seen = self.redis.mget(keys) if keys else []
             fresh = [e for e, hit in zip(events, seen, strict=True) if hit is None]
             unique = list({e.event_id: e for e in fresh}.values())
@@ -53,49 +58,67 @@ class JobQueue:
                                 retry=CRASH_RETRY, failure_ttl=30 * 24 * 3600)
                 pipe = self.redis.pipeline(transaction=False)
                 for event in unique:
-                    pipe.set(f"cem:seen:{connection_id}:{event.event_id}", 1, ex=SEEN_TTL)
+                    pipe.set(f"{self.prefix}seen:{connection_id}:{event.event_id}", 1, ex=SEEN_TTL)
                 pipe.execute()
             return len(unique)
         except redis.RedisError as exc:
             raise QueueUnavailable("The job queue is unavailable; try again shortly.") from exc
 
     # -- coalescing ----------------------------------------------------------------------
-    def request_refresh(self, connection_id: int, contact_id: str) -> bool:
-        """Queue one refresh per contact however many events arrive before it runs."""
-        from .jobs import refresh_contact
+    def request_refresh(self, connection_id: int, contact_ids: Sequence[str]) -> int:
+        """Queue one refresh per contact however many events arrive before it runs.
 
-        if not self.redis.set(f"cem:pending:{connection_id}:{contact_id}", 1, nx=True, ex=FLAG_TTL):
-            return False
-        self.rq.enqueue(refresh_contact, connection_id, contact_id, retry=CRASH_RETRY)
-        return True
+        Contacts are refreshed in batches of REFRESH_BATCH so adapters can read them with
+        a few batch calls; returns how many contacts were newly queued.
+        """
+        from .jobs import refresh_contacts
 
-    def refresh_started(self, connection_id: int, contact_id: str) -> None:
+        pipe = self.redis.pipeline(transaction=False)
+        unique = list(dict.fromkeys(contact_ids))
+        for contact_id in unique:
+            pipe.set(f"{self.prefix}pending:{connection_id}:{contact_id}", 1, nx=True, ex=FLAG_TTL)
+        fresh = [cid for cid, was_set in zip(unique, pipe.execute(), strict=True) if was_set]
+        for start in range(0, len(fresh), REFRESH_BATCH):
+            self.rq.enqueue(refresh_contacts, connection_id, fresh[start:start + REFRESH_BATCH], retry=CRASH_RETRY)
+        return len(fresh)
+
+    def refresh_started(self, connection_id: int, contact_ids: Sequence[str]) -> None:
         # Cleared before reading the CRM so a change made during the read queues another refresh.
-        self.redis.delete(f"cem:pending:{connection_id}:{contact_id}")
+        if contact_ids:
+            self.redis.delete(*(f"{self.prefix}pending:{connection_id}:{cid}" for cid in contact_ids))
 
     def mark_dirty(self, connection_id: int, contact_ids: Sequence[str]) -> None:
         if contact_ids:
-            self.redis.sadd(f"cem:dirty:{connection_id}", *contact_ids)
+            self.redis.sadd(f"{self.prefix}dirty:{connection_id}", *contact_ids)
 
-    def request_flush(self, connection_id: int, delay: float = 0.0) -> bool:
+    def request_flush(self, connection_id: int, delay: float = 0.0, attempt: int = 1) -> bool:
+        """One queued flush per connection; while a delayed (backoff) flush waits, new requests join it."""
         from .jobs import flush_writes
 
-        if not self.redis.set(f"cem:flush:{connection_id}", 1, nx=True, ex=FLAG_TTL):
+        if not self.redis.set(f"{self.prefix}flush:{connection_id}", 1, nx=True, ex=FLAG_TTL):
             return False
-        self.enqueue(flush_writes, delay, connection_id)
+        self.enqueue(flush_writes, delay, connection_id, attempt=attempt)
         return True
 
-    def take_dirty(self, connection_id: int, limit: int) -> list[str]:
-        self.redis.delete(f"cem:flush:{connection_id}")
-        raw = self.redis.spop(f"cem:dirty:{connection_id}", limit) or []
+    def peek_dirty(self, connection_id: int, limit: int) -> list[str]:
+        """Up to ``limit`` contacts awaiting a write; they stay marked until ``written``."""
+        self.redis.delete(f"{self.prefix}flush:{connection_id}")
+        raw = self.redis.srandmember(f"{self.prefix}dirty:{connection_id}", limit) or []
         return sorted(item.decode() if isinstance(item, bytes) else str(item) for item in raw)
 
+    def written(self, connection_id: int, contact_ids: Sequence[str]) -> None:
+        if contact_ids:
+            self.redis.srem(f"{self.prefix}dirty:{connection_id}", *contact_ids)
+
+    def flush_lock(self, connection_id: int) -> redis.lock.Lock:
+        return self.redis.lock(f"{self.prefix}flush-lock:{connection_id}", timeout=JOB_TIMEOUT, blocking=False)
+
     def dirty_count(self, connection_id: int) -> int:
-        return int(self.redis.scard(f"cem:dirty:{connection_id}"))
+        return int(self.redis.scard(f"{self.prefix}dirty:{connection_id}"))
 
     def forget_contact(self, connection_id: int, contact_id: str) -> None:
-        self.redis.delete(f"cem:pending:{connection_id}:{contact_id}")
-        self.redis.srem(f"cem:dirty:{connection_id}", contact_id)
+        self.redis.delete(f"{self.prefix}pending:{connection_id}:{contact_id}")
+        self.redis.srem(f"{self.prefix}dirty:{connection_id}", contact_id)
 
     # -- scheduling ----------------------------------------------------------------------
     def enqueue(self, func: Callable[..., Any], delay: float, *args: Any, **kwargs: Any) -> None:

@@ -17,6 +17,9 @@ from cem_engine.model import Profile
 
 # `updated_at` changes on every write by definition, so it never makes a write necessary.
 VOLATILE_KEYS = frozenset({"updated_at"})
+# Time-decayed numbers drift a little between two analyses of the same history; a rep (or a CRM
+# workflow triggered by the field) should see a change only when it means something.
+NUMERIC_TOLERANCE = {"emotion_score": 1.0, "emotion_trend": 1.0, "churn_risk": 1}
 
 
 def desired_values(profile: Profile, now: datetime) -> dict[str, Any]:
@@ -29,7 +32,14 @@ def changed_fields(desired: Mapping[str, Any], written: Mapping[str, Any] | None
     """The subset of ``desired`` that differs from what is on the CRM according to our ledger."""
     if not written:
         return dict(desired)
-    return {k: v for k, v in desired.items() if k not in VOLATILE_KEYS and written.get(k) != v}
+    return {k: v for k, v in desired.items() if k not in VOLATILE_KEYS and _differs(k, v, written.get(k))}
+
+
+def _differs(key: str, new: Any, old: Any) -> bool:
+    tolerance = NUMERIC_TOLERANCE.get(key)
+    if tolerance is not None and isinstance(new, int | float) and isinstance(old, int | float):
+        return abs(new - old) >= tolerance
+    return new != old
 
 
 def field_update(contact_id: str, values: Mapping[str, Any], now: datetime) -> FieldUpdate:
