@@ -89,6 +89,16 @@ class Scorer:
         self.phrases = {k: _PhraseInfo(**v) for k, v in table.items()}  # type: ignore[arg-type]
         self.max_len = max((len(k) for k in self.phrases), default=1)
 
+    def mentions_offer(self, text: str) -> bool:
+        """Whether text uses upsell-offer language (phrase lookup only: rep text is never scored for feeling)."""
+        words = tokens(text)
+        for i in range(len(words)):
+            for n in range(min(self.max_len, len(words) - i), 0, -1):
+                info = self.phrases.get(tuple(words[i:i + n]))
+                if info is not None and info.offer:
+                    return True
+        return False
+
     def score(self, sentence: str) -> SentenceScore:
         compound = self.analyzer.polarity_scores(sentence)["compound"]
         words = tokens(sentence)

@@ -276,9 +276,8 @@ def _message_value(sentences: list[SentenceScore], survey: float | None, config:
 
 
 def _note_offer(state: ContactState, interaction: Interaction, ts: float) -> None:
-    scorer = scorer_for(state.config)
     text = clean_text(f"{interaction.subject}\n{interaction.body}", max_chars=2000)
-    if any(scorer.score(s).offer for s in split_sentences(text, max_sentences=12)):
+    if scorer_for(state.config).mentions_offer(text):
         _keep_top(state.offers, [ts, interaction.id, interaction.subject[:120]], state.config.limits.recent_items)
 
 
