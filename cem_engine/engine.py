@@ -28,7 +28,7 @@ def analyze(data: ContactInput, *, now: datetime | None = None, config: EngineCo
     now = _aware(now or datetime.now(UTC))
     state = new_state(data.contact, data.deals, config or default_config())
     for interaction in data.interactions:
-        if interaction.occurred_at <= now:
+        if _aware(interaction.occurred_at) <= now:
             update(state, interaction)
     return snapshot(state, now)
 

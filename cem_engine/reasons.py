@@ -17,6 +17,9 @@ from .stages import iso_date
 from .state import ContactState
 from .text import short_quote
 
+# the confusion cues are matched on the stored quote: only sentences that say they are confused count
+_CONFUSED = re.compile(r"\b(confus\w*|unclear|makes no sense|don't understand|can't figure out|cannot figure out"
+                       r"|not sure how|how do i|stuck|lost)\b")
 _REPLY_PREFIX = re.compile(r"^\s*((re|aw|sv|fw|fwd|wg)\s*:\s*)+", re.IGNORECASE)
 
 LABELS = {
@@ -103,6 +106,11 @@ def choose_reason(state: ContactState, now: float, silence: Silence | None, *, i
             items = [e for e in items if not (e.reason == "poorly_timed_upsell" and e.ts == ts and e.quote == short)]
             items.append(Evidence("poorly_timed_upsell", base * rules.upsell_boost, ts, iid, kind, short,
                                   f"negative reply {gap:.0f} days after {offer[1]} of {iso_date(offer[0])}"))
+        elif not topics and not intent and timeline.in_onboarding(ts) and _CONFUSED.search(quote.lower()):
+            # confusion in the first weeks after purchase is onboarding confusion, whatever the feature
+            days_in = (ts - (timeline.customer_since or ts)) / DAY
+            items.append(Evidence("onboarding_confusion", base * rules.onboarding_boost * 0.5, ts, iid, kind, short,
+                                  f"confused {days_in:.0f} days after purchase, in the onboarding window"))
         elif not topics and not intent:
             after = [t for t in state.tickets if 0 <= ts - t[0] <= rules.after_case_days * DAY and t[1] != iid]
             if after:
@@ -110,6 +118,11 @@ def choose_reason(state: ContactState, now: float, silence: Silence | None, *, i
                 items.append(Evidence("support_friction", base * 0.5, ts, iid, kind, short,
                                       f"negative message {(ts - ticket[0]) / DAY:.0f} days after ticket "
                                       f"'{ticket[2]}' ({iso_date(ticket[0])})"))
+    for ticket in state.tickets:
+        if ticket[3] == "escalated" and now - ticket[0] <= rules.ticket_burst_days * DAY:
+            items.append(Evidence("support_friction", 0.4 * decay_factor((now - ticket[0]) / DAY, rules.half_life_days),
+                                  ticket[0], ticket[1], "ticket", short_quote(ticket[2], rules.quote_chars),
+                                  "the customer's ticket was escalated"))
     recent_tickets = [t for t in state.tickets if 0 <= now - t[0] <= rules.ticket_burst_days * DAY]
     if len(recent_tickets) >= rules.ticket_burst_count:
         latest = recent_tickets[0]

@@ -203,7 +203,8 @@ def _score_text(interaction: Interaction, config: EngineConfig) -> list[Sentence
 def update(state: ContactState, interaction: Interaction) -> ContactState:
     """Fold one interaction into ``state`` (in place) and return it. Repeated ids change nothing."""
     config = state.config
-    ts = interaction.occurred_at.timestamp()
+    occurred = interaction.occurred_at
+    ts = (occurred if occurred.tzinfo else occurred.replace(tzinfo=UTC)).timestamp()  # naive means UTC
     digest = _digest(interaction.id)
     if digest in state.seen or (state.horizon is not None and ts < state.horizon):
         return state
