@@ -8,7 +8,7 @@ contact whose values did not change is not written at all.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from adapters.base import FieldUpdate
@@ -20,6 +20,9 @@ VOLATILE_KEYS = frozenset({"updated_at"})
 # Time-decayed numbers drift a little between two analyses of the same history; a rep (or a CRM
 # workflow triggered by the field) should see a change only when it means something.
 NUMERIC_TOLERANCE = {"emotion_score": 1.0, "emotion_trend": 1.0, "churn_risk": 1}
+# Some stage entry dates are derived from the analysis time (e.g. at_risk "since the trend window
+# began"), so they move by the seconds between two analyses; within a day that is not a new date.
+DATETIME_TOLERANCE = {"journey_stage_since": timedelta(days=1)}
 
 
 def desired_values(profile: Profile, now: datetime) -> dict[str, Any]:
@@ -39,6 +42,12 @@ def _differs(key: str, new: Any, old: Any) -> bool:
     tolerance = NUMERIC_TOLERANCE.get(key)
     if tolerance is not None and isinstance(new, int | float) and isinstance(old, int | float):
         return abs(new - old) >= tolerance
+    window = DATETIME_TOLERANCE.get(key)
+    if window is not None and isinstance(new, str) and isinstance(old, str):
+        try:
+            return abs(datetime.fromisoformat(new) - datetime.fromisoformat(old)) >= window
+        except (TypeError, ValueError):  # unparsable or naive vs aware: compare as text
+            return new != old
     return new != old
 
 
