@@ -55,6 +55,9 @@ def risk_signals(state: ContactState, now: float, emotion: EmotionReading, silen
                  *, is_customer: bool, churned: float | None) -> list[Signal]:
     rules = state.config.risk
     signals: list[Signal] = []
+    # Every `since` is anchored to data (an interaction, a renewal date), never to `now`: the at_risk
+    # entry date must not move when the same history is analysed a second later.
+    anchor = state.latest if state.latest is not None else now
     if churned is not None:
         return [Signal("churned", 100, "the CRM records this customer as lost", churned)]
     if emotion.score < 0:
@@ -62,14 +65,15 @@ def risk_signals(state: ContactState, now: float, emotion: EmotionReading, silen
         if points:
             recent = [e[0] for e in state.negatives if now - e[0] <= 90 * DAY]
             signals.append(Signal("negative_emotion", points,
-                                  f"emotion score {emotion.score:.0f} ({emotion.label})", min(recent, default=now)))
+                                  f"emotion score {emotion.score:.0f} ({emotion.label})", min(recent, default=anchor)))
     if emotion.trend < rules.trend_threshold:
         points = min(rules.trend_max, round(-emotion.trend * rules.trend_per_point))
         if points:
+            window = state.config.emotion.trend_days * DAY
+            falling_since = min((e[0] for e in state.negatives if now - e[0] <= window), default=anchor)
             signals.append(Signal("falling_emotion", points,
                                   f"emotion fell {-emotion.trend:.0f} points in the last "
-                                  f"{state.config.emotion.trend_days} days",
-                                  now - state.config.emotion.trend_days * DAY))
+                                  f"{state.config.emotion.trend_days} days", falling_since))
     open_cases = [t for t in state.tickets
                   if t[3] not in ("closed", "resolved", "solved", "done", "cancelled", "canceled")
                   and now - t[0] <= rules.case_window_days * DAY]
@@ -100,8 +104,11 @@ def risk_signals(state: ContactState, now: float, emotion: EmotionReading, silen
             rules.renewal_points_neutral if emotion.score < state.config.emotion.satisfied_at else 0
         if points:
             when = f"in {renewal:.0f} days" if renewal >= 0 else "now (renewal deal open)"
+            timeline = state.timeline
+            entered = (timeline.renewal_at - rules.renewal_window_days * DAY if timeline.renewal_at is not None
+                       and renewal >= 0 else anchor)
             signals.append(Signal("renewal_soon", points, f"renewal {when} while the customer is not satisfied",
-                                  now))
+                                  entered))
     return signals
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from .commands.analyze import analyze_command
 from .commands.demo import demo_command
 from .commands.ops import forget_command, journey_link_command, replay_command, status_command
 from .commands.run import scheduler_command, serve_command, worker_command
@@ -38,12 +39,7 @@ for command in (
 ):
     main.add_command(command)
 
-try:  # the engine's own command lives with the engine team's code
-    from .commands.analyze import analyze_command
-
-    main.add_command(analyze_command)
-except ImportError:  # pragma: no cover - only while the engine is being built
-    pass
+main.add_command(analyze_command)
 
 if __name__ == "__main__":
     main()

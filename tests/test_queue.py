@@ -25,7 +25,7 @@ def queue(redis_server_url: str) -> JobQueue:
     q = JobQueue(connection, f"test-{uuid.uuid4().hex[:8]}")
     yield q
     q.rq.empty()
-    for key in connection.scan_iter("cem:*:99*"):
+    for key in connection.scan_iter(f"{q.prefix}*"):
         connection.delete(key)
 
 
@@ -41,19 +41,30 @@ def test_duplicates_inside_one_delivery_count_once(queue: JobQueue) -> None:
 
 
 def test_refresh_requests_coalesce_until_the_job_starts(queue: JobQueue) -> None:
-    assert queue.request_refresh(993, "7") is True
-    assert queue.request_refresh(993, "7") is False
-    assert queue.request_refresh(993, "8") is True
-    queue.refresh_started(993, "7")
-    assert queue.request_refresh(993, "7") is True
+    assert queue.request_refresh(993, ["7"]) == 1
+    assert queue.request_refresh(993, ["7", "7"]) == 0
+    assert queue.request_refresh(993, ["8", "7"]) == 1
+    queue.refresh_started(993, ["7"])
+    assert queue.request_refresh(993, ["7"]) == 1
     assert queue.rq.count == 3
 
 
-def test_dirty_contacts_are_taken_in_batches(queue: JobQueue) -> None:
+def test_refreshes_are_batched_per_job(queue: JobQueue) -> None:
+    from connector.queue import REFRESH_BATCH
+
+    assert queue.request_refresh(995, [str(i) for i in range(REFRESH_BATCH * 2 + 1)]) == REFRESH_BATCH * 2 + 1
+    assert queue.rq.count == 3
+    assert [len(job.args[1]) for job in queue.rq.jobs] == [REFRESH_BATCH, REFRESH_BATCH, 1]
+
+
+def test_dirty_contacts_stay_marked_until_written(queue: JobQueue) -> None:
     queue.mark_dirty(994, [str(i) for i in range(250)])
-    first = queue.take_dirty(994, 100)
+    first = queue.peek_dirty(994, 100)
     assert len(first) == 100
+    assert queue.dirty_count(994) == 250  # a crash before the write loses nothing
+    queue.written(994, first)
     assert queue.dirty_count(994) == 150
+    assert not set(first) & set(queue.peek_dirty(994, 200))
 
 
 def test_a_down_redis_raises_queue_unavailable() -> None:
