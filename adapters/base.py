@@ -128,6 +128,9 @@ class CRMAdapter(abc.ABC):
     platform: ClassVar[str]
     label: ClassVar[str]  # "HubSpot", "Salesforce", "Dynamics 365"
     write_batch_size: ClassVar[int]  # the platform's max records per write call
+    # Facts from check_connection() that receivers need later (e.g. the integration user, for loop
+    # prevention); `connect` stores them in the connection's settings.
+    remembered_facts: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, connection: ConnectionInfo) -> None:
         self.connection = connection

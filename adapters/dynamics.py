@@ -43,6 +43,7 @@ class DynamicsAdapter(CRMAdapter):
     platform = "dynamics"
     label = "Dynamics 365"
     write_batch_size: ClassVar[int] = MAX_BATCH_REQUESTS
+    remembered_facts = ("application_user_id",)  # the receiver drops changes made by this user
 
     def __init__(self, connection: ConnectionInfo) -> None:
         super().__init__(connection)

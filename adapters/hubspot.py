@@ -68,6 +68,7 @@ class HubSpotAdapter(CRMAdapter):
     platform = "hubspot"
     label = "HubSpot"
     write_batch_size = 100
+    remembered_facts = ("app_id",)
 
     def __init__(self, connection: Any, *, sleep: Callable[[float], None] = time.sleep,
                  clock: Callable[[], float] = time.time, retry_policy: http.RetryPolicy | None = None,

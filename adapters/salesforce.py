@@ -73,6 +73,7 @@ class SalesforceAdapter(CRMAdapter):
     platform = PLATFORM
     label = "Salesforce"
     write_batch_size: ClassVar[int] = 200  # sObject Collections: at most 200 records a call
+    remembered_facts = ("integration_user_id",)  # the receiver drops changes made by this user
 
     def __init__(self, connection: ConnectionInfo, *, http: requests.Session | None = None,
                  sleep: Callable[[float], None] = time.sleep) -> None:

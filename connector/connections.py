@@ -41,6 +41,13 @@ def create_connection(store: Store, box: SecretBox, *, platform: str, name: str,
         return row.id
 
 
+def remembered_settings(adapter_cls: type[CRMAdapter], settings: Mapping[str, Any],
+                        facts: Mapping[str, Any]) -> dict[str, Any]:
+    """Settings plus what check_connection() learnt that receivers rely on (explicit settings win)."""
+    learnt = {key: facts[key] for key in adapter_cls.remembered_facts if facts.get(key) not in (None, "")}
+    return {**learnt, **settings}
+
+
 def get_connection(store: Store, connection_id: int) -> Connection:
     with store.session() as session:
         row = session.get(Connection, connection_id)

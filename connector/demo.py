@@ -24,7 +24,7 @@ from sandbox.server import ServerThread
 
 from .app import create_app
 from .config import Settings
-from .connections import create_connection, new_webhook_secret
+from .connections import create_connection, new_webhook_secret, remembered_settings
 from .registry import Platform, available_platforms, get_platform
 from .runtime import Runtime, set_runtime
 from .store import WrittenValues
@@ -95,10 +95,11 @@ def _connect(runtime: Runtime, platform: Platform, records: list[dict[str, Any]]
     secret = secret or new_webhook_secret()
     from adapters.base import ConnectionInfo
 
-    adapter = platform.adapter_class()(ConnectionInfo(0, platform.name, settings, credentials))
-    facts = adapter.check_connection()
+    adapter_cls = platform.adapter_class()
+    facts = adapter_cls(ConnectionInfo(0, platform.name, settings, credentials)).check_connection()
     connection_id = create_connection(runtime.store, runtime.box, platform=platform.name, name="demo",
-                                      settings=settings, credentials=credentials, webhook_secrets=[secret],
+                                      settings=remembered_settings(adapter_cls, settings, facts),
+                                      credentials=credentials, webhook_secrets=[secret],
                                       account_id=str(facts.get("account_id") or "") or None)
     report = runtime.adapter(connection_id).provision()
     created = sum(1 for s in report.steps if s.action != "unchanged")

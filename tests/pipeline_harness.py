@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 
 from adapters.base import ConnectionInfo
 from connector.app import create_app
-from connector.connections import create_connection, new_webhook_secret
+from connector.connections import create_connection, new_webhook_secret, remembered_settings
 from connector.registry import get_platform
 from connector.runtime import Runtime
 from connector.store import WrittenValues
@@ -79,9 +79,11 @@ def start_pipeline(runtime: Runtime, platform_name: str, records: Iterable[dict[
     settings, credentials = sandbox.connection_settings()
     secret = credentials.get("client_secret") if platform_name == "hubspot" else None
     secret = secret or new_webhook_secret()
-    facts = platform.adapter_class()(ConnectionInfo(0, platform_name, settings, credentials)).check_connection()
+    adapter_cls = platform.adapter_class()
+    facts = adapter_cls(ConnectionInfo(0, platform_name, settings, credentials)).check_connection()
     connection_id = create_connection(runtime.store, runtime.box, platform=platform_name, name="test",
-                                      settings=settings, credentials=credentials, webhook_secrets=[secret],
+                                      settings=remembered_settings(adapter_cls, settings, facts),
+                                      credentials=credentials, webhook_secrets=[secret],
                                       account_id=str(facts.get("account_id") or "") or None)
     runtime.adapter(connection_id).provision()
     sandbox.subscribe(f"{server.url}/webhooks/{platform_name}/{connection_id}", secret)

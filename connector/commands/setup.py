@@ -8,7 +8,13 @@ from pathlib import Path
 import click
 from rich.table import Table
 
-from ..connections import create_connection, get_connection, rotate_webhook_secret, webhook_secrets
+from ..connections import (
+    create_connection,
+    get_connection,
+    remembered_settings,
+    rotate_webhook_secret,
+    webhook_secrets,
+)
 from ..registry import PLATFORMS, get_platform
 from .common import console, parse_pairs, pick_connection, runtime
 
@@ -51,9 +57,10 @@ def connect_command(platform: str, name: str, settings: tuple[str, ...], credent
         if check:
             from adapters.base import ConnectionInfo
 
-            adapter = get_platform(platform).adapter_class()(ConnectionInfo(0, platform, setting_values, secret_values))
-            facts = adapter.check_connection()
+            adapter_cls = get_platform(platform).adapter_class()
+            facts = adapter_cls(ConnectionInfo(0, platform, setting_values, secret_values)).check_connection()
             account_id = str(facts.get("account_id") or account_id or "") or None
+            setting_values = remembered_settings(adapter_cls, setting_values, facts)
             console.print(f"[green]Connected[/green] to {get_platform(platform).label} account {account_id or '?'}.")
         connection_id = create_connection(rt.store, rt.box, platform=platform, name=name, settings=setting_values,
                                           credentials=secret_values,
