@@ -41,7 +41,7 @@ def _when(row: Mapping[str, Any], *columns: str) -> datetime:
 
 
 def deal_type(name: str) -> str:
-    """Dataverse opportunities have no type column; infer it from the name (documented in docs/dynamics.md)."""
+    """Dataverse opportunities have no type column; infer it from the name (documented in README.md, Dynamics 365)."""
     lowered = name.lower()
     if "renewal" in lowered or "renew" in lowered:
         return "renewal"
