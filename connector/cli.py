@@ -6,6 +6,7 @@ import click
 
 from .commands.analyze import analyze_command
 from .commands.demo import demo_command
+from .commands.export import export_command
 from .commands.ops import forget_command, journey_link_command, replay_command, status_command
 from .commands.run import scheduler_command, serve_command, worker_command
 from .commands.setup import connect_command, install_command, rotate_secret_command
@@ -35,7 +36,7 @@ def main() -> None:
 for command in (
     connect_command, install_command, backfill_command, reconcile_command, serve_command, worker_command,
     scheduler_command, demo_command, status_command, replay_command, forget_command, journey_link_command,
-    rotate_secret_command,
+    rotate_secret_command, export_command,
 ):
     main.add_command(command)
 

@@ -11,7 +11,7 @@ from connector.cli import main
 from tests.conftest import make_env
 
 COMMANDS = ["connect", "install", "backfill", "reconcile", "serve", "worker", "scheduler", "demo", "status",
-            "replay", "forget", "journey-link", "rotate-secret", "analyze"]
+            "replay", "forget", "journey-link", "rotate-secret", "analyze", "export"]
 
 
 def test_top_level_help_lists_every_command() -> None:

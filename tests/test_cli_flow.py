@@ -70,6 +70,17 @@ def test_admin_first_session(tmp_path: Path, sandbox: HubSpotSandbox, redis_serv
     assert connection["backfill"]["status"] == "done"
 
     contact_id = sandbox.contact_ids()[0]
+    export = tmp_path / "export.jsonl"
+    result = run(main, ["export", "--contact", contact_id, "-o", str(export)], env=env)
+    assert result.exit_code == 0, result.output
+    result = run(main, ["analyze", str(export), "--json"], env=env)
+    assert result.exit_code == 0, result.output
+    replayed = json.loads(result.output.strip().splitlines()[0])
+    on_record = sandbox.contact_record(contact_id)["properties"]
+    assert replayed["contact_id"] == contact_id
+    assert replayed["churn_reason"] == on_record["cem_churn_reason"]  # support sees what the rep sees
+    assert replayed["journey_stage"] == on_record["cem_journey_stage"]
+
     result = run(main, ["journey-link", contact_id], env=env)
     assert result.exit_code == 0, result.output
     assert f"/journey/1/{contact_id}?token=" in result.output
