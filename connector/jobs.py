@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import uuid
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from redis.exceptions import LockError
+from rq import get_current_job
 from sqlalchemy import delete, select
 
 from adapters.base import ChangeEvent, CRMAdapter
@@ -147,7 +149,7 @@ def refresh_contacts(connection_id: int, contact_ids: list[str], attempt: int = 
 def flush_writes(connection_id: int, attempt: int = 1) -> dict[str, int]:
     rt = get_runtime()
     lock = rt.queue.flush_lock(connection_id)
-    if not lock.acquire():
+    if not lock.acquire(token=_lock_token()):
         # Another worker is writing this connection; it queues a new flush for what remains.
         rt.queue.request_flush(connection_id, delay=1.0)
         return {"busy": 1}
@@ -156,6 +158,13 @@ def flush_writes(connection_id: int, attempt: int = 1) -> dict[str, int]:
     finally:
         with contextlib.suppress(LockError):  # expired: the job outlived its timeout
             lock.release()
+
+
+def _lock_token() -> str:
+    """Names the worker holding the flush lock, so a live worker can free it if this one dies."""
+    job = get_current_job()
+    owner = job.worker_name if job is not None and job.worker_name else "inline"
+    return f"{owner}:{uuid.uuid4().hex}"
 
 
 def _flush(rt: Runtime, connection_id: int, attempt: int) -> dict[str, int]:

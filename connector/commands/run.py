@@ -7,10 +7,10 @@ import signal
 import time
 
 import click
-from rq import SimpleWorker
 
 from ..app import configure_logging
 from ..config import Settings
+from ..worker import CEMWorker
 from .common import console, runtime
 
 log = logging.getLogger("cem.run")
@@ -42,9 +42,9 @@ def worker_command(burst: bool) -> None:
     """
     with runtime() as rt:
         configure_logging(rt.settings.log_level)
-        # SimpleWorker runs jobs in-process (no fork per job); crash safety comes from RQ's
-        # abandoned-job retry plus idempotent jobs, not from a work-horse process.
-        worker = SimpleWorker([rt.queue.rq], connection=rt.redis, maintenance_interval=30)
+        # A SimpleWorker (jobs in-process, no fork per job) that also heartbeats, so a peer killed
+        # mid-job is noticed in seconds and its jobs retried (see connector/worker.py); jobs are idempotent.
+        worker = CEMWorker([rt.queue.rq], connection=rt.redis, maintenance_interval=30, key_prefix=rt.queue.prefix)
         worker.work(burst=burst, with_scheduler=True, logging_level=rt.settings.log_level)
 
 

@@ -1,0 +1,114 @@
+"""The worker process: RQ's SimpleWorker plus fast recovery of jobs whose worker died.
+
+RQ notices an abandoned job only when its StartedJobRegistry entry expires: for a SimpleWorker
+that is the job timeout + 60 s (11 minutes with our 600 s timeout), and a flush lock held by the
+dead worker blocks that connection's writes just as long. So every worker here also beats a
+heartbeat into Redis every few seconds from a thread (it keeps beating while a job runs); a live
+worker that sees another worker's heartbeat go stale expires that worker's started jobs, lets RQ
+retry them (``Retry(max=3)``; jobs are idempotent) and releases the flush locks it held.
+
+Workers that do not beat (a plain ``rq worker``, the in-process burst workers of tests) are never
+judged dead here; RQ's own timeout still covers them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+from typing import Any
+
+import redis
+from rq import SimpleWorker
+from rq.executions import Execution
+from rq.registry import StartedJobRegistry
+from rq.utils import parse_composite_key
+
+log = logging.getLogger("cem.worker")
+
+BEAT_SECONDS = 2.0
+STALE_SECONDS = 10.0  # a worker silent this long is dead (SIGKILL, OOM, machine gone)
+
+
+class CEMWorker(SimpleWorker):
+    def __init__(self, *args: Any, key_prefix: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.heartbeats_key = f"{key_prefix}heartbeats"
+        self.lock_pattern = f"{key_prefix}flush-lock:*"
+        self.recovery_lock_key = f"{key_prefix}recovery-lock"
+        self._stop_beating = threading.Event()
+        self._beater: threading.Thread | None = None
+
+    def work(self, *args: Any, **kwargs: Any) -> bool:
+        self._beater = threading.Thread(target=self._beat_forever, name="cem-heartbeat", daemon=True)
+        self._beater.start()
+        try:
+            return super().work(*args, **kwargs)
+        finally:
+            self._stop_beating.set()
+            self._beater.join(timeout=BEAT_SECONDS * 2)
+            with contextlib.suppress(redis.RedisError):
+                self.connection.zrem(self.heartbeats_key, self.name)
+
+    # -- heartbeat and recovery ------------------------------------------------------------------
+    def _beat_forever(self) -> None:
+        grace_until = 0.0  # after Redis comes back, peers need a beat or two before they look alive again
+        healthy = True
+        while not self._stop_beating.wait(BEAT_SECONDS):
+            try:
+                now = self._redis_time()
+                self.connection.zadd(self.heartbeats_key, {self.name: now})
+                if not healthy:
+                    grace_until = now + STALE_SECONDS
+                healthy = True
+                if now >= grace_until:
+                    self.recover_dead_workers(now)
+            except redis.RedisError:
+                healthy = False  # Redis is down: nothing to beat into; jobs wait for it too
+            except Exception:  # never let the heartbeat thread die silently
+                log.exception("heartbeat/recovery round failed")
+
+    def _redis_time(self) -> float:
+        seconds, micros = self.connection.time()  # one clock for every machine
+        return seconds + micros / 1_000_000
+
+    def recover_dead_workers(self, now: float) -> list[str]:
+        dead = [name.decode() if isinstance(name, bytes) else str(name) for name in
+                self.connection.zrangebyscore(self.heartbeats_key, 0, now - STALE_SECONDS)]
+        dead = [name for name in dead if name != self.name]
+        if not dead or not self.connection.set(self.recovery_lock_key, self.name, nx=True, ex=int(STALE_SECONDS)):
+            return []
+        try:
+            for queue in self.queues:
+                self._expire_executions_of(queue, set(dead))
+            self._release_flush_locks(dead)
+            self.connection.zrem(self.heartbeats_key, *dead)
+        finally:
+            self.connection.delete(self.recovery_lock_key)
+        log.warning("recovered the jobs of %d dead worker(s): %s", len(dead), ", ".join(dead))
+        return dead
+
+    def _expire_executions_of(self, queue: Any, dead: set[str]) -> None:
+        registry = StartedJobRegistry(queue=queue)
+        expired = 0
+        for entry in self.connection.zrange(registry.key, 0, -1):
+            composite = entry.decode() if isinstance(entry, bytes) else str(entry)
+            job_id, execution_id = parse_composite_key(composite)
+            try:
+                owner = Execution.fetch(execution_id, job_id, self.connection).worker_name
+            except ValueError:  # the execution record is gone: RQ's own expiry deals with the entry
+                continue
+            if owner in dead:
+                # expire the entry now; RQ's own cleanup then retries the job (or fails it when out of retries)
+                self.connection.zadd(registry.key, {composite: 0}, xx=True)
+                expired += 1
+        if expired:
+            registry.cleanup(timestamp=1)
+
+    def _release_flush_locks(self, dead: list[str]) -> None:
+        owners = tuple(f"{name}:" for name in dead)
+        for key in self.connection.scan_iter(match=self.lock_pattern, count=100):
+            holder = self.connection.get(key)
+            text = holder.decode() if isinstance(holder, bytes) else str(holder or "")
+            if text.startswith(owners):
+                self.connection.delete(key)
