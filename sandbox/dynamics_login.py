@@ -24,7 +24,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from flask import Flask, jsonify, request
-from werkzeug.serving import BaseWSGIServer, make_server, make_ssl_devcert
+from werkzeug.serving import make_ssl_devcert
+
+from .server import ServerThread
 
 LOGIN_HOST = "localhost"  # the certificate's name; resolves to loopback
 
@@ -123,32 +125,28 @@ def create_login_app(directory: EntraDirectory, base_url: str) -> Flask:
 
 
 class TLSServerThread:
-    """Like ``sandbox.server.ServerThread`` but over HTTPS with a fresh self-signed certificate."""
+    """``sandbox.server.ServerThread`` over HTTPS with a fresh self-signed certificate for LOGIN_HOST."""
 
     def __init__(self, directory: EntraDirectory, host: str = "127.0.0.1", port: int = 0) -> None:
         self._tmp = tempfile.TemporaryDirectory(prefix="sandbox-entra-")
         self.cert_file, key_file = make_ssl_devcert(str(Path(self._tmp.name) / "login"), host=LOGIN_HOST)
         # Bind first (to learn the port), then build the app that must know its own URL.
         self._app_holder: dict[str, Flask] = {}
-        self._server: BaseWSGIServer = make_server(
-            host, port, self._dispatch, threaded=True, ssl_context=(self.cert_file, key_file))
-        self.port = self._server.server_port
+        self._server = ServerThread(self._dispatch, host, port, ssl_context=(self.cert_file, key_file),
+                                    url_host=LOGIN_HOST)
         self._app_holder["app"] = create_login_app(directory, self.url)
-        self._thread = threading.Thread(target=self._server.serve_forever, name=f"entra:{self.port}", daemon=True)
 
     def _dispatch(self, environ, start_response):  # type: ignore[no-untyped-def]
         return self._app_holder["app"](environ, start_response)
 
     @property
     def url(self) -> str:
-        return f"https://{LOGIN_HOST}:{self.port}"
+        return self._server.url
 
     def start(self) -> TLSServerThread:
-        self._thread.start()
+        self._server.start()
         return self
 
     def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
+        self._server.stop()
         self._tmp.cleanup()

@@ -1,25 +1,32 @@
-"""Run a sandbox Flask app as a real HTTP server on a loopback port, in a thread."""
+"""Run a sandbox Flask app as a real HTTP(S) server on a loopback port, in a thread."""
 
 from __future__ import annotations
 
 import threading
+from typing import Any
 
-from flask import Flask
 from werkzeug.serving import BaseWSGIServer, make_server
 
 
 class ServerThread:
-    """A threaded WSGI server on 127.0.0.1; port 0 picks a free port."""
+    """A threaded WSGI server on 127.0.0.1; port 0 picks a free port.
 
-    def __init__(self, app: Flask, host: str = "127.0.0.1", port: int = 0) -> None:
-        self._server: BaseWSGIServer = make_server(host, port, app, threaded=True)
+    ``ssl_context`` (cert file, key file) serves HTTPS; ``url_host`` names the host the
+    certificate was made for (it must still resolve to loopback).
+    """
+
+    def __init__(self, app: Any, host: str = "127.0.0.1", port: int = 0, *,
+                 ssl_context: tuple[str, str] | None = None, url_host: str | None = None) -> None:
+        self._server: BaseWSGIServer = make_server(host, port, app, threaded=True, ssl_context=ssl_context)
         self.host = host
         self.port = self._server.server_port
+        self._scheme = "https" if ssl_context else "http"
+        self._url_host = url_host or host
         self._thread = threading.Thread(target=self._server.serve_forever, name=f"sandbox:{self.port}", daemon=True)
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        return f"{self._scheme}://{self._url_host}:{self.port}"
 
     def start(self) -> ServerThread:
         self._thread.start()
