@@ -156,17 +156,9 @@ class HubSpotAdapter(CRMAdapter):
         self._pace()
         call = getattr(self._api(api), f"{method}_with_http_info")
         self._usage["calls"] += 1
-        try:
-            response = call(*args, _preload_content=False, _request_timeout=self.timeout, **kwargs)
-            raw = response.data
-            response.release_conn()
-        except hubspot_errors.TRANSPORT_ERRORS as error:
-            raise hubspot_errors.from_transport_error(error, action) from error
-        except Exception as error:
-            if not hubspot_errors.is_api_exception(error):
-                raise
-            self._record_usage(getattr(error, "headers", None) or {})
-            raise hubspot_errors.from_api_exception(error, action) from error
+        response, raw = hubspot_errors.call_raw(
+            lambda: call(*args, _preload_content=False, _request_timeout=self.timeout, **kwargs), action,
+            on_error_headers=self._record_usage)
         self._record_usage(response.headers)
         try:
             data = json.loads(raw) if raw else {}

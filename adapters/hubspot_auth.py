@@ -111,20 +111,15 @@ def needs_refresh(credentials: Mapping[str, Any], now: float, margin: float = RE
 def _token_request(api_base_url: str, timeout: Any, action: str, **form: Any) -> dict[str, Any]:
     api = make_client(api_base_url).oauth.tokens_api
     try:
-        response = api.create_with_http_info(**form, _preload_content=False, _request_timeout=timeout)
-        data = json.loads(response.data or b"{}")
-        response.release_conn()
-    except hubspot_errors.TRANSPORT_ERRORS as error:
-        raise hubspot_errors.from_transport_error(error, action) from error
-    except Exception as error:
-        if not hubspot_errors.is_api_exception(error):
-            raise
-        mapped = hubspot_errors.from_api_exception(error, action)
-        if getattr(error, "status", None) == 400:
+        _, raw = hubspot_errors.call_raw(
+            lambda: api.create_with_http_info(**form, _preload_content=False, _request_timeout=timeout), action)
+        data = json.loads(raw or b"{}")
+    except AdapterError as error:
+        if error.status == 400:
             # BAD_REFRESH_TOKEN / BAD_AUTH_CODE / invalid_grant: only a new consent helps
-            mapped = AuthenticationError(f"{mapped} Reconnect HubSpot to grant access again.", status=400,
-                                         platform="hubspot")
-        raise mapped from error
+            raise AuthenticationError(f"{error} Reconnect HubSpot to grant access again.", status=400,
+                                      platform="hubspot") from error
+        raise
     if not isinstance(data, dict):
         raise AdapterError(f"HubSpot answered {action} with an unexpected body.", platform="hubspot")
     return data

@@ -10,6 +10,7 @@ recognised by shape (status + headers + body) rather than by one import.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 import urllib3
@@ -95,3 +96,25 @@ def from_transport_error(error: BaseException, action: str) -> AdapterError:
 
 TRANSPORT_ERRORS: tuple[type[BaseException], ...] = (urllib3.exceptions.HTTPError, OSError)
 
+
+
+def call_raw(call: Callable[[], Any], action: str,
+             on_error_headers: Callable[[Any], None] | None = None) -> tuple[Any, bytes]:
+    """Run one SDK ``*_with_http_info(_preload_content=False)`` call: (response, raw body).
+
+    Transport failures and the SDK's ApiExceptions come out as ``adapters.errors`` types;
+    ``on_error_headers`` still sees an error answer's headers (rate-limit bookkeeping).
+    """
+    try:
+        response = call()
+        raw = response.data
+        response.release_conn()
+    except TRANSPORT_ERRORS as error:
+        raise from_transport_error(error, action) from error
+    except Exception as error:
+        if not is_api_exception(error):
+            raise
+        if on_error_headers is not None:
+            on_error_headers(getattr(error, "headers", None) or {})
+        raise from_api_exception(error, action) from error
+    return response, raw
