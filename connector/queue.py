@@ -1,17 +1,20 @@
 """The work queue (RQ on Redis): dedupe of deliveries, coalescing flags, retries with backoff.
 
 Redis keys (all under ``cem:<queue name>:``, so installs sharing a Redis never see each other's):
-- ``seen:<conn>:<event id>``   a delivery we already accepted (7 days)
+- ``seen:<conn>``              ids of the deliveries accepted, scored by arrival time (kept SEEN_DAYS days)
 - ``pending:<conn>:<contact>``  a refresh of this contact is queued (coalesces bursts)
 - ``dirty:<conn>``              set of contacts whose new values await a batched write; a contact
                                 leaves it only once written (or dead-lettered), so a crash loses nothing
 - ``flush:<conn>``              a flush job is queued
 - ``flush-lock:<conn>``         one flush at a time per connection (no two workers write one contact)
+- ``inflight:<conn>``           contacts whose write was sent but not yet recorded; left over only when a
+                                worker died mid-write, so the next flush reads them back before rewriting
 """
 
 from __future__ import annotations
 
 import random
+import time
 from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Any
@@ -24,7 +27,7 @@ from adapters.base import ChangeEvent
 
 from .redis_conn import QueueUnavailable
 
-SEEN_TTL = 7 * 24 * 3600
+SEEN_DAYS = 8  # CRMs retry for at most a day or two (HubSpot 24 h, Salesforce 24 h); a week is plenty
 FLAG_TTL = 3600  # a flag outlives no crash: a lost job never blocks a contact for more than an hour
 JOB_TIMEOUT = 600
 # RQ-level retries cover a worker killed mid-job (the job is then abandoned and retried).
@@ -49,18 +52,23 @@ class JobQueue:
         from .jobs import process_events
 
         try:
-            keys = [f"{self.prefix}seen:{connection_id}:{e.event_id}" for e in events]
-            seen = self.redis.mget(keys) if keys else []
-            fresh = [e for e, hit in zip(events, seen, strict=True) if hit is None]
-            unique = list({e.event_id: e for e in fresh}.values())
-            if unique:
-                self.rq.enqueue(process_events, connection_id, [e.to_dict() for e in unique],
+            unique = list({e.event_id: e for e in events}.values())
+            if not unique:
+                return 0
+            # One sorted set per connection: a 100-event delivery costs three commands, not a
+            # hundred keys; the score (arrival time) lets old ids be trimmed in one go.
+            key = f"{self.prefix}seen:{connection_id}"
+            scores = self.redis.zmscore(key, [e.event_id for e in unique])
+            fresh = [e for e, score in zip(unique, scores, strict=True) if score is None]
+            if fresh:
+                self.rq.enqueue(process_events, connection_id, [e.to_dict() for e in fresh],
                                 retry=CRASH_RETRY, failure_ttl=30 * 24 * 3600)
+                now = time.time()
                 pipe = self.redis.pipeline(transaction=False)
-                for event in unique:
-                    pipe.set(f"{self.prefix}seen:{connection_id}:{event.event_id}", 1, ex=SEEN_TTL)
+                pipe.zadd(key, {e.event_id: now for e in fresh})
+                pipe.zremrangebyscore(key, 0, now - SEEN_DAYS * 86400)
                 pipe.execute()
-            return len(unique)
+            return len(fresh)
         except redis.RedisError as exc:
             raise QueueUnavailable("The job queue is unavailable; try again shortly.") from exc
 
@@ -116,9 +124,25 @@ class JobQueue:
     def dirty_count(self, connection_id: int) -> int:
         return int(self.redis.scard(f"{self.prefix}dirty:{connection_id}"))
 
+    def sending(self, connection_id: int, contact_ids: Sequence[str]) -> None:
+        if contact_ids:
+            self.redis.sadd(f"{self.prefix}inflight:{connection_id}", *contact_ids)
+
+    def sent(self, connection_id: int, contact_ids: Sequence[str]) -> None:
+        if contact_ids:
+            self.redis.srem(f"{self.prefix}inflight:{connection_id}", *contact_ids)
+
+    def in_flight(self, connection_id: int, contact_ids: Sequence[str]) -> list[str]:
+        """Those of ``contact_ids`` whose last write may or may not have reached the CRM."""
+        if not contact_ids:
+            return []
+        flags = self.redis.smismember(f"{self.prefix}inflight:{connection_id}", list(contact_ids))
+        return [cid for cid, flag in zip(contact_ids, flags, strict=True) if flag]
+
     def forget_contact(self, connection_id: int, contact_id: str) -> None:
         self.redis.delete(f"{self.prefix}pending:{connection_id}:{contact_id}")
         self.redis.srem(f"{self.prefix}dirty:{connection_id}", contact_id)
+        self.redis.srem(f"{self.prefix}inflight:{connection_id}", contact_id)
 
     # -- scheduling ----------------------------------------------------------------------
     def enqueue(self, func: Callable[..., Any], delay: float, *args: Any, **kwargs: Any) -> None:

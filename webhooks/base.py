@@ -186,16 +186,18 @@ def load_json(request: InboundRequest) -> Any:
     return data
 
 
-def _depth(value: Any, level: int = 1) -> int:
-    stack = [(value, level)]
-    deepest = level
+def _depth(value: Any) -> int:
+    """Nesting depth of parsed JSON, walking containers only (scalars cannot nest)."""
+    if not isinstance(value, dict | list):
+        return 1
+    stack = [(value, 1)]
+    deepest = 1
     while stack:
         item, depth = stack.pop()
-        deepest = max(deepest, depth)
-        if depth > MAX_JSON_DEPTH:
-            return depth
-        if isinstance(item, dict):
-            stack.extend((v, depth + 1) for v in item.values())
-        elif isinstance(item, list):
-            stack.extend((v, depth + 1) for v in item)
+        if depth > deepest:
+            deepest = depth
+            if depth > MAX_JSON_DEPTH:
+                return depth
+        children = item.values() if isinstance(item, dict) else item
+        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
     return deepest
