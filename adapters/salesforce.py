@@ -20,7 +20,7 @@ from typing import Any, ClassVar
 
 import requests
 
-from cem_engine.model import ContactFacts, ContactInput, Deal, Interaction
+from cem_engine.model import ContactInput
 
 from .base import ConnectionInfo, ContactPage, CRMAdapter, FieldUpdate, ProvisionReport, WriteResult
 from .errors import (
@@ -34,20 +34,9 @@ from .errors import (
 from .fields import FIELDS_BY_KEY, FieldSpec, to_iso_z
 from .salesforce_auth import PLATFORM
 from .salesforce_client import SalesforceClient, budget_ceiling
-from .salesforce_mapping import (
-    case_interaction,
-    comment_interaction,
-    email_interaction,
-    from_salesforce,
-    native_name,
-    opportunity_deal,
-    parse_date,
-    parse_datetime,
-    survey_interaction,
-    task_interaction,
-    to_salesforce,
-)
+from .salesforce_mapping import from_salesforce, native_name, to_salesforce
 from .salesforce_provision import ID_PATTERN, Provisioner, soql_id
+from .salesforce_read import ContactReader
 
 OBJECT_PREFIXES = {"003": "Contact", "00Q": "Lead"}
 RETRYABLE_RECORD_ERRORS = {"UNABLE_TO_LOCK_ROW", "REQUEST_RUNNING_TOO_LONG", "SERVER_UNAVAILABLE"}
@@ -86,7 +75,7 @@ class SalesforceAdapter(CRMAdapter):
             raise ConfigurationError(f"Setting 'objects' may list Contact and Lead only, and must include Contact "
                                      f"(got {objects}).", platform=PLATFORM)
         self.objects = objects
-        self._surveys_available: bool | None = None
+        self.reader = ContactReader(self.client, connection.settings)
 
     def native_field_name(self, spec: FieldSpec) -> str:
         return native_name(spec)
@@ -135,97 +124,21 @@ class SalesforceAdapter(CRMAdapter):
 
     def fetch_contact(self, contact_id: str) -> ContactInput:
         sobject = self._sobject_of(contact_id)
-        settings = self.connection.settings
-        extra = [f for f in (settings.get("lifecycle_field"), settings.get("renewal_date_field"))
-                 if f and sobject == "Contact"]
-        rows = self.client.query(f"SELECT {', '.join(['Id', 'Name', 'Email', 'CreatedDate', *extra])} FROM {sobject} "
-                                 f"WHERE Id = {soql_id(contact_id)}")
-        if not rows:
+        found = self.fetch_contacts([contact_id])
+        if contact_id not in found:
             raise NotFound(f"{sobject} {contact_id} does not exist (deleted or merged).", platform=PLATFORM)
-        row = rows[0]
-        lifecycle = "lead" if sobject == "Lead" else row.get(settings["lifecycle_field"]) \
-            if settings.get("lifecycle_field") else None
-        facts = ContactFacts(contact_id=contact_id, lifecycle_stage=lifecycle,
-                             renewal_date=parse_date(row.get(settings["renewal_date_field"]))
-                             if settings.get("renewal_date_field") and sobject == "Contact" else None,
-                             created_at=parse_datetime(row.get("CreatedDate")), email=row.get("Email"),
-                             name=row.get("Name"))
-        interactions: list[Interaction] = []
-        interactions += [task_interaction(t, contact_id) for t in self.client.query(
-            "SELECT Id, Subject, Description, TaskSubtype, Type, CallType, CallDurationInSeconds, Status, CreatedDate "
-            f"FROM Task WHERE WhoId = {soql_id(contact_id)} ORDER BY CreatedDate")]
-        cases = self.client.query(
-            "SELECT Id, CaseNumber, Subject, Description, Status, Origin, IsClosed, CreatedDate FROM Case "
-            f"WHERE ContactId = {soql_id(contact_id)} ORDER BY CreatedDate") if sobject == "Contact" else []
-        interactions += [case_interaction(c, contact_id) for c in cases]
-        interactions += self._emails(contact_id, [c["Id"] for c in cases])
-        interactions += self._comments(contact_id, [c["Id"] for c in cases])
-        interactions += self._surveys(contact_id)
-        deals = self._deals(contact_id) if sobject == "Contact" else []
-        interactions.sort(key=lambda i: (i.occurred_at, i.id))
-        return ContactInput(contact=facts, deals=tuple(deals), interactions=tuple(interactions))
+        return found[contact_id]
 
-    def _emails(self, contact_id: str, case_ids: Sequence[str]) -> list[Interaction]:
-        email_ids = {r["EmailMessageId"] for r in self.client.query(
-            f"SELECT EmailMessageId FROM EmailMessageRelation WHERE RelationId = {soql_id(contact_id)}")}
-        fields = "Id, Subject, TextBody, HtmlBody, Incoming, MessageDate, ParentId, CreatedDate"
-        emails: dict[str, dict[str, Any]] = {}
-        for chunk in _chunks(sorted(email_ids), IN_CHUNK):
-            emails.update({r["Id"]: r for r in self.client.query(f"SELECT {fields} FROM EmailMessage WHERE Id IN "
-                                                                 f"{_in(chunk)}")})
-        for chunk in _chunks(list(case_ids), IN_CHUNK):
-            emails.update({r["Id"]: r for r in self.client.query(f"SELECT {fields} FROM EmailMessage WHERE ParentId "
-                                                                 f"IN {_in(chunk)}")})
-        return [email_interaction(e, contact_id) for e in emails.values()]
-
-    def _comments(self, contact_id: str, case_ids: Sequence[str]) -> list[Interaction]:
-        comments: list[dict[str, Any]] = []
-        for chunk in _chunks(list(case_ids), IN_CHUNK):
-            comments += self.client.query("SELECT Id, ParentId, CommentBody, CreatedById, CreatedDate FROM CaseComment "
-                                          f"WHERE ParentId IN {_in(chunk)}")
-        user_types: dict[str, str] = {}
-        for chunk in _chunks(sorted({c["CreatedById"] for c in comments if c.get("CreatedById")}), IN_CHUNK):
-            user_types.update({str(u["Id"])[:15]: str(u.get("UserType") or "Standard") for u in self.client.query(
-                f"SELECT Id, UserType FROM User WHERE Id IN {_in(chunk)}")})
-        return [comment_interaction(c, contact_id, user_types) for c in comments]
-
-    def _surveys(self, contact_id: str) -> list[Interaction]:
-        """Salesforce Surveys objects exist only where Surveys is enabled; INVALID_TYPE means "not here"."""
-        if self._surveys_available is False:
-            return []
-        try:
-            responses = self.client.query("SELECT Id, Name, CompletionDateTime, CreatedDate FROM SurveyResponse "
-                                          f"WHERE SubmitterId = {soql_id(contact_id)}")
-        except InvalidRequest as error:
-            if getattr(error, "sf_code", "") != "INVALID_TYPE":
-                raise
-            self._surveys_available = False
-            return []
-        self._surveys_available = True
-        answers: list[dict[str, Any]] = []
-        for chunk in _chunks([r["Id"] for r in responses], IN_CHUNK):
-            answers += self.client.query("SELECT Id, ResponseId, QuestionId, ResponseValue, NumberValue FROM "
-                                         f"SurveyQuestionResponse WHERE ResponseId IN {_in(chunk)}")
-        questions: dict[str, dict[str, Any]] = {}
-        for chunk in _chunks(sorted({a["QuestionId"] for a in answers if a.get("QuestionId")}), IN_CHUNK):
-            questions.update({str(q["Id"])[:15]: q for q in self.client.query(
-                f"SELECT Id, Name, QuestionType FROM SurveyQuestion WHERE Id IN {_in(chunk)}")})
-        by_response: dict[str, list[dict[str, Any]]] = {}
-        for answer in answers:
-            by_response.setdefault(str(answer["ResponseId"])[:15], []).append(answer)
-        return [survey_interaction(r, by_response.get(str(r["Id"])[:15], []), questions, contact_id)
-                for r in responses]
-
-    def _deals(self, contact_id: str) -> list[Deal]:
-        opportunity_ids = sorted({r["OpportunityId"] for r in self.client.query(
-            f"SELECT OpportunityId FROM OpportunityContactRole WHERE ContactId = {soql_id(contact_id)}")})
-        type_map = self.connection.settings.get("opportunity_type_map") or None
-        deals: list[Deal] = []
-        for chunk in _chunks(opportunity_ids, IN_CHUNK):
-            deals += [opportunity_deal(o, contact_id, type_map) for o in self.client.query(
-                "SELECT Id, Name, StageName, IsClosed, IsWon, CloseDate, Amount, Type, CreatedDate FROM Opportunity "
-                f"WHERE Id IN {_in(chunk)}")]
-        return deals
+    def fetch_contacts(self, contact_ids: Sequence[str]) -> dict[str, ContactInput]:
+        """Batch reads (``salesforce_read``): about nine queries for the whole batch instead of ~10 per
+        contact. Ids that are not Contacts/Leads of this connection, or no longer exist, are left out."""
+        by_object: dict[str, list[str]] = {}
+        for contact_id in dict.fromkeys(str(i) for i in contact_ids):
+            try:
+                by_object.setdefault(self._sobject_of(contact_id), []).append(contact_id)
+            except NotFound:
+                continue
+        return self.reader.read(by_object)
 
     def contacts_for(self, object_type: str, object_id: str) -> list[str]:
         prefix = str(object_id)[:3]

@@ -6,7 +6,10 @@ token), ``GET /services/oauth2/userinfo``. REST under ``/services/data/v<v>/``: 
 with ``nextRecordsUrl`` paging, ``sobjects`` CRUD, ``composite/sobjects`` (200 records,
 ``allOrNone``), ``limits`` and the Tooling API ``tooling/query`` + ``tooling/sobjects/CustomField``.
 Every REST answer carries ``Sforce-Limit-Info: api-usage=n/m``; past the daily allocation the
-API answers 403 ``REQUEST_LIMIT_EXCEEDED`` as the real one does.
+API answers 403 ``REQUEST_LIMIT_EXCEEDED`` as the real one does. A request URI longer than
+16,384 bytes is refused with 414 before it counts against the allocation (Salesforce knowledge
+article 000386264: "the maximum length for the combined URI and headers is 16,384 bytes ... If
+the URI itself exceeds this limit, the request returns a 414 URI Too Long error").
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from .salesforce_validate import validate_custom_value, validate_field_metadata
 
 AUDIENCES = ("https://login.salesforce.com", "https://test.salesforce.com")
 MAX_COLLECTION = 200
+MAX_URI_BYTES = 16_384
 SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
 PARTNER_NS = "urn:partner.soap.sforce.com"
 
@@ -173,6 +177,9 @@ class SalesforceApi:
     # -- REST -----------------------------------------------------------------------------
     def rest(self, version: str, path: str) -> Response:
         self.calls.append((request.method, f"/services/data/v{version}/{path}"))
+        uri = request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI") or request.full_path
+        if len(uri.encode()) > MAX_URI_BYTES:
+            return Response("URI Too Long", status=414, mimetype="text/plain")
         user_id = self._session_user()
         if user_id is None:
             return _json([{"message": "Session expired or invalid", "errorCode": "INVALID_SESSION_ID"}], 401)
@@ -238,9 +245,7 @@ class SalesforceApi:
             raise SalesforceApiError(400, "MALFORMED_QUERY", "A query string has to be specified")
         rows = self._tooling_rows(soql) if tooling else self.store.query(soql, user_id)
         for row in rows:
-            row["attributes"] = {"type": row["attributes"]["type"],
-                                 "url": f"/services/data/v{version}/{'tooling/' if tooling else ''}"
-                                        f"sobjects/{row['attributes']['type']}/{row.get('Id')}"}
+            _versioned_urls(row, f"/services/data/v{version}/{'tooling/' if tooling else ''}")
         size = self._batch_size()
         return _json(self._page(version, rows, 0, size, tooling))
 
@@ -456,6 +461,17 @@ class SalesforceApi:
                                      "by this sandbox")
         definition.metadata = metadata
         return Response(status=204)
+
+
+def _versioned_urls(record: dict[str, Any], base: str) -> None:
+    """``/sobjects/X/id`` -> ``/services/data/vNN.N/sobjects/X/id``, nested parent records too."""
+    attributes = record.get("attributes") or {}
+    record_id = str(attributes["url"]).rsplit("/", 1)[-1] if attributes.get("url") else record.get("Id")
+    sobject = attributes.get("type")
+    record["attributes"] = {"type": sobject, "url": f"{base}sobjects/{sobject}/{record_id}"}
+    for value in record.values():
+        if isinstance(value, dict) and isinstance(value.get("attributes"), dict):
+            _versioned_urls(value, base)
 
 
 def _b64_part(token: str, index: int) -> bytes:

@@ -4,7 +4,11 @@ It covers the subset the connector (and a curious admin) sends: ``SELECT f, ... 
 [WHERE ...] [ORDER BY f [ASC|DESC], ...] [LIMIT n] [OFFSET n]`` with ``= != < <= > >=``,
 ``IN`` / ``NOT IN``, ``LIKE``, ``AND`` / ``OR`` / ``NOT`` and parentheses; string, number,
 boolean, null, date and datetime literals. Keywords and field names are case-insensitive and
-ids compare on their 15-character case-sensitive form, as in Salesforce. Anything else raises
+ids compare on their 15-character case-sensitive form, as in Salesforce. Child-to-parent
+relationship fields (``Parent.ContactId``, ``CreatedBy.UserType``) work in SELECT, WHERE and
+ORDER BY when the caller passes a ``lookup`` that follows references; in the result they come
+back nested under the relationship name, as the REST API returns them. Statements longer than
+100,000 characters are refused (Salesforce's default SOQL statement limit). Anything else raises
 ``SoqlError`` with Salesforce's error code (MALFORMED_QUERY, INVALID_FIELD, INVALID_TYPE).
 """
 
@@ -17,6 +21,10 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 MAX_CONDITION_DEPTH = 20
+# "Maximum length of SOQL statements: by default, 100,000 characters" (Salesforce App Limits
+# cheatsheet, SOQL and SOSL limits). The exact error code for a longer statement is not documented
+# there; MALFORMED_QUERY is what the query resource answers for statements it refuses to parse.
+MAX_SOQL_LENGTH = 100_000
 
 
 class SoqlError(Exception):
@@ -219,11 +227,19 @@ class _Parser:
 
 
 def parse(soql: str) -> Query:
+    if len(soql) > MAX_SOQL_LENGTH:
+        raise SoqlError("MALFORMED_QUERY", f"SOQL statements cannot be longer than {MAX_SOQL_LENGTH:,} characters "
+                                           f"(this one has {len(soql):,}).")
     return _Parser(tokenize(soql)).parse()
 
 
 # -- evaluation ------------------------------------------------------------------------------
 Resolver = Callable[[str], str]  # case-insensitive field name -> canonical name (raises SoqlError)
+Lookup = Callable[[Mapping[str, Any], str], Any]  # (record, canonical name, maybe dotted) -> value
+
+
+def _own_field(record: Mapping[str, Any], name: str) -> Any:
+    return record.get(name)
 
 
 def _is_id_field(name: str) -> bool:
@@ -244,26 +260,27 @@ def _comparable(name: str, value: Any, literal: Any) -> tuple[Any, Any]:
     return value, literal
 
 
-def _matches(node: Any, record: Mapping[str, Any], resolve: Resolver) -> bool:
+def _matches(node: Any, record: Mapping[str, Any], resolve: Resolver, lookup: Lookup) -> bool:
     kind = node[0]
     if kind == "and":
-        return _matches(node[1], record, resolve) and _matches(node[2], record, resolve)
+        return _matches(node[1], record, resolve, lookup) and _matches(node[2], record, resolve, lookup)
     if kind == "or":
-        return _matches(node[1], record, resolve) or _matches(node[2], record, resolve)
+        return _matches(node[1], record, resolve, lookup) or _matches(node[2], record, resolve, lookup)
     if kind == "not":
-        return not _matches(node[1], record, resolve)
+        return not _matches(node[1], record, resolve, lookup)
     if kind in ("in", "notin"):
         name = resolve(node[1])
-        found = any(_equal(name, record.get(name), item) for item in node[2])
+        value = lookup(record, name)
+        found = any(_equal(name, value, item) for item in node[2])
         return found if kind == "in" else not found
     if kind == "like":
         name = resolve(node[1])
-        value = record.get(name)
+        value = lookup(record, name)
         pattern = "^" + re.escape(str(node[2])).replace("%", ".*").replace("_", ".") + "$"
         return value is not None and re.match(pattern, str(value), re.IGNORECASE | re.DOTALL) is not None
     _, op, column, literal = node
     name = resolve(column)
-    value, other = _comparable(name, record.get(name), literal)
+    value, other = _comparable(name, lookup(record, name), literal)
     if op == "=":
         return value == other
     if op == "!=":
@@ -281,18 +298,46 @@ def _equal(name: str, value: Any, literal: Any) -> bool:
     return left == right
 
 
-def execute(query: Query, records: Sequence[Mapping[str, Any]], resolve: Resolver) -> list[dict[str, Any]]:
-    """Filter, order and cut ``records``; returns the selected fields of each, canonical names."""
+def execute(query: Query, records: Sequence[Mapping[str, Any]], resolve: Resolver,
+            lookup: Lookup = _own_field) -> list[dict[str, Any]]:
+    """Filter, order and cut ``records``; returns the selected fields of each, canonical names.
+
+    A dotted column (``Parent.ContactId``) comes back nested: ``{"Parent": {"attributes": ...,
+    "ContactId": ...}}``, or ``{"Parent": None}`` when the reference is empty; ``lookup`` answers
+    ``Parent.attributes`` with the parent's type and URL."""
     columns = [resolve(name) for name in query.fields]
-    selected = [r for r in records if query.where is None or _matches(query.where, r, resolve)]
+    selected = [r for r in records if query.where is None or _matches(query.where, r, resolve, lookup)]
     for column, descending in reversed(query.order_by):
         name = resolve(column)
         # nulls first ascending, last descending (Salesforce's default)
-        selected.sort(key=lambda r, n=name: (r.get(n) is not None, _sort_key(n, r.get(n))), reverse=descending)
+        selected.sort(key=lambda r, n=name: (lookup(r, n) is not None, _sort_key(n, lookup(r, n))),
+                      reverse=descending)
     selected = selected[query.offset:]
     if query.limit is not None:
         selected = selected[: query.limit]
-    return [{column: record.get(column) for column in columns} for record in selected]
+    return [_row(record, columns, lookup) for record in selected]
+
+
+def _row(record: Mapping[str, Any], columns: Sequence[str], lookup: Lookup) -> dict[str, Any]:
+    row: dict[str, Any] = {}
+    for column in columns:
+        if "." not in column:
+            row[column] = record.get(column)
+            continue
+        path = column.split(".")
+        target: dict[str, Any] | None = row
+        for depth, relationship in enumerate(path[:-1]):
+            assert target is not None
+            if relationship not in target:
+                # the lookup describes the parent record (type and URL) or says the reference is empty
+                described = lookup(record, ".".join(path[:depth + 1]) + ".attributes")
+                target[relationship] = {"attributes": described} if described is not None else None
+            target = target[relationship]
+            if target is None:
+                break  # an empty reference: the whole relationship is null
+        if target is not None:
+            target[path[-1]] = lookup(record, column)
+    return row
 
 
 def _sort_key(name: str, value: Any) -> Any:

@@ -45,6 +45,30 @@ STANDARD_OBJECTS: dict[str, tuple[str, tuple[str, ...]]] = {
     "FieldPermissions": ("01k", ("ParentId", "SobjectType", "Field", "PermissionsRead", "PermissionsEdit")),
     "PermissionSetAssignment": ("0Pa", ("AssigneeId", "PermissionSetId")),
 }
+# Lookup fields with one target object: (object, field) -> parent object. Their relationship name is the
+# field name without "Id" (ParentId -> Parent), as for standard objects in Salesforce. Polymorphic
+# references (Task.WhoId, EmailMessageRelation.RelationId, SurveyResponse.SubmitterId ...) are left out:
+# traversing them takes TYPEOF, which this sandbox does not interpret.
+PARENT_OBJECTS: dict[tuple[str, str], str] = {
+    ("Contact", "AccountId"): "Account", ("Case", "ContactId"): "Contact", ("Case", "AccountId"): "Account",
+    ("CaseComment", "ParentId"): "Case", ("EmailMessage", "ParentId"): "Case",
+    ("EmailMessageRelation", "EmailMessageId"): "EmailMessage", ("Opportunity", "AccountId"): "Account",
+    ("OpportunityContactRole", "OpportunityId"): "Opportunity", ("OpportunityContactRole", "ContactId"): "Contact",
+    ("SurveyQuestionResponse", "ResponseId"): "SurveyResponse",
+    ("SurveyQuestionResponse", "QuestionId"): "SurveyQuestion",
+    ("FieldPermissions", "ParentId"): "PermissionSet", ("PermissionSetAssignment", "PermissionSetId"): "PermissionSet",
+    ("PermissionSetAssignment", "AssigneeId"): "User",
+}
+USER_REFERENCES = ("CreatedById", "LastModifiedById")  # every object's, all pointing at User
+MAX_RELATIONSHIP_LEVELS = 5  # "no more than five levels can be specified in a child-to-parent relationship"
+
+
+def parent_object(sobject: str, reference: str) -> str | None:
+    if reference in USER_REFERENCES:
+        return "User"
+    return PARENT_OBJECTS.get((sobject, reference))
+
+
 # Read-only fields the API rejects on create/update (INVALID_FIELD_FOR_INSERT_UPDATE).
 READ_ONLY = {"Id", "CreatedDate", "LastModifiedDate", "CreatedById", "LastModifiedById", "SystemModstamp",
              "CaseNumber", "IsClosed", "IsWon"}
@@ -176,17 +200,52 @@ class OrgStore:
         return False
 
     def resolver(self, sobject: str, user_id: str | None, *, edit: bool = False) -> Any:
-        names = {n.lower(): n for n in self.field_names(sobject)}
+        """Field name -> canonical name; ``Rel.Field`` paths follow lookups (queries only, not edits)."""
 
-        def resolve(name: str) -> str:
-            canonical = names.get(name.lower())
-            if canonical is None or not self.can_access(user_id, sobject, canonical, edit=edit):
-                raise SoqlError("INVALID_FIELD", f"No such column '{name}' on entity '{sobject}'. If you are "
+        def own(on: str, name: str) -> str:
+            canonical = {n.lower(): n for n in self.field_names(on)}.get(name.lower())
+            if canonical is None or not self.can_access(user_id, on, canonical, edit=edit):
+                raise SoqlError("INVALID_FIELD", f"No such column '{name}' on entity '{on}'. If you are "
                                 "attempting to use a custom field, be sure to append the '__c' after the custom "
                                 "field name. Please reference your WSDL or the describe call for the appropriate "
                                 "names.")
             return canonical
+
+        def resolve(name: str) -> str:
+            path = name.split(".")
+            if len(path) == 1:
+                return own(sobject, name)
+            if edit or len(path) - 1 > MAX_RELATIONSHIP_LEVELS:
+                raise SoqlError("INVALID_FIELD", f"No such column '{name}' on entity '{sobject}'.")
+            on, parts = sobject, []
+            for relationship in path[:-1]:
+                reference = {n.lower(): n for n in self.field_names(on)}.get(relationship.lower() + "id")
+                parent = parent_object(on, reference) if reference else None
+                if reference is None or parent is None:
+                    raise SoqlError("INVALID_FIELD", f"Didn't understand relationship '{relationship}' in field "
+                                    f"path. If you are attempting to use a custom relationship, be sure to append "
+                                    f"the '__r' after the custom relationship name.")
+                parts.append(reference[:-2])
+                on = parent
+            return ".".join([*parts, own(on, path[-1])])
         return resolve
+
+    def lookup(self, sobject: str) -> Any:
+        """Reads a canonical (maybe dotted) field of a record, following lookups to parent records."""
+
+        def value(record: Any, name: str) -> Any:
+            on, current = sobject, record
+            *relationships, last = name.split(".")
+            for relationship in relationships:
+                parent = parent_object(on, relationship + "Id")
+                current = self.get(parent, str(current.get(relationship + "Id") or "")) if parent else None
+                if current is None:
+                    return None
+                on = parent  # type: ignore[assignment]
+            if last == "attributes":
+                return {"type": on, "url": f"/sobjects/{on}/{current.get('Id')}"}
+            return current.get(last)
+        return value
 
     # -- records ----------------------------------------------------------------------------
     def insert(self, sobject: str, values: Mapping[str, Any], *, user_id: str | None,
@@ -247,7 +306,7 @@ class OrgStore:
         sobject = self.canonical_object(parsed.sobject)
         with self.lock:
             rows = list(self.records[sobject].values())
-            result = execute(parsed, rows, self.resolver(sobject, user_id))
+            result = execute(parsed, rows, self.resolver(sobject, user_id), self.lookup(sobject))
         for row in result:
             row["attributes"] = {"type": sobject, "url": f"/sobjects/{sobject}/{row.get('Id')}"}
         return result
