@@ -28,6 +28,7 @@ from cem_engine.model import ContactInput
 from .base import ConnectionInfo, ContactPage, CRMAdapter, FieldUpdate, ProvisionReport, WriteResult
 from .dynamics_auth import PLATFORM, TokenProvider
 from .dynamics_batch import BatchResponseError, Operation, PartResponse, build_batch, parse_batch_response
+from .dynamics_bulk_read import BulkContactReader
 from .dynamics_client import WebApiClient
 from .dynamics_columns import ColumnNaming
 from .dynamics_install import Installer
@@ -52,6 +53,7 @@ class DynamicsAdapter(CRMAdapter):
         self.tokens = TokenProvider(settings, connection.credentials)
         self.client = WebApiClient(settings, self.tokens)
         self.reader = ContactReader(self.client)
+        self.bulk_reader = BulkContactReader(self.client)
         self.changeset_size = max(1, min(MAX_BATCH_REQUESTS, int(settings.get("changeset_size") or 100)))
         # Microsoft advises modest batches with parallelism over huge batches (execution-time limit).
         self.batch_size = max(1, min(MAX_BATCH_REQUESTS, int(settings.get("batch_size") or 200)))
@@ -77,9 +79,14 @@ class DynamicsAdapter(CRMAdapter):
 
     # -- reading --------------------------------------------------------------------------------
     def fetch_contact(self, contact_id: str) -> ContactInput:
+        # 7 queries; the batch reader needs 8 (it also reads activity parties to tell contacts apart).
         facts = self.reader.contact(contact_id)  # raises NotFound for a deleted contact
         return ContactInput(contact=facts, deals=tuple(self.reader.deals(contact_id)),
                             interactions=tuple(self.reader.interactions(contact_id)))
+
+    def fetch_contacts(self, contact_ids: Sequence[str]) -> dict[str, ContactInput]:
+        # ~8 queries per 100 contacts instead of ~7 per contact (adapters/dynamics_bulk_read.py).
+        return self.bulk_reader.read(contact_ids)
 
     def contacts_for(self, object_type: str, object_id: str) -> list[str]:
         if object_type == "contact":

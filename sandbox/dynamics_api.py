@@ -30,6 +30,9 @@ from .ratelimit import SlidingWindowLimiter
 
 API_PREFIX = "/api/data/v9.2/"
 MAX_BATCH_REQUESTS = 1000
+# learn.microsoft.com webapi/compose-http-requests-handle-errors: URLs up to 32,768 characters, and up to
+# 65,536 for a request inside a $batch body. The docs do not give the status of a longer one; 414 is ours.
+MAX_URL_LENGTH, MAX_BATCH_URL_LENGTH = 32_768, 65_536
 _KEYED = re.compile(r"^(?P<set>[A-Za-z_]+)\((?P<key>[^)]*)\)(?P<rest>/.*)?$")
 _ATTRIBUTE_TYPES = {
     "Microsoft.Dynamics.CRM.PicklistAttributeMetadata": "Picklist",
@@ -222,7 +225,8 @@ class DataverseOrg:
             return [deepcopy(r) for r in self.rows[entity_set].values()]
 
     def _query(self, table: Table, query: Mapping[str, str], headers: Mapping[str, str]) -> ApiResult:
-        predicate = compile_filter(query.get("$filter"), self.navigate)
+        columns = set(table.columns) | (set(self.attributes) if table.logical_name == "contact" else set())
+        predicate = compile_filter(query.get("$filter"), self.navigate, columns, table.logical_name)
         rows = [r for r in self._all(table.entity_set) if predicate(r)]
         rows = sort_rows(rows, query.get("$orderby") or table.primary_id)
         if "$top" in query:
@@ -429,6 +433,10 @@ def create_app(org: DataverseOrg, calls: list[tuple[str, str]]) -> Flask:
     @app.route(API_PREFIX + "<path:path>", methods=["GET", "POST", "PATCH", "DELETE"])
     def api(path: str) -> Response:
         calls.append((request.method, "/" + API_PREFIX.strip("/") + "/" + path))
+        # the URL as sent (still percent-encoded), scheme and host included
+        url_length = len(request.host_url.rstrip("/")) + len(request.environ.get("RAW_URI") or request.full_path)
+        if url_length > MAX_URL_LENGTH:
+            return render(_url_too_long(url_length, MAX_URL_LENGTH).result())
         auth = request.headers.get("Authorization", "")
         token = auth[len("Bearer "):] if auth.startswith("Bearer ") else ""
         if not token or org.directory.check(token, org.base_url) is None:
@@ -497,7 +505,7 @@ def _inner_path(url: str) -> tuple[str, dict[str, str]]:
 
 def _reason(status: int) -> str:
     return {200: "OK", 201: "Created", 204: "No Content", 400: "Bad Request", 404: "Not Found",
-            412: "Precondition Failed", 429: "Too Many Requests"}.get(status, "Error")
+            412: "Precondition Failed", 414: "URI Too Long", 429: "Too Many Requests"}.get(status, "Error")
 
 
 def _to_inner(result: ApiResult, content_id: str | None) -> InnerResponse:
@@ -509,7 +517,13 @@ def _to_inner(result: ApiResult, content_id: str | None) -> InnerResponse:
     return InnerResponse(result.status, _reason(result.status), headers, body, content_id)
 
 
+def _url_too_long(length: int, limit: int) -> DataverseError:
+    return DataverseError(414, "0x80060888", f"The request URL is {length} characters long; the maximum is {limit}.")
+
+
 def _run_one(org: DataverseOrg, inner: Any) -> InnerResponse:
+    if len(inner.url) > MAX_BATCH_URL_LENGTH:
+        return _to_inner(_url_too_long(len(inner.url), MAX_BATCH_URL_LENGTH).result(), inner.content_id)
     path, query = _inner_path(inner.url)
     return _to_inner(org.handle(inner.method, path, query, inner.headers, inner.body), inner.content_id)
 

@@ -1,16 +1,21 @@
 """The subset of OData 4.0 query options the Dataverse sandbox understands.
 
 ``$filter`` with ``eq ne gt ge lt le``, ``and`` / ``or`` / ``not``, parentheses, string / number /
-GUID / datetime / ``null`` / ``true`` / ``false`` literals and the lambda ``nav/any(x:x/prop eq v)``;
-``$select``, ``$orderby`` (several keys, ``asc`` / ``desc``), ``$top`` and ``$count``. Anything
-else raises ``ODataError`` so the sandbox answers 400 the way Dataverse does, instead of quietly
-returning the wrong rows.
+GUID / datetime / ``null`` / ``true`` / ``false`` literals, the lambda ``nav/any(x:x/prop eq v)`` and
+the Dataverse query function ``Microsoft.Dynamics.CRM.In(PropertyName='col',PropertyValues=['a','b'])``
+(learn.microsoft.com webapi/reference/in). Like Dataverse, ``In`` takes a column's logical name:
+lookups are named ``regardingobjectid``; the OData form ``_regardingobjectid_value`` or an unknown
+name is refused (Dataverse: "entity doesn't contain attribute with Name = ..."). Query functions
+inside a lambda are not documented, so the sandbox refuses them rather than guess.
+``$select``, ``$orderby`` (several keys, ``asc`` / ``desc``), ``$top`` and ``$count``. Anything else
+raises ``ODataError`` so the sandbox answers 400 the way Dataverse does, instead of quietly returning
+the wrong rows.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,13 +27,14 @@ Predicate = Callable[[Row], bool]
 _TOKEN = re.compile(r"""
     \s*(?:
       (?P<string>'(?:[^']|'')*')
-    | (?P<punct>[(),:])
+    | (?P<punct>[(),:=\[\]])
     | (?P<guid>[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})\b
     | (?P<word>[A-Za-z_][A-Za-z0-9_./]*)
     | (?P<number>-?\d[\d.:TZ+-]*)
     )""", re.X)
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _COMPARE = {"eq", "ne", "gt", "ge", "lt", "le"}
+_FUNCTION_PREFIX = "Microsoft.Dynamics.CRM."
 
 
 class ODataError(ValueError):
@@ -54,10 +60,12 @@ def _tokens(text: str) -> list[str]:
 
 
 class _Parser:
-    def __init__(self, text: str, navigate: Navigate) -> None:
+    def __init__(self, text: str, navigate: Navigate, columns: Collection[str] | None, entity: str) -> None:
         self.tokens = _tokens(text)
         self.index = 0
         self.navigate = navigate
+        self.columns = columns  # the table's stored column names, to resolve query-function PropertyNames
+        self.entity = entity
         self.variables: set[str] = set()
 
     def peek(self) -> str | None:
@@ -108,6 +116,8 @@ class _Parser:
         name = self.take()
         if name.endswith("/any") and self.peek() == "(":
             return self.parse_any(name[: -len("/any")])
+        if name.startswith(_FUNCTION_PREFIX) and self.peek() == "(":
+            return self.parse_function(name[len(_FUNCTION_PREFIX):])
         operator = self.take().lower()
         if operator not in _COMPARE:
             raise ODataError(f"Unsupported operator '{operator}' in $filter expression.")
@@ -128,6 +138,49 @@ class _Parser:
             return any(inner({"__lambda__": related}) for related in navigate(row, navigation))
 
         return any_related
+
+    def parse_function(self, function: str) -> Predicate:
+        if function != "In":
+            raise ODataError(f"The query function '{_FUNCTION_PREFIX}{function}' is not supported by the sandbox.")
+        if self.variables:
+            raise ODataError("Query functions inside a lambda expression are not supported by the sandbox.")
+        self.take("(")
+        self.take("propertyname")
+        self.take("=")
+        property_name = self.literal(self.take())
+        self.take(",")
+        self.take("propertyvalues")
+        self.take("=")
+        self.take("[")
+        values: set[str] = set()
+        while self.peek() != "]":
+            token = self.take()
+            if not token.startswith("'"):
+                raise ODataError("PropertyValues must be a list of string literals.")
+            values.add(token[1:-1].replace("''", "'").lower())
+            if self.peek() == ",":
+                self.take(",")
+        self.take("]")
+        self.take(")")
+        if not values:
+            raise ODataError("PropertyValues must not be empty.")
+        column = self.resolve_column(str(property_name))
+
+        def is_in(row: Row) -> bool:
+            value = row.get(column)
+            return value is not None and str(value).lower() in values
+
+        return is_in
+
+    def resolve_column(self, name: str) -> str:
+        """A column's logical name onto the name rows store it under (lookups as ``_<name>_value``)."""
+        if self.columns is None:
+            return name
+        if not name.startswith("_") and name in self.columns:
+            return name
+        if f"_{name}_value" in self.columns:
+            return f"_{name}_value"
+        raise ODataError(f"'{self.entity}' entity doesn't contain attribute with Name = '{name}'.")
 
     @staticmethod
     def literal(token: str) -> Any:
@@ -178,10 +231,12 @@ def _comparison(name: str, operator: str, literal: Any, variables: set[str]) -> 
     return compare
 
 
-def compile_filter(text: str | None, navigate: Navigate) -> Predicate:
+def compile_filter(text: str | None, navigate: Navigate, columns: Collection[str] | None = None,
+                   entity: str = "") -> Predicate:
+    """``columns`` (stored names of the table's columns) lets query functions check their PropertyName."""
     if not text:
         return lambda row: True
-    return _Parser(text, navigate).parse()
+    return _Parser(text, navigate, columns, entity).parse()
 
 
 def sort_rows(rows: list[Row], orderby: str | None) -> list[Row]:
