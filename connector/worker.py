@@ -40,6 +40,9 @@ class CEMWorker(SimpleWorker):
         self._beater: threading.Thread | None = None
 
     def work(self, *args: Any, **kwargs: Any) -> bool:
+        # the first beat before the first job: a worker killed during its first job must be known
+        with contextlib.suppress(redis.RedisError):
+            self.connection.zadd(self.heartbeats_key, {self.name: self._redis_time()})
         self._beater = threading.Thread(target=self._beat_forever, name="cem-heartbeat", daemon=True)
         self._beater.start()
         try:
