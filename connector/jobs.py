@@ -176,6 +176,7 @@ def _flush(rt: Runtime, connection_id: int, attempt: int) -> dict[str, int]:
         return counts
     now = utcnow()
     updates, changes = _pending_updates(rt, connection_id, contact_ids, now)
+    updates = _skip_already_applied(rt, adapter, connection_id, updates, changes, now)
     pending = {u.contact_id for u in updates}
     rt.queue.written(connection_id, [cid for cid in contact_ids if cid not in pending])
     counts["unchanged"] = len(contact_ids) - len(updates)
@@ -183,9 +184,11 @@ def _flush(rt: Runtime, connection_id: int, attempt: int) -> dict[str, int]:
     retry_error: AdapterError | None = None
     for chunk in chunks(updates, batch):
         ids = [u.contact_id for u in chunk]
+        rt.queue.sending(connection_id, ids)
         try:
             result = adapter.write_fields(chunk)
         except AdapterError as error:
+            rt.queue.sent(connection_id, ids)  # an error answer: the CRM did not apply it
             counts["failed"] += len(ids)
             if error.retryable and not give_up:
                 retry_error = error
@@ -198,6 +201,7 @@ def _flush(rt: Runtime, connection_id: int, attempt: int) -> dict[str, int]:
         counts["written"] += len(result.succeeded)
         counts["failed"] += len(result.failed)
         _record_written(rt, connection_id, result.succeeded, changes, now)
+        rt.queue.sent(connection_id, ids)
         finished = list(result.succeeded)
         for contact_id, error in result.failed.items():
             if isinstance(error, AdapterError) and error.retryable and not give_up:
@@ -215,6 +219,26 @@ def _flush(rt: Runtime, connection_id: int, attempt: int) -> dict[str, int]:
     elif rt.queue.dirty_count(connection_id):
         rt.queue.request_flush(connection_id)
     return counts
+
+
+def _skip_already_applied(rt: Runtime, adapter: CRMAdapter, connection_id: int, updates: list[Any],
+                          changes: dict[str, dict[str, Any]], now: datetime) -> list[Any]:
+    """A worker killed during a write leaves the CRM holding values our ledger never recorded: read
+    those contacts back and record the ones already applied instead of writing them a second time."""
+    uncertain = rt.queue.in_flight(connection_id, [u.contact_id for u in updates])
+    if not uncertain:
+        return updates
+    try:
+        on_crm = adapter.read_fields(uncertain)
+    except AdapterError:
+        return updates  # cannot tell: writing the same values again is harmless, only not minimal
+    applied = [cid for cid in uncertain
+               if cid in on_crm and not changed_fields(changes[cid], _jsonable(on_crm[cid]))]
+    _record_written(rt, connection_id, applied, changes, now)
+    rt.queue.written(connection_id, applied)
+    rt.queue.sent(connection_id, uncertain)
+    log.info("%d of %d contacts of an interrupted write were already on the CRM", len(applied), len(uncertain))
+    return [u for u in updates if u.contact_id not in set(applied)]
 
 
 def _pending_updates(rt: Runtime, connection_id: int, contact_ids: list[str], now: datetime):  # type: ignore[no-untyped-def]
