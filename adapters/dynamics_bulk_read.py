@@ -11,14 +11,14 @@ One contact costs 7 queries (``dynamics_read.ContactReader``); a chunk of up to
 4. ``annotations`` by ``objectid``, ``incidents`` by ``customerid``, ``opportunities`` by
    ``parentcontactid`` or ``customerid``.
 
-Query shapes (checked against learn.microsoft.com, 2025): ``Microsoft.Dynamics.CRM.In(PropertyName=
+Query shapes (checked in the Microsoft Learn docs): ``Microsoft.Dynamics.CRM.In(PropertyName=
 '<column>',PropertyValues=['..',..])`` is a documented Dataverse query function (webapi/reference/in);
 it takes the column's logical name, so lookups are named ``regardingobjectid``, not
 ``_regardingobjectid_value`` (a field report shows Dataverse answers 400 for the ``_..._value``
 form). Whether query functions work inside a lambda is not documented, so party membership uses
 ``or``-ed ``eq`` comparisons there, the form the one-contact reader already relies on. URLs may be at
 most 32,768 characters (webapi/compose-http-requests-handle-errors): ``MAX_IDS_PER_QUERY`` keeps the
-longest query (activities) near 14,000 (tests/test_dynamics_batch_read.py measures it).
+longest query (activities, 100 ids) at about 11,000 characters (tests/test_dynamics_batch_read.py checks it).
 """
 
 from __future__ import annotations
