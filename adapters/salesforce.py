@@ -266,7 +266,7 @@ class SalesforceAdapter(CRMAdapter):
         ceiling = budget_ceiling(self.connection.settings.get("daily_api_budget"), usage.limit)
         remaining = usage.limit - usage.used if usage.limit is not None and usage.used is not None else None
         return {"used": usage.used, "limit": usage.limit, "remaining": remaining, "budget": ceiling,
-                "calls_this_session": self.client.calls}
+                "calls": self.client.calls}
 
 
 def record_error(contact_id: str, errors: Sequence[dict[str, Any]]) -> AdapterError:

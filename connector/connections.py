@@ -75,12 +75,6 @@ def connection_info(store: Store, box: SecretBox, row: Connection) -> Connection
                           credentials=box.open(row.credentials), on_credentials_changed=persist)
 
 
-def build_adapter(store: Store, box: SecretBox, connection_id: int) -> CRMAdapter:
-    row = get_connection(store, connection_id)
-    adapter_cls = get_platform(row.platform).adapter_class()
-    return adapter_cls(connection_info(store, box, row))
-
-
 def webhook_secrets(box: SecretBox, row: Connection) -> list[str]:
     return list(box.open(row.webhook_secrets))
 

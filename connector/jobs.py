@@ -337,7 +337,7 @@ def _activity(rt: Runtime, connection_id: int, contact_id: str | None, action: s
 
 def _record_usage(rt: Runtime, connection_id: int, adapter: CRMAdapter) -> None:
     usage = adapter.api_usage() or {}
-    calls = int(usage.get("calls", 0) or 0)
+    calls = rt.new_api_calls(connection_id, adapter, int(usage.get("calls", 0) or 0))
     if not calls and not usage:
         return
     today = date.today()
@@ -348,9 +348,6 @@ def _record_usage(rt: Runtime, connection_id: int, adapter: CRMAdapter) -> None:
             session.add(row)
         row.calls = (row.calls or 0) + calls
         row.limits = _jsonable({k: v for k, v in usage.items() if k != "calls"})
-    reset = getattr(adapter, "reset_usage", None)
-    if callable(reset):
-        reset()
 
 
 def _aware(value: datetime) -> datetime:

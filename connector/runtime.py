@@ -15,10 +15,11 @@ import redis
 from adapters.base import CRMAdapter
 
 from .config import Settings
-from .connections import build_adapter
+from .connections import connection_info, get_connection
 from .crypto import SecretBox
 from .queue import JobQueue
 from .redis_conn import EmbeddedRedis, connect
+from .registry import get_platform
 from .store import Store
 
 log = logging.getLogger("cem.runtime")
@@ -40,6 +41,10 @@ class Runtime:
         self.redis: redis.Redis = connect(redis_url)
         self.queue = JobQueue(self.redis, settings.queue_name)
         self._engine_config: Any = None
+        # One adapter per connection per process, rebuilt when the connection row changes: logins and
+        # tokens are reused across jobs (Salesforce limits logins per user per hour).
+        self._adapters: dict[int, tuple[Any, CRMAdapter]] = {}
+        self._calls_seen: dict[int, tuple[int, int]] = {}  # connection -> (adapter identity, calls counted)
 
     @property
     def engine_config(self) -> Any:
@@ -50,7 +55,21 @@ class Runtime:
         return self._engine_config
 
     def adapter(self, connection_id: int) -> CRMAdapter:
-        return build_adapter(self.store, self.box, connection_id)
+        row = get_connection(self.store, connection_id)
+        cached = self._adapters.get(connection_id)
+        if cached is not None and cached[0] == row.updated_at:
+            return cached[1]
+        adapter = get_platform(row.platform).adapter_class()(connection_info(self.store, self.box, row))
+        self._adapters[connection_id] = (row.updated_at, adapter)
+        return adapter
+
+    def new_api_calls(self, connection_id: int, adapter: CRMAdapter, total: int) -> int:
+        """Calls an adapter made since we last counted (adapters count cumulatively)."""
+        identity, counted = self._calls_seen.get(connection_id, (0, 0))
+        if identity != id(adapter):
+            counted = 0
+        self._calls_seen[connection_id] = (id(adapter), total)
+        return max(0, total - counted)
 
     def close(self) -> None:
         self.store.dispose()
