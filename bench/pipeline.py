@@ -141,20 +141,21 @@ def _signed(secret: str, url: str, body: bytes) -> dict[str, str]:
             "X-HubSpot-Request-Timestamp": timestamp}
 
 
+def _print(title: str, columns: tuple[str, ...], rows: tuple[list[str], ...]) -> None:
+    table = Table(title=title)
+    for column in columns:
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*row)
+    console.print(table)
+
+
 def main() -> None:
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    table = Table(title=f"Reading {CONTACTS} contacts with their interactions (HubSpot sandbox, loopback HTTP)")
-    for column in ("method", "API calls", "wall time", "ratio vs per-contact"):
-        table.add_column(column)
-    for row in bench_reads():
-        table.add_row(*row)
-    console.print(table)
-    table = Table(title=f"Webhook intake, {INTAKE_REQUESTS} signed batches of 100 events (loopback HTTP)")
-    for column in ("endpoint", "p50", "p95", "p50 ratio vs bare Flask"):
-        table.add_column(column)
-    for row in bench_intake():
-        table.add_row(*row)
-    console.print(table)
+    _print(f"Reading {CONTACTS} contacts with their interactions (HubSpot sandbox, loopback HTTP)",
+           ("method", "API calls", "wall time", "ratio vs per-contact"), bench_reads())
+    _print(f"Webhook intake, {INTAKE_REQUESTS} signed batches of 100 events (loopback HTTP)",
+           ("endpoint", "p50", "p95", "p50 ratio vs bare Flask"), bench_intake())
 
 
 if __name__ == "__main__":
