@@ -66,8 +66,9 @@ def _print_table(rows: list[dict]) -> None:  # type: ignore[type-arg]
         for row in (r for r in rows if r["platform"] == platform):
             score = row.get("emotion_score")
             emotion = f"{score:+.0f} {row.get('emotion', '')}" if isinstance(score, int | float) else "-"
-            table.add_row(f"{row['name']} ({row['contact_id']})", str(row.get("journey_stage") or "-"), emotion,
-                          str(row.get("churn_risk", "-")), str(row.get("churn_reason") or "-"),
+            contact = f"{row['name']} ({_short(row['contact_id'], 12)})"
+            table.add_row(contact, str(row.get("journey_stage") or "-"), emotion, str(row.get("churn_risk", "-")),
+                          str(row.get("churn_reason") or "-"),
                           _short(row.get("churn_reason_detail") or ""))
         console.print(table)
 
