@@ -60,7 +60,8 @@ class World:
         }
         self.runtime = Runtime(Settings.from_env(self.env))
         set_runtime(self.runtime)  # jobs run in this process call get_runtime()
-        self.server = ServerThread(create_app(self.runtime)).start()
+        self.app = create_app(self.runtime)
+        self.server = ServerThread(self.app).start()
         self.runtime.settings = replace(self.runtime.settings, public_url=self.server.url)
         self.faults = FaultInjector(platform)
         self.sandbox = self._start_sandbox(records, sandbox_options or {})
