@@ -32,7 +32,9 @@ AUTH_TYPES = {"webhookkey": 4, "httpheader": 5}
 JSON_FORMAT = 2
 ASYNC_MODE, POST_OPERATION = 1, 40
 STEP_TABLES = ("contact", "email", "phonecall", "appointment", "annotation", "incident")
-STEP_MESSAGES = ("Create", "Update")
+# Create/Update of every table re-analyse a contact; Delete of a contact makes the connector forget the
+# person (GDPR: nothing stays stored about someone deleted in the CRM).
+STEPS = (*((table, message) for table in STEP_TABLES for message in ("Create", "Update")), ("contact", "Delete"))
 # Columns whose change should re-analyse a contact; CEM columns are deliberately absent (loop prevention).
 CONTACT_FILTERING_ATTRIBUTES = ("firstname", "lastname", "emailaddress1", "parentcustomerid", "statecode")
 
@@ -174,9 +176,8 @@ class Installer:
         if endpoint is None:
             report.add("register", f"webhook {url}", f"authtype {auth_type}")
             if dry_run:
-                for table in STEP_TABLES:
-                    for message in STEP_MESSAGES:
-                        report.add("register", f"step {message} of {table}", "asynchronous, PostOperation")
+                for table, message in STEPS:
+                    report.add("register", f"step {message} of {table}", "asynchronous, PostOperation")
                 return
             self.client.request("POST", "serviceendpoints", json=body, describe="register webhook")
             endpoint = self._first("serviceendpoints", f"contract eq {WEBHOOK_CONTRACT} and url eq '{url}'",
@@ -203,42 +204,41 @@ class Installer:
         existing = {s["name"]: s for s in self.client.rows(
             f"serviceendpoints({endpoint_id})/serviceendpoint_sdkmessageprocessingstep",
             {"$select": "sdkmessageprocessingstepid,name,filteringattributes,mode,stage"}, describe="read steps")}
-        messages = {m: self._first("sdkmessages", f"name eq '{m}'", "sdkmessageid") for m in STEP_MESSAGES}
-        for table in STEP_TABLES:
-            for message in STEP_MESSAGES:
-                name = f"CEM connector: {message} of {table}"
-                filtering = ",".join(CONTACT_FILTERING_ATTRIBUTES) if (table, message) == ("contact", "Update") \
-                    else None
-                step = existing.get(name)
-                if step is not None:
-                    if (step.get("filteringattributes") or None) == filtering:
-                        report.add("unchanged", f"step {message} of {table}")
-                    else:
-                        report.add("update", f"step {message} of {table}", f"filtering attributes {filtering}")
-                        if not dry_run:
-                            step_id = step["sdkmessageprocessingstepid"]
-                            self.client.request("PATCH", f"sdkmessageprocessingsteps({step_id})",
-                                                json={"filteringattributes": filtering}, describe="update step")
-                    continue
-                report.add("register", f"step {message} of {table}", "asynchronous, PostOperation")
-                if dry_run:
-                    continue
-                message_row = messages[message]
-                if message_row is None:
-                    raise ConfigurationError(f"SDK message {message} not found in this environment.",
-                                             platform=PLATFORM)
-                message_id = message_row["sdkmessageid"]
-                message_filter = self._first(
-                    "sdkmessagefilters", f"primaryobjecttypecode eq '{table}' and _sdkmessageid_value eq {message_id}",
-                    "sdkmessagefilterid")
-                if message_filter is None:
-                    raise ConfigurationError(f"Dataverse has no {message} message for table {table}.",
-                                             platform=PLATFORM)
-                self.client.request("POST", "sdkmessageprocessingsteps", json={
-                    "name": name, "description": "CEM connector webhook step", "mode": ASYNC_MODE,
-                    "stage": POST_OPERATION, "rank": 1, "asyncautodelete": True, "supporteddeployment": 0,
-                    "filteringattributes": filtering,
-                    "eventhandler_serviceendpoint@odata.bind": f"/serviceendpoints({endpoint_id})",
-                    "sdkmessageid@odata.bind": f"/sdkmessages({message_id})",
-                    "sdkmessagefilterid@odata.bind": f"/sdkmessagefilters({message_filter['sdkmessagefilterid']})",
-                }, describe=f"register step {message} of {table}")
+        messages = {m: self._first("sdkmessages", f"name eq '{m}'", "sdkmessageid") for m in {m for _, m in STEPS}}
+        for table, message in STEPS:
+            name = f"CEM connector: {message} of {table}"
+            filtering = ",".join(CONTACT_FILTERING_ATTRIBUTES) if (table, message) == ("contact", "Update") \
+                else None
+            step = existing.get(name)
+            if step is not None:
+                if (step.get("filteringattributes") or None) == filtering:
+                    report.add("unchanged", f"step {message} of {table}")
+                else:
+                    report.add("update", f"step {message} of {table}", f"filtering attributes {filtering}")
+                    if not dry_run:
+                        step_id = step["sdkmessageprocessingstepid"]
+                        self.client.request("PATCH", f"sdkmessageprocessingsteps({step_id})",
+                                            json={"filteringattributes": filtering}, describe="update step")
+                continue
+            report.add("register", f"step {message} of {table}", "asynchronous, PostOperation")
+            if dry_run:
+                continue
+            message_row = messages[message]
+            if message_row is None:
+                raise ConfigurationError(f"SDK message {message} not found in this environment.",
+                                         platform=PLATFORM)
+            message_id = message_row["sdkmessageid"]
+            message_filter = self._first(
+                "sdkmessagefilters", f"primaryobjecttypecode eq '{table}' and _sdkmessageid_value eq {message_id}",
+                "sdkmessagefilterid")
+            if message_filter is None:
+                raise ConfigurationError(f"Dataverse has no {message} message for table {table}.",
+                                         platform=PLATFORM)
+            self.client.request("POST", "sdkmessageprocessingsteps", json={
+                "name": name, "description": "CEM connector webhook step", "mode": ASYNC_MODE,
+                "stage": POST_OPERATION, "rank": 1, "asyncautodelete": True, "supporteddeployment": 0,
+                "filteringattributes": filtering,
+                "eventhandler_serviceendpoint@odata.bind": f"/serviceendpoints({endpoint_id})",
+                "sdkmessageid@odata.bind": f"/sdkmessages({message_id})",
+                "sdkmessagefilterid@odata.bind": f"/sdkmessagefilters({message_filter['sdkmessagefilterid']})",
+            }, describe=f"register step {message} of {table}")

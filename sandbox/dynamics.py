@@ -210,17 +210,24 @@ class DynamicsSandbox(SandboxCRM):
                                                       "authtype": WEBHOOK_KEY, "authvalue": secret,
                                                       "messageformat": 2}, user_id=self.rep_user_id, notify=False)
         messages = {r["name"]: r["sdkmessageid"] for r in org.rows["sdkmessages"].values()}
-        for table in ("contact", "email", "phonecall", "appointment", "annotation", "incident", "opportunity"):
-            for message in ("Create", "Update"):
-                filter_id = next(f["sdkmessagefilterid"] for f in org.rows["sdkmessagefilters"].values()
-                                 if f["primaryobjecttypecode"] == table
-                                 and f["_sdkmessageid_value"] == messages[message])
-                filtering = "firstname,lastname,emailaddress1" if (table, message) == ("contact", "Update") else None
-                org.insert("sdkmessageprocessingsteps", {
-                    "name": f"CEM: {table} {message}", "mode": 1, "stage": 40, "rank": 1, "asyncautodelete": True,
-                    "supporteddeployment": 0, "filteringattributes": filtering, "_eventhandler_value": endpoint_id,
-                    "_sdkmessageid_value": messages[message], "_sdkmessagefilterid_value": filter_id,
-                }, user_id=self.rep_user_id, notify=False)
+        steps = [(t, m) for t in ("contact", "email", "phonecall", "appointment", "annotation", "incident",
+                                  "opportunity") for m in ("Create", "Update")] + [("contact", "Delete")]
+        for table, message in steps:
+            filter_id = next(f["sdkmessagefilterid"] for f in org.rows["sdkmessagefilters"].values()
+                             if f["primaryobjecttypecode"] == table
+                             and f["_sdkmessageid_value"] == messages[message])
+            filtering = "firstname,lastname,emailaddress1" if (table, message) == ("contact", "Update") else None
+            org.insert("sdkmessageprocessingsteps", {
+                "name": f"CEM: {table} {message}", "mode": 1, "stage": 40, "rank": 1, "asyncautodelete": True,
+                "supporteddeployment": 0, "filteringattributes": filtering, "_eventhandler_value": endpoint_id,
+                "_sdkmessageid_value": messages[message], "_sdkmessagefilterid_value": filter_id,
+            }, user_id=self.rep_user_id, notify=False)
+
+    def emit_deletion(self, contact_id: str) -> int:
+        """A rep deletes the contact in Dynamics; the Delete step posts its RemoteExecutionContext."""
+        before = len(self.sender.deliveries) + len(self.sync_deliveries)
+        self.org.delete("contacts", contact_id, user_id=self.rep_user_id)
+        return len(self.sender.deliveries) + len(self.sync_deliveries) - before
 
     def emit_contact_changes(self, contact_ids: Iterable[str]) -> int:
         """A rep edits each contact's name (same value: Dataverse still runs Update steps)."""

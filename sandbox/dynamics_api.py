@@ -123,6 +123,16 @@ class DataverseOrg:
             self._notify(table, "Create", record_id, dict(values), user_id)
         return record_id
 
+    def delete(self, entity_set: str, record_id: str, *, user_id: str, notify: bool = True) -> bool:
+        """Remove a row; Delete steps run after it is gone (PostOperation)."""
+        table = TABLES[entity_set]
+        with self.lock:
+            if self.rows[entity_set].pop(record_id.lower(), None) is None:
+                return False
+        if notify:
+            self._notify(table, "Delete", record_id.lower(), {}, user_id)
+        return True
+
     def update(self, entity_set: str, record_id: str, values: Mapping[str, Any], *, user_id: str,
                notify: bool = True) -> None:
         table = TABLES[entity_set]
@@ -213,9 +223,8 @@ class DataverseOrg:
         if method == "PATCH":
             return self._patch(table, record_id, _json(body), headers)
         if method == "DELETE":
-            with self.lock:
-                if self.rows[entity_set].pop(record_id, None) is None:
-                    raise _not_found(table, record_id)
+            if not self.delete(entity_set, record_id, user_id=self.application_user_id):
+                raise _not_found(table, record_id)
             return ApiResult(204)
         raise DataverseError(405, "0x80060888", f"The HTTP method '{method}' is not allowed here.")
 

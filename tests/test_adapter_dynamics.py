@@ -113,7 +113,8 @@ def test_install_registers_webhook_and_steps(sandbox: DynamicsSandbox) -> None:
     [endpoint] = sandbox.org.rows["serviceendpoints"].values()
     assert (endpoint["contract"], endpoint["authtype"], endpoint["authvalue"]) == (8, 4, "s3cret")
     steps = list(sandbox.org.rows["sdkmessageprocessingsteps"].values())
-    assert len(steps) == 12 and all(s["mode"] == 1 and s["stage"] == 40 for s in steps)
+    assert len(steps) == 13 and all(s["mode"] == 1 and s["stage"] == 40 for s in steps)
+    assert any(s["name"] == "CEM connector: Delete of contact" for s in steps)  # GDPR: deletions reach us
     contact_update = next(s for s in steps if s["name"] == "CEM connector: Update of contact")
     assert "cem_" not in contact_update["filteringattributes"]
     assert not adapter.provision().changed

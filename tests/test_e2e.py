@@ -106,3 +106,27 @@ def test_hubspot_end_to_end_on_the_embedded_redis(runtime_factory, embedded_redi
         assert all(values[c]["journey_stage"] in FIELDS_BY_KEY["journey_stage"].options for c in ids)
     finally:
         p.stop()
+
+
+@pytest.mark.parametrize("platform", ["hubspot", "dynamics"])  # CRMs whose webhooks announce deletions
+def test_a_contact_deleted_in_the_crm_is_forgotten(platform: str, runtime_factory, redis_server_url: str) -> None:  # type: ignore[no-untyped-def]
+    from sqlalchemy import select
+
+    from connector.store import PERSONAL_DATA_TABLES
+
+    p = start_pipeline(runtime_factory(redis_server_url), platform, _records())
+    try:
+        ids = p.sandbox.contact_ids()[:3]
+        p.sandbox.emit_contact_changes(ids)
+        p.drain(until=lambda: p.written_contacts() == len(ids))
+        gone = ids[0]
+        assert p.sandbox.emit_deletion(gone) >= 1
+        p.drain()
+        with p.runtime.store.session() as session:
+            for table in PERSONAL_DATA_TABLES:
+                rows = session.scalars(select(table).where(table.connection_id == p.connection_id,
+                                                           table.contact_id == gone)).all()
+                assert rows == [], f"{table.__tablename__} still holds the deleted contact"
+        assert p.written_contacts() == len(ids) - 1
+    finally:
+        p.stop()
