@@ -1,0 +1,97 @@
+"""Scenario 9: GDPR. A contact deletion (the CRM's deletion webhook, or `cem-connector forget`) removes
+everything stored about the person: the test reads every table of the database (all columns, as text)
+and every ``cem:`` key in Redis, and finds the person's id nowhere; other contacts are untouched.
+
+Deletion webhooks: HubSpot ``contact.deletion`` + ``contact.privacyDeletion``; Dataverse's Delete
+step; Salesforce has no outbound message for deletions, so the signed JSON endpoint carries the
+deletion as a Change Data Capture relay would (``changeType: DELETE``).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from pathlib import Path
+
+from sandbox.dataset import demo_records
+
+from .outcome import Row
+from .webhook_http import post
+from .world import World
+
+
+def run(platform: str, directory: Path, contacts: int = 6) -> Row:
+    row = Row("9 GDPR deletion (webhook + forget)", platform)
+    started = time.monotonic()
+    world = World(platform, directory, demo_records(contacts), max_attempts=1)
+    try:
+        ids = world.contact_ids()
+        deleted, forgotten, kept = ids[0], ids[1], ids[2:]
+        row.sent = world.deliver(world.capture(lambda: world.sandbox.emit_contact_changes(ids)))
+        world.drain(until=lambda: world.idle() and all(world.writes.of(c) for c in ids))
+        # leave a dead letter and activity about each person, so every table holds something about them
+        world.faults.set_down(503)
+        row.sent += world.deliver(world.capture(lambda: world.sandbox.emit_contact_changes([deleted, forgotten])))
+        world.drain()
+        world.faults.set_down(None)
+        before = {c: _mentions(directory, world, c) for c in (deleted, forgotten)}
+
+        row.sent += _delete_in_crm(world, deleted)
+        world.drain()
+        forget = world.cli("forget", forgotten, "--connection", str(world.connection_id))
+        world.drain()
+
+        after = {c: _mentions(directory, world, c) for c in (deleted, forgotten)}
+        survivors = [c for c in kept if _mentions(directory, world, c)]
+        row.applied = sum(1 for c in (deleted, forgotten) if not after[c])
+        row.lost = 2 - row.applied  # here: people whose data is still stored
+        row.ok = (not after[deleted] and not after[forgotten] and forget.returncode == 0
+                  and all(before.values()) and len(survivors) == len(kept))
+        row.detail = (f"before: {', '.join(sorted(set(before[deleted]) | set(before[forgotten])))}; after deletion "
+                      f"webhook: {after[deleted] or 'nothing'}; after forget: {after[forgotten] or 'nothing'}; "
+                      f"{len(survivors)}/{len(kept)} other contacts kept")
+    except TimeoutError as error:
+        row.detail = f"not drained: {error}"
+    finally:
+        row.seconds = time.monotonic() - started
+        world.close()
+    return row
+
+
+def _delete_in_crm(world: World, contact_id: str) -> int:
+    sandbox = world.sandbox
+    if world.platform == "hubspot":
+        return world.deliver(world.capture(lambda: sandbox.emit_deletion(contact_id)))
+    if world.platform == "dynamics":
+        return world.deliver(world.capture(lambda: sandbox.org.delete("contacts", contact_id,
+                                                                      user_id=sandbox.rep_user_id)))
+    sandbox.store.delete("Contact", contact_id)
+    body = json.dumps({"organizationId": sandbox.store.org_id, "events": [{
+        "id": f"del-{contact_id}", "object": "Contact", "recordId": contact_id, "changeType": "DELETE",
+        "commitTimestamp": int(time.time() * 1000), "commitUser": sandbox.store.admin_id}]}).encode()
+    answer = post(world, body, ctype="application/json")
+    return 1 if answer.status == 200 else 0
+
+
+def _mentions(directory: Path, world: World, contact_id: str) -> list[str]:
+    """Where the contact's id still appears: '<table>' for database rows, 'redis <key>' for cem: keys."""
+    needles = {contact_id.lower(), contact_id[:15].lower()}
+    found: list[str] = []
+    with sqlite3.connect(directory / "cem.db") as db:
+        tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        for table in tables:
+            for values in db.execute(f'SELECT * FROM "{table}"'):  # table names come from sqlite_master
+                text = " ".join(v.decode(errors="replace") if isinstance(v, bytes) else str(v)
+                                for v in values).lower()
+                if any(n in text for n in needles):
+                    found.append(table)
+                    break
+    redis = world.runtime.redis
+    for key in redis.scan_iter(match=f"{world.runtime.queue.prefix}*", count=500):
+        name = key.decode() if isinstance(key, bytes) else str(key)
+        kind = redis.type(key).decode()
+        members = [] if kind != "set" else [m.decode().lower() for m in redis.smembers(key)]
+        if any(n in name.lower() for n in needles) or any(n == m for n in needles for m in members):
+            found.append(f"redis {name.split(':', 2)[-1]}")
+    return sorted(set(found))
