@@ -231,3 +231,12 @@ def test_json_from_another_org_is_forbidden_and_bad_events_are_400() -> None:
     for events in ([{"object": "Task"}], ["x"], [{"ChangeEventHeader": {"entityName": "Contact"}}]):
         status, body, _, _ = handle(json_request({"organizationId": ORG, "events": events}))
         assert status == 400 and "events[0]" in body
+
+
+def test_contact_deletion_from_the_readme_trigger_is_a_contact_deleted_event() -> None:
+    """The README's `CemContactDeleted` trigger payload reaches the GDPR path."""
+    payload = {"organizationId": ORG, "events": [
+        {"id": "0038d0000000005AAA:deleted", "object": "Contact", "recordId": "0038d0000000005AAA",
+         "changeType": "DELETE", "commitTimestamp": 1_799_999_990_000, "commitUser": REP}]}
+    [event] = SalesforceReceiver(clock=lambda: 1_800_000_000.0).parse(json_request(payload))
+    assert (event.kind, event.object_type, event.object_id) == ("contact.deleted", "contact", "0038d0000000005AAA")
