@@ -40,7 +40,8 @@ class FaultInjector:
     latency: float = 0.0  # seconds added to every API call
     write_latency: float = 0.0  # seconds added to CEM write calls only
     faults: list[tuple[int, float | None]] = field(default_factory=list)
-    down: int | None = None  # answer every API call with this status until cleared
+    down: int | None = None  # answer every API call (or every write call) with this status until cleared
+    down_writes_only: bool = False
     answers: list[Answer] = field(default_factory=list)  # injected answers, in order
     api_calls: list[float] = field(default_factory=list)  # monotonic time of every API call that got through
 
@@ -57,9 +58,10 @@ class FaultInjector:
         with self._lock:
             self.faults.extend([(status, retry_after)] * n)
 
-    def set_down(self, status: int | None) -> None:
+    def set_down(self, status: int | None, *, writes_only: bool = False) -> None:
         with self._lock:
             self.down = status
+            self.down_writes_only = writes_only
 
     def throttle_status(self) -> int:
         return 403 if self.platform == "salesforce" else 429
@@ -72,14 +74,16 @@ class FaultInjector:
             path = environ.get("PATH_INFO", "")
             if not path.startswith(prefixes):
                 return app(environ, start_response)
-            if self.is_write(environ.get("REQUEST_METHOD", ""), path):
+            writing = self.is_write(environ.get("REQUEST_METHOD", ""), path)
+            if writing:
                 self.write_started.set()
                 if self.write_latency:
                     time.sleep(self.write_latency)
             if self.latency:
                 time.sleep(self.latency)
             with self._lock:
-                fault = self.faults.pop(0) if self.faults else ((self.down, None) if self.down else None)
+                down = self.down if self.down and (writing or not self.down_writes_only) else None
+                fault = self.faults.pop(0) if self.faults else ((down, None) if down else None)
                 if fault is None:
                     self.api_calls.append(time.monotonic())
                 else:

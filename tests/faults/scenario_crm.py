@@ -3,8 +3,8 @@
 Phase 1: every API call is slow and the next calls are throttled (HubSpot / Dataverse: 429 with
 Retry-After; Salesforce: 403 REQUEST_LIMIT_EXCEEDED, which carries no Retry-After) and then fail with
 5xx: everything is applied, and no call comes sooner than the Retry-After the CRM asked for.
-Phase 2: the CRM is down for longer than the retry budget (CEM_MAX_ATTEMPTS=3): the work is
-dead-lettered, nothing is written; once the CRM is back `cem-connector replay` applies it, once.
+Phase 2: the CRM refuses writes (503) for longer than the retry budget (CEM_MAX_ATTEMPTS=3): the
+writes are dead-lettered, nothing is written; once the CRM is back `cem-connector replay` applies it, once.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from .world import World
 
 RETRY_AFTER = 2.0
 MAX_ATTEMPTS = 3
-OUTAGE_CONTACTS = 5  # each one burns the whole retry budget (with the adapters' in-place retries): keep it small
+OUTAGE_CONTACTS = 5
 
 
 def run(platform: str, directory: Path, contacts: int = 30) -> Row:
@@ -45,8 +45,8 @@ def run(platform: str, directory: Path, contacts: int = 30) -> Row:
         faults.latency = 0.0
         phase1 = check_contacts(world, flaky)
 
-        # phase 2: down for longer than the retry budget -> dead letters -> replay
-        faults.set_down(503)
+        # phase 2: the CRM refuses writes for longer than the retry budget -> dead letters -> replay
+        faults.set_down(503, writes_only=True)
         row.sent += world.deliver(world.capture(lambda: world.sandbox.emit_contact_changes(outage)))
         world.drain(timeout=120)
         letters = _dead_letters(world)

@@ -91,7 +91,7 @@ def run(platform: str, directory: Path) -> Row:
 
         row.applied = checks - len(problems)
         row.sent = checks
-        row.ok = not problems
+        row.ok = not problems and bool(handler.lines)  # a run that logged nothing proves nothing
         row.detail = (f"{len(secrets)} secrets looked for in the raw DB and {len(handler.lines)} log records; "
                       f"{checks} checks, {len(problems)} problems")
         if problems:
