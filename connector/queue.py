@@ -32,6 +32,9 @@ FLAG_TTL = 3600  # a flag outlives no crash: a lost job never blocks a contact f
 JOB_TIMEOUT = 600
 # RQ-level retries cover a worker killed mid-job (the job is then abandoned and retried).
 CRASH_RETRY = Retry(max=3, interval=[1, 5, 30])
+# Nobody reads job results, and a finished job's arguments name contacts: keeping them for RQ's
+# default 500 s would leave a forgotten (GDPR) person's id in Redis after `forget`.
+RESULT_TTL = 0
 REFRESH_BATCH = 50  # contacts per refresh job: one batch read per object type covers them all
 
 
@@ -62,7 +65,7 @@ class JobQueue:
             fresh = [e for e, score in zip(unique, scores, strict=True) if score is None]
             if fresh:
                 self.rq.enqueue(process_events, connection_id, [e.to_dict() for e in fresh],
-                                retry=CRASH_RETRY, failure_ttl=30 * 24 * 3600)
+                                retry=CRASH_RETRY, result_ttl=RESULT_TTL, failure_ttl=30 * 24 * 3600)
                 now = time.time()
                 pipe = self.redis.pipeline(transaction=False)
                 pipe.zadd(key, {e.event_id: now for e in fresh})
@@ -87,7 +90,8 @@ class JobQueue:
             pipe.set(f"{self.prefix}pending:{connection_id}:{contact_id}", 1, nx=True, ex=FLAG_TTL)
         fresh = [cid for cid, was_set in zip(unique, pipe.execute(), strict=True) if was_set]
         for start in range(0, len(fresh), REFRESH_BATCH):
-            self.rq.enqueue(refresh_contacts, connection_id, fresh[start:start + REFRESH_BATCH], retry=CRASH_RETRY)
+            self.rq.enqueue(refresh_contacts, connection_id, fresh[start:start + REFRESH_BATCH], retry=CRASH_RETRY,
+                            result_ttl=RESULT_TTL)
         return len(fresh)
 
     def refresh_started(self, connection_id: int, contact_ids: Sequence[str]) -> None:
@@ -147,9 +151,10 @@ class JobQueue:
     # -- scheduling ----------------------------------------------------------------------
     def enqueue(self, func: Callable[..., Any], delay: float, *args: Any, **kwargs: Any) -> None:
         if delay > 0:
-            self.rq.enqueue_in(timedelta(seconds=delay), func, *args, retry=CRASH_RETRY, **kwargs)
+            self.rq.enqueue_in(timedelta(seconds=delay), func, *args, retry=CRASH_RETRY, result_ttl=RESULT_TTL,
+                               **kwargs)
         else:
-            self.rq.enqueue(func, *args, retry=CRASH_RETRY, **kwargs)
+            self.rq.enqueue(func, *args, retry=CRASH_RETRY, result_ttl=RESULT_TTL, **kwargs)
 
     def depth(self) -> dict[str, int]:
         from rq.registry import FailedJobRegistry, ScheduledJobRegistry, StartedJobRegistry
