@@ -1,6 +1,7 @@
 """Scenario 9: GDPR. A contact deletion (the CRM's deletion webhook, or `cem-connector forget`) removes
-everything stored about the person: the test reads every table of the database (all columns, as text)
-and every ``cem:`` key in Redis, and finds the person's id nowhere; other contacts are untouched.
+everything stored about the person: the test reads every table of the database (all columns, as text),
+every ``cem:`` key in Redis and every RQ job record (its arguments), and finds the person's id nowhere;
+other contacts are untouched.
 
 Deletion webhooks: HubSpot ``contact.deletion`` + ``contact.privacyDeletion``; Dataverse's Delete
 step; Salesforce has no outbound message for deletions, so the signed JSON endpoint carries the
@@ -12,6 +13,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
+import zlib
 from pathlib import Path
 
 from sandbox.dataset import demo_records
@@ -94,4 +96,17 @@ def _mentions(directory: Path, world: World, contact_id: str) -> list[str]:
         members = [] if kind != "set" else [m.decode().lower() for m in redis.smembers(key)]
         if any(n in name.lower() for n in needles) or any(n == m for n in needles for m in members):
             found.append(f"redis {name.split(':', 2)[-1]}")
+    for key in redis.scan_iter(match="rq:job:*", count=500):
+        data = redis.hget(key, "data")
+        if data and any(n.encode() in _plain(data).lower() for n in needles):
+            found.append("redis rq job record")
+            break
     return sorted(set(found))
+
+
+def _plain(data: bytes) -> bytes:
+    """RQ stores a job's function and arguments as zlib-compressed pickle; ids are UTF-8 inside."""
+    try:
+        return zlib.decompress(data)
+    except zlib.error:
+        return data
