@@ -33,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     base = Path(tempfile.mkdtemp(prefix="cem-faults-"))
     logging.basicConfig(filename=base / "fault-suite.log", level=logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s %(message)s", force=True)
-    console = Console()
+    console = Console(width=None if sys.stdout.isatty() else 240)  # piped (CI logs): one line per row
     console.print(f"Fault suite ({'CI' if args.ci else 'full'} size); logs and data in {base}")
     rows: list[Row] = []
     started = time.monotonic()
@@ -61,7 +61,7 @@ def table(rows: list[Row]) -> Table:
     for column, justify in (("scenario", "left"), ("platform", "left"), ("events sent", "right"),
                             ("applied", "right"), ("lost", "right"), ("duplicate writes", "right"),
                             ("result", "center"), ("s", "right"), ("detail", "left")):
-        result.add_column(column, justify=justify)  # type: ignore[arg-type]
+        result.add_column(column, justify=justify, no_wrap=column != "detail")  # type: ignore[arg-type]
     for row in rows:
         style = "green" if row.ok else "bold red"
         result.add_row(row.scenario, row.platform, str(row.sent), str(row.applied), str(row.lost),
