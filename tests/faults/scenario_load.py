@@ -35,7 +35,9 @@ def run(platform: str, directory: Path, events: int = 1000, contacts: int = 50) 
         send_seconds = time.monotonic() - sending_started
         deliveries = world.sandbox.sender.deliveries[first:]
         undelivered = sum(1 for d in deliveries if not d.delivered)
-        world.drain(timeout=600, inline=False, until=lambda: world.idle() and all(world.writes.of(c) for c in ids))
+        # Dataverse's 6,000 requests / 5 min limit can make the connector wait out Retry-After (~4 min) at 10k
+        world.drain(timeout=max(300.0, events * 0.12), inline=False,
+                    until=lambda: world.idle() and all(world.writes.of(c) for c in ids))
         drain_seconds = time.monotonic() - sending_started
         world.drain(timeout=60, inline=False)
         check = check_contacts(world, ids)
