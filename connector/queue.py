@@ -147,6 +147,19 @@ class JobQueue:
         self.redis.delete(f"{self.prefix}pending:{connection_id}:{contact_id}")
         self.redis.srem(f"{self.prefix}dirty:{connection_id}", contact_id)
         self.redis.srem(f"{self.prefix}inflight:{connection_id}", contact_id)
+        self._forget_failed_jobs(connection_id, contact_id)
+
+    def _forget_failed_jobs(self, connection_id: int, contact_id: str) -> None:
+        """Failed-job records keep their arguments (contact ids) for weeks: drop the ones naming the person."""
+        from rq.job import Job
+        from rq.registry import FailedJobRegistry
+
+        registry = FailedJobRegistry(queue=self.rq)
+        for job in Job.fetch_many(registry.get_job_ids(), connection=self.redis):
+            if job is None or not job.args or job.args[0] != connection_id:
+                continue
+            if _names(job.args[1:], contact_id):
+                registry.remove(job, delete_job=True)
 
     # -- scheduling ----------------------------------------------------------------------
     def enqueue(self, func: Callable[..., Any], delay: float, *args: Any, **kwargs: Any) -> None:
@@ -172,3 +185,14 @@ def backoff_delay(attempt: int, base: float, retry_after: float | None = None, c
     delay = min(cap, base * (2 ** max(0, attempt - 1)))
     delay *= random.uniform(0.8, 1.2)
     return max(delay, retry_after or 0.0)
+
+
+def _names(value: Any, contact_id: str) -> bool:
+    """True when a job argument (ids, event dicts, nested lists) mentions the contact."""
+    if isinstance(value, str):
+        return value == contact_id
+    if isinstance(value, dict):
+        return any(_names(v, contact_id) for k, v in value.items() if k in ("object_id", "contact_ids"))
+    if isinstance(value, list | tuple):
+        return any(_names(v, contact_id) for v in value)
+    return False

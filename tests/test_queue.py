@@ -77,3 +77,22 @@ def test_backoff_honours_retry_after_and_grows() -> None:
     assert backoff_delay(1, 2.0, retry_after=30) >= 30
     assert backoff_delay(5, 2.0) > backoff_delay(1, 2.0)
     assert backoff_delay(40, 2.0) <= 3600 * 1.2
+
+
+def test_forget_removes_failed_job_records_naming_the_person(queue: JobQueue) -> None:
+    from rq.registry import FailedJobRegistry
+
+    events = [{"object_id": "77", "contact_ids": []}]
+    mine = queue.rq.enqueue("connector.jobs.process_events", 996, events)
+    refresh = queue.rq.enqueue("connector.jobs.refresh_contacts", 996, ["12", "77"])
+    other = queue.rq.enqueue("connector.jobs.process_events", 996, [{"object_id": "78", "contact_ids": ["79"]}])
+    elsewhere = queue.rq.enqueue("connector.jobs.refresh_contacts", 997, ["77"])  # same id, another connection
+    registry = FailedJobRegistry(queue=queue.rq)
+    for job in (mine, refresh, other, elsewhere):
+        registry.add(job, ttl=3600, exc_string="boom")
+    queue.forget_contact(996, "77")
+    remaining = set(registry.get_job_ids())
+    assert mine.id not in remaining and refresh.id not in remaining
+    assert {other.id, elsewhere.id} <= remaining
+    for job in (other, elsewhere):
+        registry.remove(job, delete_job=True)
