@@ -99,6 +99,12 @@ def _note_source_change(rt: Runtime, connection_id: int, contact_id: str, occurr
             state.source_changed_at = occurred_at
 
 
+# -- collect_refreshes -------------------------------------------------------------------
+def collect_refreshes(connection_id: int) -> int:
+    """Hand the contacts waiting for a refresh out in batch jobs (see JobQueue.request_refresh)."""
+    return get_runtime().queue.hand_out_refreshes(connection_id)
+
+
 # -- refresh_contacts ---------------------------------------------------------------------
 def refresh_contacts(connection_id: int, contact_ids: list[str], attempt: int = 1) -> dict[str, int]:
     rt = get_runtime()

@@ -3,6 +3,8 @@
 Redis keys (all under ``cem:<queue name>:``, so installs sharing a Redis never see each other's):
 - ``seen:<conn>``              ids of the deliveries accepted, scored by arrival time (kept SEEN_DAYS days)
 - ``pending:<conn>:<contact>``  a refresh of this contact is queued (coalesces bursts)
+- ``waiting:<conn>``            contacts to refresh, until the collector puts them in batch jobs
+- ``collect:<conn>``            a collector job is queued
 - ``dirty:<conn>``              set of contacts whose new values await a batched write; a contact
                                 leaves it only once written (or dead-lettered), so a crash loses nothing
 - ``flush:<conn>``              a flush job is queued
@@ -79,20 +81,43 @@ class JobQueue:
     def request_refresh(self, connection_id: int, contact_ids: Sequence[str]) -> int:
         """Queue one refresh per contact however many events arrive before it runs.
 
-        Contacts are refreshed in batches of REFRESH_BATCH so adapters can read them with
-        a few batch calls; returns how many contacts were newly queued.
+        New contacts wait in ``waiting:<conn>`` for one collector job, which hands them out in
+        batches of REFRESH_BATCH: CRMs that send one webhook per record (Dataverse) still get
+        batch reads, because everything that arrived while the collector was queued goes together.
+        Returns how many contacts were newly queued.
         """
-        from .jobs import refresh_contacts
+        from .jobs import collect_refreshes
 
         pipe = self.redis.pipeline(transaction=False)
         unique = list(dict.fromkeys(contact_ids))
         for contact_id in unique:
             pipe.set(f"{self.prefix}pending:{connection_id}:{contact_id}", 1, nx=True, ex=FLAG_TTL)
         fresh = [cid for cid, was_set in zip(unique, pipe.execute(), strict=True) if was_set]
-        for start in range(0, len(fresh), REFRESH_BATCH):
-            self.rq.enqueue(refresh_contacts, connection_id, fresh[start:start + REFRESH_BATCH], retry=CRASH_RETRY,
-                            result_ttl=RESULT_TTL)
+        if fresh:
+            self.redis.sadd(f"{self.prefix}waiting:{connection_id}", *fresh)
+            if self.redis.set(f"{self.prefix}collect:{connection_id}", 1, nx=True, ex=FLAG_TTL):
+                self.rq.enqueue(collect_refreshes, connection_id, retry=CRASH_RETRY, result_ttl=RESULT_TTL)
         return len(fresh)
+
+    def hand_out_refreshes(self, connection_id: int, limit: int = 100 * REFRESH_BATCH) -> int:
+        """Turn waiting contacts into refresh jobs of REFRESH_BATCH; they leave the waiting set only
+        once their job is queued, so a crash here can only duplicate a refresh, never drop one."""
+        from .jobs import refresh_contacts
+
+        self.redis.delete(f"{self.prefix}collect:{connection_id}")  # arrivals from now on need a new collector
+        key = f"{self.prefix}waiting:{connection_id}"
+        raw = self.redis.srandmember(key, limit) or []
+        ids = sorted(item.decode() if isinstance(item, bytes) else str(item) for item in raw)
+        for start in range(0, len(ids), REFRESH_BATCH):
+            chunk = ids[start:start + REFRESH_BATCH]
+            self.rq.enqueue(refresh_contacts, connection_id, chunk, retry=CRASH_RETRY, result_ttl=RESULT_TTL)
+            self.redis.srem(key, *chunk)
+        if self.redis.scard(key) and self.redis.set(f"{self.prefix}collect:{connection_id}", 1, nx=True,
+                                                     ex=FLAG_TTL):
+            from .jobs import collect_refreshes
+
+            self.rq.enqueue(collect_refreshes, connection_id, retry=CRASH_RETRY, result_ttl=RESULT_TTL)
+        return len(ids)
 
     def refresh_started(self, connection_id: int, contact_ids: Sequence[str]) -> None:
         # Cleared before reading the CRM so a change made during the read queues another refresh.
@@ -147,6 +172,7 @@ class JobQueue:
         self.redis.delete(f"{self.prefix}pending:{connection_id}:{contact_id}")
         self.redis.srem(f"{self.prefix}dirty:{connection_id}", contact_id)
         self.redis.srem(f"{self.prefix}inflight:{connection_id}", contact_id)
+        self.redis.srem(f"{self.prefix}waiting:{connection_id}", contact_id)
         self._forget_failed_jobs(connection_id, contact_id)
 
     def _forget_failed_jobs(self, connection_id: int, contact_id: str) -> None:

@@ -44,17 +44,25 @@ def test_refresh_requests_coalesce_until_the_job_starts(queue: JobQueue) -> None
     assert queue.request_refresh(993, ["7"]) == 1
     assert queue.request_refresh(993, ["7", "7"]) == 0
     assert queue.request_refresh(993, ["8", "7"]) == 1
-    queue.refresh_started(993, ["7"])
+    assert queue.rq.count == 1  # one collector for everything that arrived before it runs
+    assert queue.hand_out_refreshes(993) == 2
+    queue.refresh_started(993, ["7", "8"])
     assert queue.request_refresh(993, ["7"]) == 1
-    assert queue.rq.count == 3
+    assert [job.func_name.rsplit(".", 1)[-1] for job in queue.rq.jobs] == [
+        "collect_refreshes", "refresh_contacts", "collect_refreshes"]
 
 
 def test_refreshes_are_batched_per_job(queue: JobQueue) -> None:
     from connector.queue import REFRESH_BATCH
 
-    assert queue.request_refresh(995, [str(i) for i in range(REFRESH_BATCH * 2 + 1)]) == REFRESH_BATCH * 2 + 1
-    assert queue.rq.count == 3
-    assert [len(job.args[1]) for job in queue.rq.jobs] == [REFRESH_BATCH, REFRESH_BATCH, 1]
+    # one webhook per record, as Dataverse sends them: they still end up in full batches
+    for i in range(REFRESH_BATCH * 2 + 1):
+        assert queue.request_refresh(995, [str(i)]) == 1
+    assert queue.rq.count == 1
+    assert queue.hand_out_refreshes(995) == REFRESH_BATCH * 2 + 1
+    refreshes = [job for job in queue.rq.jobs if job.func_name.endswith("refresh_contacts")]
+    assert sorted(len(job.args[1]) for job in refreshes) == [1, REFRESH_BATCH, REFRESH_BATCH]
+    assert sorted(cid for job in refreshes for cid in job.args[1]) == sorted(str(i) for i in range(101))
 
 
 def test_dirty_contacts_stay_marked_until_written(queue: JobQueue) -> None:
