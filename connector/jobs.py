@@ -154,6 +154,9 @@ def refresh_contacts(connection_id: int, contact_ids: list[str], attempt: int = 
 # -- flush_writes -------------------------------------------------------------------------
 def flush_writes(connection_id: int, attempt: int = 1) -> dict[str, int]:
     rt = get_runtime()
+    # Cleared first, whatever happens next: a flag left set without a queued job would stall
+    # this connection's writes until the flag expires.
+    rt.queue.flush_started(connection_id)
     lock = rt.queue.flush_lock(connection_id)
     if not lock.acquire(token=_lock_token()):
         # Another worker is writing this connection; it queues a new flush for what remains.

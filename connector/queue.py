@@ -137,9 +137,12 @@ class JobQueue:
         self.enqueue(flush_writes, delay, connection_id, attempt=attempt)
         return True
 
+    def flush_started(self, connection_id: int) -> None:
+        """A flush job is running: any request from now on needs a job of its own."""
+        self.redis.delete(f"{self.prefix}flush:{connection_id}")
+
     def peek_dirty(self, connection_id: int, limit: int) -> list[str]:
         """Up to ``limit`` contacts awaiting a write; they stay marked until ``written``."""
-        self.redis.delete(f"{self.prefix}flush:{connection_id}")
         raw = self.redis.srandmember(f"{self.prefix}dirty:{connection_id}", limit) or []
         return sorted(item.decode() if isinstance(item, bytes) else str(item) for item in raw)
 
