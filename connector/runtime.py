@@ -73,6 +73,7 @@ class Runtime:
 
     def close(self) -> None:
         self.store.dispose()
+        self.redis.close()  # our own connections must not count as "someone still uses it"
         if self.embedded is not None:
             self.embedded.close()
 

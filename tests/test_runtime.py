@@ -25,3 +25,24 @@ def test_api_calls_are_counted_once(runtime_factory, embedded_redis: str) -> Non
     assert rt.new_api_calls(connection_id, adapter, 12) == 7
     rotate_webhook_secret(rt.store, rt.box, connection_id)
     assert rt.new_api_calls(connection_id, rt.adapter(connection_id), 3) == 3  # a new adapter counts from zero
+
+
+def test_closing_the_runtime_stops_its_embedded_redis(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import os
+
+    from connector.config import Settings
+    from connector.runtime import Runtime
+
+    rt = Runtime(Settings.from_env({"CEM_DATA_DIR": str(tmp_path / "data")}))
+    pid = rt.embedded._server.pid
+    rt.queue.depth()  # the runtime's own connections are open...
+    rt.close()  # ...and must not keep the server alive
+    for _ in range(50):
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        import time
+
+        time.sleep(0.1)
+    raise AssertionError(f"embedded redis-server {pid} survived Runtime.close()")
