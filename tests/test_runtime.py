@@ -46,3 +46,14 @@ def test_closing_the_runtime_stops_its_embedded_redis(tmp_path) -> None:  # type
 
         time.sleep(0.1)
     raise AssertionError(f"embedded redis-server {pid} survived Runtime.close()")
+
+
+def test_a_process_that_joined_the_embedded_redis_leaves_it_running(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from connector.redis_conn import EmbeddedRedis, connect
+
+    serve = EmbeddedRedis(tmp_path)  # e.g. `cem-connector serve`, started first
+    status = EmbeddedRedis(tmp_path)  # e.g. `cem-connector status` next to it
+    assert serve.owner and not status.owner and status.url == serve.url
+    status.close()
+    assert connect(serve.url).ping()
+    serve.close()
