@@ -12,6 +12,7 @@ import re
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -143,6 +144,10 @@ class WriteCounter:
     def noop_writes(self) -> int:
         with self._lock:
             return sum(1 for writes in self.writes.values() for w in writes if not w.changed)
+
+    def duplicates(self, per_contact: Mapping[str, int]) -> int:
+        """Writes that changed nothing, plus every write of a contact beyond its first."""
+        return self.noop_writes() + sum(max(0, n - 1) for n in per_contact.values())
 
 
 def _same(a: Any, b: Any) -> bool:

@@ -40,7 +40,7 @@ def run(platform: str, directory: Path, contacts: int = 30, recovery_timeout: fl
         crm_writes = {c: len(world.writes.of(c)) for c in ids}
         row.applied = len(check.applied)
         row.lost = len(check.lost)
-        row.duplicates = world.writes.noop_writes() + sum(max(0, n - 1) for n in crm_writes.values())
+        row.duplicates = world.writes.duplicates(crm_writes)
         row.ok = row.lost == 0 and row.duplicates == 0
         row.figures = {"recovery_seconds": round(time.monotonic() - killed_at, 1)}
         row.detail = (f"killed during a batch write ({writes_before_restart} contact writes had reached the CRM); "

@@ -60,7 +60,7 @@ def run(platform: str, directory: Path, contacts: int = 30) -> Row:
         crm_writes = {c: len(world.writes.of(c)) for c in ids}
         row.applied = len(check.applied)
         row.lost = len(check.lost)
-        row.duplicates = world.writes.noop_writes() + sum(max(0, n - 1) for n in crm_writes.values())
+        row.duplicates = world.writes.duplicates(crm_writes)
         honoured = retry_after is None or (waited is not None and waited >= retry_after * 0.95)
         row.ok = (row.lost == 0 and row.duplicates == 0 and not phase1.lost and honoured and letters > 0
                   and written_while_down == 0 and replay.returncode == 0)

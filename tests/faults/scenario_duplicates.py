@@ -53,7 +53,7 @@ def run(platform: str, directory: Path, contacts: int = 30, seed: int = 11) -> R
 
         row.applied = len(check.applied)
         row.lost = len(check.lost) + len(final.lost)
-        row.duplicates = world.writes.noop_writes() + sum(max(0, n - 1) for n in crm_writes.values())
+        row.duplicates = world.writes.duplicates(crm_writes)
         row.ok = (row.lost == 0 and row.duplicates == 0 and once == len(ids) and not backwards
                   and len(after_newer) in (1, 2))
         row.detail = (f"{len(deliveries)} deliveries x{COPIES} shuffled; {once}/{len(ids)} contacts written once; "

@@ -44,7 +44,7 @@ def run(platform: str, directory: Path, events: int = 1000, contacts: int = 50) 
         crm_writes = {c: len(world.writes.of(c)) for c in ids}
         row.applied = len(check.applied)
         row.lost = len(check.lost) + undelivered
-        row.duplicates = world.writes.noop_writes() + sum(max(0, n - 1) for n in crm_writes.values())
+        row.duplicates = world.writes.duplicates(crm_writes)
         depth = world.runtime.queue.depth()
         row.ok = row.lost == 0 and row.duplicates == 0 and depth["queued"] == 0 and depth["started"] == 0
         row.figures = {"events_per_second_in": round(row.sent / send_seconds, 1),

@@ -47,7 +47,7 @@ def run(platform: str, directory: Path, contacts: int = 20) -> Row:
         recognised = _skipped_own(world)
         row.applied = len(check.applied)
         row.lost = len(check.lost)
-        row.duplicates = world.writes.noop_writes() + sum(max(0, n - 1) for n in crm_writes.values())
+        row.duplicates = world.writes.duplicates(crm_writes)
         row.ok = row.lost == 0 and row.duplicates == 0 and echoes > 0 and recognised >= echoes
         row.detail = (f"{echoes} echo events of our own writes ({len(echo_deliveries)} deliveries), {recognised} "
                       f"recognised as own; "

@@ -53,7 +53,7 @@ def run(platform: str, directory: Path, contacts: int = 30) -> Row:
         crm_writes = {c: len(world.writes.of(c)) for c in ids}
         row.applied = len(check.applied)
         row.lost = len(check.lost)
-        row.duplicates = world.writes.noop_writes() + sum(max(0, n - 1) for n in crm_writes.values())
+        row.duplicates = world.writes.duplicates(crm_writes)
         row.ok = row.lost == 0 and row.duplicates == 0 and refused > 0 and accepted_while_down == 0
         row.detail = (f"{refused} deliveries answered 503 while Redis was down, {accepted_while_down} accepted "
                       f"while down{healed}")
