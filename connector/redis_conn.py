@@ -52,7 +52,7 @@ class EmbeddedRedis:
         try:
             self._server.shutdown(nosave=True)
         except redis.ConnectionError:
-            pass  # the server drops our connection as it stops: that is success
+            return  # the server drops our connection as it stops: that is success
         except redis.RedisError:
             with contextlib.suppress(ProcessLookupError, TypeError):
                 os.kill(pid, signal.SIGKILL)

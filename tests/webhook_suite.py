@@ -6,6 +6,7 @@ below; every test here then runs against that platform (after django-anymail).
 
 from __future__ import annotations
 
+import abc
 import json
 from collections.abc import Sequence
 from dataclasses import replace
@@ -35,7 +36,7 @@ class RecordingSink:
         return [e for _, batch in self.batches for e in batch]
 
 
-class WebhookSecuritySuite:
+class WebhookSecuritySuite(abc.ABC):
     receiver_cls: ClassVar[type[WebhookReceiver]]
     content_type: ClassVar[str] = "application/json"
     supports_timestamp: ClassVar[bool] = False
@@ -43,22 +44,26 @@ class WebhookSecuritySuite:
     now: ClassVar[float] = 1_800_000_000.0  # a fixed clock so signatures are reproducible
 
     # -- hooks a platform supplies ---------------------------------------------------
+    @abc.abstractmethod
     def make_target(self, secrets: Sequence[str]) -> WebhookTarget:
-        raise NotImplementedError
+        """Supplied by each platform's test class."""
 
+    @abc.abstractmethod
     def valid_body(self) -> bytes:
-        raise NotImplementedError
+        """Supplied by each platform's test class."""
 
+    @abc.abstractmethod
     def signed_request(self, body: bytes, secret: str, *, timestamp: float | None = None) -> InboundRequest:
-        raise NotImplementedError
+        """Supplied by each platform's test class."""
 
     def unsigned_request(self, body: bytes) -> InboundRequest:
         """The same request with every authentication header/parameter removed."""
         request = self.signed_request(body, SECRET)
         return self.strip_auth(request)
 
+    @abc.abstractmethod
     def strip_auth(self, request: InboundRequest) -> InboundRequest:
-        raise NotImplementedError
+        """Supplied by each platform's test class."""
 
     # -- helpers ---------------------------------------------------------------------
     def receiver(self) -> WebhookReceiver:
