@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
 from .config import EngineConfig
+from .text import normalise
 
 _TOKEN = re.compile(r"[a-z0-9]+(?:'[a-z]+)?|%")
 # A cue right after one of these is negated ("not confusing at all", "would not recommend").
@@ -29,7 +30,7 @@ POSITIVE_AT = 0.05
 
 
 def tokens(text: str) -> list[str]:
-    return _TOKEN.findall(text.lower().replace("\u2019", "'").replace("\u2018", "'"))
+    return _TOKEN.findall(normalise(text))
 
 
 @dataclass(frozen=True)

@@ -323,6 +323,3 @@ def _note_stage(state: ContactState, ts: float, value: float | None, sentences: 
             if pain[1] is None or candidate < pain[1]:
                 pain[1] = candidate  # the most negative sentence is the example shown
 
-
-def from_timestamp(ts: float) -> datetime:
-    return datetime.fromtimestamp(ts, UTC)
