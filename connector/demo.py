@@ -36,7 +36,6 @@ class DemoPlatform:
     sandbox: Any
     connection_id: int
     contact_ids: list[str]
-    provisioned: int = 0
     names: dict[str, str] = field(default_factory=dict)  # native id -> person
     expected: dict[str, dict[str, str]] = field(default_factory=dict)  # native id -> scripted story
 
@@ -104,7 +103,7 @@ def _connect(runtime: Runtime, platform: Platform, records: list[dict[str, Any]]
     report = runtime.adapter(connection_id).provision()
     created = sum(1 for s in report.steps if s.action != "unchanged")
     sandbox.subscribe(f"{runtime.settings.public_url}/webhooks/{platform.name}/{connection_id}", secret)
-    item = DemoPlatform(platform, sandbox, connection_id, sandbox.contact_ids(), provisioned=created)
+    item = DemoPlatform(platform, sandbox, connection_id, sandbox.contact_ids())
     for record in records:
         if record.get("record") == "contact":
             native = sandbox.native_contact_id(record["contact_id"])

@@ -32,7 +32,6 @@ from .writeback import changed_fields, chunks, desired_values, field_update
 
 log = logging.getLogger("cem.jobs")
 
-CONTACT_KINDS = {"contact.created", "contact.changed"}
 
 
 def utcnow() -> datetime:

@@ -5,6 +5,7 @@ All API work happens in workers; here we only verify, dedupe and enqueue.
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
@@ -92,6 +93,4 @@ def _response(result: Any) -> Response:
 
 
 def _json(status: int, payload: dict[str, Any]) -> Response:
-    import json
-
     return Response(json.dumps(payload), status=status, content_type="application/json")
