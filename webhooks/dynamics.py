@@ -23,6 +23,8 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
+from adapters.dynamics.consts import APPLICATION_USER_SETTING
+
 from .base import InboundRequest, WebhookReceiver, WebhookTarget, load_json
 from .errors import Forbidden, MalformedPayload, SignatureError
 from .events import (
@@ -160,7 +162,7 @@ class DynamicsReceiver(WebhookReceiver):
 
     # -- routing and loops ------------------------------------------------------------------
     def is_own_write(self, event: ChangeEvent, target: WebhookTarget) -> bool:
-        own = str(target.settings.get("application_user_id") or "").lower()
+        own = str(target.settings.get(APPLICATION_USER_SETTING) or "").lower()
         actors = {event.actor, event.raw.get("UserId")}
         return bool(own) and own in {str(a).lower() for a in actors if a}
 

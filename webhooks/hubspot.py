@@ -18,8 +18,11 @@ hubspot-api-client ``utils/signature.py`` source; see shared/reference/crm-apis.
 from __future__ import annotations
 
 import re
+import time
 from datetime import UTC, datetime
 from typing import Any, ClassVar
+
+from adapters.hubspot.consts import APP_ID_SETTING, PROPERTY_PREFIX
 
 from .base import InboundRequest, WebhookReceiver, WebhookTarget, load_json
 from .errors import MalformedPayload, PayloadTooLarge, SignatureError
@@ -80,6 +83,12 @@ def decode_signed_uri(uri: str) -> str:
 def v3_signature(secret: str, method: str, uri: str, body: bytes, timestamp: str) -> str:
     message = method.upper().encode() + decode_signed_uri(uri).encode() + body + timestamp.encode()
     return hmac_sha256_b64(secret, message)
+
+
+def signature_headers(secret: str, url: str, body: bytes, timestamp_ms: int | None = None) -> dict[str, str]:
+    """The v3 headers HubSpot sends with a POST of ``body`` to ``url`` (for tests, benchmarks and tools)."""
+    stamp = str(int(time.time() * 1000) if timestamp_ms is None else timestamp_ms)
+    return {V3_SIGNATURE_HEADER: v3_signature(secret, "POST", url, body, stamp), TIMESTAMP_HEADER: stamp}
 
 
 def v1_signature(secret: str, body: bytes) -> str:
@@ -169,9 +178,9 @@ class HubSpotReceiver(WebhookReceiver):
     def is_own_write(self, event: ChangeEvent, target: WebhookTarget) -> bool:
         raw = event.raw
         property_name = raw.get("propertyName")
-        if isinstance(property_name, str) and property_name.startswith("cem_"):
+        if isinstance(property_name, str) and property_name.startswith(PROPERTY_PREFIX):
             return True  # only the connector writes cem_* properties
-        app_id = target.settings.get("app_id")
+        app_id = target.settings.get(APP_ID_SETTING)
         if app_id in (None, ""):
             return False
         source = str(raw.get("changeSource") or "").upper()
