@@ -24,7 +24,7 @@ from typing import Any, ClassVar
 from adapters.base import ChangeEvent
 
 from .base import InboundRequest, WebhookReceiver, WebhookTarget, load_json
-from .errors import MalformedPayload, PayloadTooLarge, SignatureError
+from .errors import Forbidden, MalformedPayload, PayloadTooLarge, SignatureError
 from .signatures import check_timestamp, hmac_sha256_b64, matches_any, sha256_hex
 
 V3_SIGNATURE_HEADER = "X-HubSpot-Signature-v3"
@@ -117,6 +117,20 @@ class HubSpotReceiver(WebhookReceiver):
         expected = [v3_signature(s, request.method, request.url, request.body, timestamp) for s in secrets]
         if not matches_any(signature.strip(), expected):
             raise SignatureError("HubSpot signature does not match.")
+
+    def verify_card(self, request: InboundRequest, target: WebhookTarget) -> None:
+        """App cards call through ``hubspot.fetch``, which HubSpot signs with v3. Only v3 is accepted: v1 covers
+        neither the URL nor a timestamp, so a captured request could be replayed for another record."""
+        secrets = [s for s in target.secrets if s]
+        if not secrets:
+            raise SignatureError("No HubSpot app client secret is configured for this connection.")
+        signature = request.headers.get(V3_SIGNATURE_HEADER)
+        if not signature:
+            raise SignatureError(f"Missing {V3_SIGNATURE_HEADER} header: call this endpoint with hubspot.fetch().")
+        self._verify_v3(request, signature, secrets)
+        portal = request.query.get("portalId")
+        if portal and target.account_id and str(portal) != str(target.account_id):
+            raise Forbidden(f"Portal {portal} is not the HubSpot account this connection is set up for.")
 
     # -- parsing -----------------------------------------------------------------------
     def parse(self, request: InboundRequest) -> list[ChangeEvent]:
