@@ -6,8 +6,14 @@ import base64
 import hashlib
 import hmac
 import json
+import os
+import shutil
+import subprocess
 import time
 from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
 
 from cem_engine.engine import analyze
 from cem_engine.exchange import read_records
@@ -58,3 +64,70 @@ def salesforce_signature(secret: str, body: bytes, timestamp: int | None = None)
     ts = str(timestamp if timestamp is not None else int(time.time()))
     mac = hmac.new(secret.encode(), ts.encode() + b"." + body, hashlib.sha256).hexdigest()
     return {"Content-Type": "application/json", "X-CEM-Signature": f"t={ts},v1={mac}"}
+
+
+# -- the vendors' validators in crm-packages/ ----------------------------------------------------------------
+CRM_PACKAGES = Path(__file__).resolve().parent.parent / "crm-packages"
+
+
+def node_tool(script: str, *args: str, env: dict[str, str] | None = None, timeout: float = 120) -> dict:
+    """Run a crm-packages/ script and return the JSON line it prints (skips without Node.js or `make crm-packages`)."""
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("Node.js is not installed: the CRM vendors' validators cannot run here.")
+    if not (CRM_PACKAGES / "node_modules" / ".installed").exists():
+        pytest.skip("crm-packages/node_modules is missing: run `make crm-packages` (npm ci).")
+    result = subprocess.run([node, str(CRM_PACKAGES / script), *args], capture_output=True, text=True,
+                            timeout=timeout, env={**os.environ, **(env or {})}, check=False)
+    lines = [line for line in result.stdout.splitlines() if line.startswith("{")]
+    if not lines:
+        raise AssertionError(f"{script} printed no result (exit {result.returncode}):\n{result.stdout}\n"
+                             f"{result.stderr}")
+    output = json.loads(lines[-1])
+    output["exit_code"] = result.returncode
+    return output
+
+
+# -- a profile that came from a sandbox CRM through the real adapter and the worker's refresh job -----------
+def sandbox_profile(rt: Runtime, platform: str, secret: str, **extra_settings: object):  # type: ignore[no-untyped-def]
+    """Seed the platform's sandbox CRM with the scenario, connect it, run the refresh job in-process.
+
+    Returns (sandbox, connection id, native contact id, stored profile); the caller stops the sandbox."""
+    from adapters.base import ConnectionInfo
+    from connector.connections import create_connection, remembered_settings
+    from connector.jobs import refresh_contacts
+    from connector.registry import get_platform
+    from sandbox import sandbox_class
+
+    sandbox = sandbox_class(platform)()
+    sandbox.seed([{**record, "contact_id": "cem-card-1", "first_name": "Jo", "last_name": "Lee"}
+                  if record["record"] == "contact" else {**record, "contact_id": "cem-card-1"}
+                  for record in _recent(SCENARIO)])
+    sandbox.start()
+    settings, credentials = sandbox.connection_settings()
+    adapter_cls = get_platform(platform).adapter_class()
+    facts = adapter_cls(ConnectionInfo(0, platform, settings, credentials)).check_connection()
+    connection_id = create_connection(
+        rt.store, rt.box, platform=platform, name="card-view", credentials=credentials, webhook_secrets=[secret],
+        settings={**remembered_settings(adapter_cls, settings, facts), **extra_settings},
+        account_id=str(facts.get("account_id") or "") or None)
+    contact_id = sandbox.native_contact_id("cem-card-1")
+    rt.adapter(connection_id).provision()
+    refresh_contacts(connection_id, [contact_id])
+    with rt.store.session() as session:
+        state = session.get(ContactState, (connection_id, contact_id))
+        assert state is not None and state.profile, "the refresh job stored no profile"
+        return sandbox, connection_id, contact_id, dict(state.profile)
+
+
+def _recent(records: list[dict]) -> list[dict]:
+    """The scenario moved so its last message is a few days old (the refresh job analyses as of now)."""
+    shift = datetime.now(UTC) - NOW
+
+    def moved(value: str) -> str:
+        if len(value) == 10:
+            return (datetime.fromisoformat(value).replace(tzinfo=UTC) + shift).date().isoformat()
+        return (datetime.fromisoformat(value.replace("Z", "+00:00")) + shift).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    keys = ("created", "close_date", "occurred_at")
+    return [{k: moved(v) if k in keys else v for k, v in record.items()} for record in records]

@@ -125,6 +125,10 @@ class WebhookReceiver(abc.ABC):
         """Browser origins that may call the record-view endpoint (CORS); none when the CRM calls server-side."""
         return ()
 
+    def card_credential(self, target: WebhookTarget) -> str | None:
+        """What a browser-side record view must present, baked into the CRM package; None when the CRM signs."""
+        return None
+
     def accepted_response(self, events: list[ChangeEvent], new: int) -> WebhookResponse:
         return WebhookResponse(200, json.dumps({"received": len(events), "new": new}))
 

@@ -126,6 +126,9 @@ class DynamicsReceiver(WebhookReceiver):
         own = origin(target.settings.get("org_url"))
         return (own,) if own else ()
 
+    def card_credential(self, target: WebhookTarget) -> str | None:
+        return card_token(target.secrets[0], target.connection_id) if target.secrets else None
+
     # -- parsing -----------------------------------------------------------------------------
     def parse(self, request: InboundRequest) -> list[ChangeEvent]:
         context = load_json(request)

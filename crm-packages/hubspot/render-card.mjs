@@ -1,14 +1,15 @@
 // Type-checks and renders a HubSpot app card the way HubSpot would, against a running connector.
 //
 //   CEM_CLIENT_SECRET=... CEM_PROXY_TARGET=http://127.0.0.1:8000 \
-//     node crm-packages/hubspot/render-card.mjs <card.tsx> <contact id>
+//     node crm-packages/hubspot/render-card.mjs <card.tsx> <contact id>[@<client secret>] ...
 //
 // 1. TypeScript checks the card against @hubspot/ui-extensions' own types (a wrong prop fails).
 // 2. esbuild bundles it with React and the ui-extensions test renderer (@hubspot/ui-extensions/testing).
 // 3. hubspot.fetch() is served as HubSpot's proxy serves it: the request is signed with the app's client
 //    secret (X-HubSpot-Signature-v3 over method + URL + body + timestamp) and sent to CEM_PROXY_TARGET,
 //    which stands for the public URL the card names (a TLS-terminating proxy in front of the connector).
-// 4. Once the card has loaded its data, the rendered texts, tags, statistics and links print as one JSON line.
+// 4. Once the card has loaded its data, the rendered texts, tags, statistics and links of each contact's render
+//    print as one JSON line ({"ok": true, "renders": [...]}); a contact may name its own secret after '@'.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -17,11 +18,11 @@ import * as esbuild from 'esbuild';
 import ts from 'typescript';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const [cardFile, contactId] = process.argv.slice(2);
-const secret = process.env.CEM_CLIENT_SECRET || '';
+const [cardFile, ...cases] = process.argv.slice(2);
+const defaultSecret = process.env.CEM_CLIENT_SECRET || '';
 const target = process.env.CEM_PROXY_TARGET || '';
-if (!cardFile || !contactId || !secret || !target) {
-  console.error('usage: CEM_CLIENT_SECRET=... CEM_PROXY_TARGET=... node render-card.mjs <card.tsx> <contact id>');
+if (!cardFile || !cases.length || !defaultSecret || !target) {
+  console.error('usage: CEM_CLIENT_SECRET=... CEM_PROXY_TARGET=... node render-card.mjs <card.tsx> <contact id>...');
   process.exit(2);
 }
 
@@ -39,6 +40,7 @@ try {
   const diagnostics = ts.getPreEmitDiagnostics(program).map((d) => ts.flattenDiagnosticMessageText(d.messageText, '\n'));
   if (diagnostics.length) {
     console.log(JSON.stringify({ ok: false, problems: diagnostics }));
+    fs.rmSync(work, { recursive: true, force: true });
     process.exit(1);
   }
 
@@ -53,7 +55,8 @@ try {
   await esbuild.build({ entryPoints: [entry], bundle: true, format: 'esm', platform: 'node', outfile: bundle,
                         jsx: 'automatic', logLevel: 'error' });
 
-  const requests = [];
+  let requests = [];
+  let secret = defaultSecret;
   globalThis.self = globalThis;
   globalThis.hsFetch = async (url, options = {}) => {
     const method = (options.method || 'GET').toUpperCase();
@@ -71,9 +74,6 @@ try {
   };
 
   const { React, createRenderer, CemCard } = await import(pathToFileURL(bundle).href);
-  const renderer = createRenderer('crm.record.tab');
-  const context = { ...renderer.mocks.context, crm: { ...renderer.mocks.context.crm, objectId: contactId } };
-  renderer.render(React.createElement(CemCard, { context }));
   const walk = (node, out = []) => {
     for (const child of node.childNodes || []) {
       if (child.nodeType === 'element') {
@@ -83,22 +83,32 @@ try {
     }
     return out;
   };
-  const loaded = () => walk(renderer.getRootNode()).some((n) => ['cem-loaded', 'cem-pending', 'cem-error']
-    .includes(n.props.testId));
-  await renderer.waitFor(() => {
-    if (!loaded()) {
-      throw new Error('card has not loaded its data yet');
-    }
-  }, { timeoutInMs: 8000 });
-
-  const elements = walk(renderer.getRootNode());
-  const texts = elements.filter((n) => n.name === 'Text' || n.name === 'Tag' || n.name === 'Heading').map((n) => n.text);
-  const links = elements.filter((n) => n.name === 'Link').map((n) => ({ text: n.text, href: n.props.href }));
-  const statistics = elements.filter((n) => n.name === 'StatisticsItem')
-    .map((n) => ({ label: n.props.label, number: n.props.number }));
-  const testIds = Object.fromEntries(elements.filter((n) => n.props && n.props.testId)
-    .map((n) => [n.props.testId, n.text]));
-  console.log(JSON.stringify({ ok: true, requests, texts, links, statistics, testIds }));
+  const renders = [];
+  for (const item of cases) {
+    const [contactId, ownSecret] = item.split('@');
+    secret = ownSecret || defaultSecret;
+    requests = [];
+    const renderer = createRenderer('crm.record.tab');
+    const context = { ...renderer.mocks.context, crm: { ...renderer.mocks.context.crm, objectId: contactId } };
+    renderer.render(React.createElement(CemCard, { context }));
+    const settled = () => walk(renderer.getRootNode()).some((n) => ['cem-loaded', 'cem-pending', 'cem-error']
+      .includes(n.props.testId));
+    await renderer.waitFor(() => {
+      if (!settled()) throw new Error('card has not loaded its data yet');
+    }, { timeoutInMs: 8000 });
+    const elements = walk(renderer.getRootNode());
+    renders.push({
+      contactId,
+      requests,
+      texts: elements.filter((n) => ['Text', 'Tag', 'Heading'].includes(n.name)).map((n) => n.text),
+      links: elements.filter((n) => n.name === 'Link').map((n) => ({ text: n.text, href: n.props.href })),
+      statistics: elements.filter((n) => n.name === 'StatisticsItem')
+        .map((n) => ({ label: n.props.label, number: n.props.number })),
+      testIds: Object.fromEntries(elements.filter((n) => n.props && n.props.testId)
+        .map((n) => [n.props.testId, n.text])),
+    });
+  }
+  console.log(JSON.stringify({ ok: true, renders }));
 } finally {
   fs.rmSync(work, { recursive: true, force: true });
 }
