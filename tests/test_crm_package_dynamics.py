@@ -321,3 +321,46 @@ def _render(chromium: str, url: str, tmp_path: Path) -> str:
 def _texts(dom: str) -> dict[str, str]:
     found = re.findall(r'<(\w+)[^>]*data-id="([\w-]+)"[^>]*>([^<]*)</\1>', dom)
     return {data_id: text.strip() for _, data_id, text in found}
+
+
+def test_cli_bakes_the_connections_card_token_into_the_zip(tmp_path: Path, redis_server_url: str,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    from click.testing import CliRunner
+
+    from connector.cli import main
+    from connector.config import Settings
+    from connector.connections import create_connection, rotate_webhook_secret
+    from connector.runtime import Runtime
+    from tests.conftest import make_env
+
+    env = make_env(tmp_path, redis_url=redis_server_url, CEM_PUBLIC_URL=PUBLIC)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    rt = Runtime(Settings.from_env(env))
+    try:
+        connection = create_connection(rt.store, rt.box, platform="dynamics", name="contoso",
+                                       settings={"org_url": "https://contoso.crm4.dynamics.com", "prefix": "cso"},
+                                       credentials={}, webhook_secrets=[SECRET])
+    finally:
+        rt.close()
+    result = CliRunner().invoke(main, ["package", "dynamics", "-o", str(tmp_path / "contoso")])
+    assert result.exit_code == 0, result.output
+    assert "Import solution" in result.output
+    archive = tmp_path / "contoso.zip"
+    assert solution_problems(archive) == []
+    with zipfile.ZipFile(archive) as package:
+        html = next(package.read(n) for n in package.namelist() if n.startswith("WebResources/")).decode()
+        assert "cso_cemjourneystage" in package.read("customizations.xml").decode()
+    assert f"'{card_token(SECRET, connection)}'" in html
+    assert f"{PUBLIC}/cards/dynamics/{connection}/summary" in html
+
+    # after a rotation the new package carries the new secret's token
+    rt = Runtime(Settings.from_env(env))
+    try:
+        new_secret = rotate_webhook_secret(rt.store, rt.box, connection)
+    finally:
+        rt.close()
+    assert CliRunner().invoke(main, ["package", "dynamics", "-o", str(tmp_path / "rotated.zip")]).exit_code == 0
+    with zipfile.ZipFile(tmp_path / "rotated.zip") as package:
+        html = next(package.read(n) for n in package.namelist() if n.startswith("WebResources/")).decode()
+    assert f"'{card_token(new_secret, connection)}'" in html
