@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import json
 import os
+import re
 import shutil
 import subprocess
 import time
@@ -131,3 +132,29 @@ def _recent(records: list[dict]) -> list[dict]:
 
     keys = ("created", "close_date", "occurred_at")
     return [{k: moved(v) if k in keys else v for k, v in record.items()} for record in records]
+
+
+# -- headless Chromium ------------------------------------------------------------------------------------
+def chromium_binary() -> str:
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        found = shutil.which(name)
+        if found:
+            return found
+    pytest.skip("No Chromium: `apt-get install chromium` to render the web resource headless.")
+
+
+def render_dom(chromium: str, url: str, tmp_path: Path) -> str:
+    """The page's DOM after its scripts ran (virtual time lets pending fetches finish); loopback only: the
+    connector's public host is mapped to 127.0.0.1."""
+    result = subprocess.run(
+        [chromium, "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+         "--ignore-certificate-errors", "--host-resolver-rules=MAP cem.example.com 127.0.0.1",
+         f"--user-data-dir={tmp_path / 'chromium'}", "--virtual-time-budget=15000", "--dump-dom", url],
+        capture_output=True, text=True, timeout=90, check=False)
+    assert result.returncode == 0 and "<body" in result.stdout, result.stderr[-2000:]
+    return result.stdout
+
+
+def texts_by_data_id(dom: str) -> dict[str, str]:
+    found = re.findall(r'<(\w+)[^>]*data-id="([\w-]+)"[^>]*>([^<]*)</\1>', dom)
+    return {data_id: text.strip() for _, data_id, text in found}

@@ -5,8 +5,6 @@ Chromium, fetched from the connector with the card token across origins (CORS)."
 from __future__ import annotations
 
 import re
-import shutil
-import subprocess
 import zipfile
 from dataclasses import replace
 from pathlib import Path
@@ -23,7 +21,7 @@ from adapters.packaging import PackageContext, PackageError, write_package
 from connector.app import create_app
 from connector.store.models import Connection
 from sandbox.server import ServerThread
-from tests.crm_views import sandbox_profile
+from tests.crm_views import chromium_binary, render_dom, sandbox_profile, texts_by_data_id
 from webhooks.dynamics import card_token
 
 PUBLIC = "https://cem.example.com"
@@ -253,17 +251,9 @@ def test_no_card_token_and_plain_http_are_refused() -> None:
                                                card_credential="x"))
 
 
-def _chromium() -> str:
-    for name in ("chromium", "chromium-browser", "google-chrome"):
-        found = shutil.which(name)
-        if found:
-            return found
-    pytest.skip("No Chromium: `apt-get install chromium` to render the web resource headless.")
-
-
 def test_web_resource_renders_sandbox_data_in_headless_chromium(tmp_path: Path, runtime_factory,  # type: ignore[no-untyped-def]
                                                                 redis_server_url: str) -> None:
-    chromium = _chromium()
+    chromium = chromium_binary()
     rt = runtime_factory(redis_server_url)
     sandbox, connection, contact, profile = sandbox_profile(rt, "dynamics", SECRET)
     cert, key = make_ssl_devcert(str(tmp_path / "cem"), host="cem.example.com")
@@ -287,8 +277,8 @@ def test_web_resource_renders_sandbox_data_in_headless_chromium(tmp_path: Path, 
             row.settings = {**row.settings, "org_url": page_server.url + "/main.aspx"}
         try:
             url = f"{page_server.url}/WebResources/cem_/cemsummary.html?id=%7B{contact.upper()}%7D&typename=contact"
-            dom = _render(chromium, url, tmp_path)
-            text = _texts(dom)
+            dom = render_dom(chromium, url, tmp_path)
+            text = texts_by_data_id(dom)
             assert text["cem-stage"].startswith(profile["journey_stage"].capitalize())
             assert text["cem-reason"] == profile["churn_reason"].replace("_", " ").capitalize()
             assert f"({profile['churn_risk']})" in text["cem-risk"]
@@ -299,28 +289,13 @@ def test_web_resource_renders_sandbox_data_in_headless_chromium(tmp_path: Path, 
             # a token from before a secret rotation: the panel says what is wrong instead of showing data
             (tmp_path / "old.html").write_bytes(html.replace(card_token(SECRET, connection).encode(), b"0" * 64))
             html = (tmp_path / "old.html").read_bytes()
-            refused = _texts(_render(chromium, url, tmp_path))
+            refused = texts_by_data_id(render_dom(chromium, url, tmp_path))
             assert "unavailable" in refused["cem-error"] and "X-CEM-Card-Token" in refused["cem-error"]
         finally:
             page_server.stop()
     finally:
         connector.stop()
         sandbox.stop()
-
-
-def _render(chromium: str, url: str, tmp_path: Path) -> str:
-    result = subprocess.run(
-        [chromium, "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-         "--ignore-certificate-errors", "--host-resolver-rules=MAP cem.example.com 127.0.0.1",
-         f"--user-data-dir={tmp_path / 'chromium'}", "--virtual-time-budget=15000", "--dump-dom", url],
-        capture_output=True, text=True, timeout=90, check=False)
-    assert result.returncode == 0 and "<body" in result.stdout, result.stderr[-2000:]
-    return result.stdout
-
-
-def _texts(dom: str) -> dict[str, str]:
-    found = re.findall(r'<(\w+)[^>]*data-id="([\w-]+)"[^>]*>([^<]*)</\1>', dom)
-    return {data_id: text.strip() for _, data_id, text in found}
 
 
 def test_cli_bakes_the_connections_card_token_into_the_zip(tmp_path: Path, redis_server_url: str,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import json
 import shutil
+from dataclasses import replace
 from functools import cache
 from pathlib import Path
 
@@ -155,3 +156,65 @@ def test_lightning_component_javascript_parses(package: Path, tmp_path: Path) ->
     source = (bundle / "cemSummary.js").read_text()
     (broken / "cemSummary.js").write_text(source.replace("get ready() {", "get ready( {"))
     assert not node_tool("salesforce/check-lwc.mjs", str(broken))["ok"]
+
+
+def test_record_page_component_renders_sandbox_data_in_headless_chromium(tmp_path: Path, runtime_factory,  # type: ignore[no-untyped-def]
+                                                                          redis_server_url: str) -> None:
+    """cemSummary compiled by Salesforce's LWC compiler, run by its engine in Chromium; Apex is stood in for by a
+    server doing what CemSummaryController does (the signed call to the connector), base components by stubs."""
+    import requests
+    from werkzeug.wrappers import Request, Response
+
+    from connector.app import create_app
+    from connector.store.models import Connection
+    from sandbox.server import ServerThread
+    from tests.crm_views import chromium_binary, render_dom, salesforce_signature, sandbox_profile, texts_by_data_id
+
+    chromium = chromium_binary()
+    secret = "salesforce-webhook-secret"
+    rt = runtime_factory(redis_server_url)
+    sandbox, connection, contact, profile = sandbox_profile(rt, "salesforce", secret)
+    with rt.store.session() as session:
+        org_id = session.get(Connection, connection).account_id
+    rt.settings = replace(rt.settings, public_url=PUBLIC)
+    connector = ServerThread(create_app(rt)).start()
+    write_package(SalesforcePackage(), PackageContext(connection_id=connection, public_url=PUBLIC),
+                  tmp_path / "project")
+    page = tmp_path / "page"
+    built = node_tool("salesforce/build-lwc-page.mjs", str(tmp_path / "project/force-app/main/default/lwc/cemSummary"),
+                      str(page))
+    assert built["ok"], built
+    apex_secret = {"value": secret}
+
+    @Request.application
+    def record_page(request: Request) -> Response:
+        if request.method == "POST" and request.path == "/apex/CemSummaryController.summary":
+            body = json.dumps({"contactId": request.get_json()["recordId"], "organizationId": org_id}).encode()
+            answer = requests.post(f"{connector.url}/cards/salesforce/{connection}/summary", data=body, timeout=10,
+                                   headers=salesforce_signature(apex_secret["value"], body))
+            if answer.status_code != 200:  # AuraHandledException reaches the component as error.body.message
+                message = f"The CEM connector answered {answer.status_code}: {answer.text}"
+                return Response(json.dumps({"message": message}), 500, content_type="application/json")
+            return Response(json.dumps(answer.text), content_type="application/json")  # Apex returns the String
+        name = "bundle.js" if request.path.endswith(".js") else "index.html"
+        return Response((page / name).read_bytes(), content_type="text/javascript" if name.endswith(".js")
+                        else "text/html")
+
+    server = ServerThread(record_page).start()
+    try:
+        dom = render_dom(chromium, f"{server.url}/index.html?recordId={contact}", tmp_path)
+        snapshot = dom[dom.index('id="cem-snapshot"'):]
+        text = texts_by_data_id(snapshot)
+        assert text["cem-stage"].startswith(profile["journey_stage"].capitalize() + " since ")
+        assert text["cem-reason"] == profile["churn_reason"].replace("_", " ").capitalize()
+        assert f"({profile['churn_risk']})" in text["cem-risk"]
+        assert "The CSV import keeps rejecting our file" in text["cem-quote"]
+        assert f"{PUBLIC}/journey/{connection}/{contact}?token=" in snapshot  # link and framed map
+
+        apex_secret["value"] = "an old secret"  # CEM Settings not updated after a rotation
+        refused = texts_by_data_id(render_dom(chromium, f"{server.url}/index.html?recordId={contact}", tmp_path))
+        assert "401" in refused["cem-error"] and "signature" in refused["cem-error"]
+    finally:
+        server.stop()
+        connector.stop()
+        sandbox.stop()
