@@ -170,10 +170,22 @@ def _run_messages(labelled: LabelledSet, config: Any, note: str) -> SetResult:
         if item.get("polarity") is not None:
             result.polarity_gold.append(item["polarity"])
             result.polarity_pred.append(polarity)
-        if item.get("valence") is not None:
-            result.valence_gold.append(float(item["valence"]))
+        valence = _valence(item)
+        if valence is not None:
+            result.valence_gold.append(valence)
             result.valence_pred.append(profile.emotion_score)
-        if item.get("complaint") is not None:
-            result.complaint_gold.append(bool(item["complaint"]))
+        complaint = item.get("complaint", item.get("is_complaint"))
+        if complaint is not None:
+            result.complaint_gold.append(bool(complaint))
             result.complaint_pred.append(profile.churn_reason != "none" or polarity == "negative")
     return result
+
+
+def _valence(item: dict[str, Any]) -> float | None:
+    """A human valence rating: ``valence``, or the ``mean_rating=`` the VADER sets keep in source_label."""
+    if item.get("valence") is not None:
+        return float(item["valence"])
+    label = str(item.get("source_label") or "")
+    if label.startswith("mean_rating="):
+        return float(label.split("=", 1)[1])
+    return None
