@@ -79,6 +79,7 @@ def _deal(record: dict[str, Any], line: int) -> Deal:
         amount=float(amount) if amount is not None else None,
         created=_date(record.get("created"), "created", line),
         close_date=_date(record.get("close_date"), "close_date", line),
+        lost_reason=_text(record, "lost_reason", line) or "",
     )
 
 
@@ -174,7 +175,7 @@ def to_records(data: ContactInput) -> list[dict[str, Any]]:
     for d in data.deals:
         records.append({"record": "deal", "contact_id": d.contact_id, "id": d.id, "name": d.name, "stage": d.stage,
                         "type": d.type, "amount": d.amount, "created": _iso(d.created),
-                        "close_date": _iso(d.close_date)})
+                        "close_date": _iso(d.close_date), **({"lost_reason": d.lost_reason} if d.lost_reason else {})})
     for i in data.interactions:
         record: dict[str, Any] = {
             "record": "interaction", "contact_id": i.contact_id, "id": i.id, "kind": i.kind,

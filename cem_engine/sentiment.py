@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
 from .config import EngineConfig
+from .intent import cancellation, exit_intent
 from .text import normalise
 
 _TOKEN = re.compile(r"[a-z0-9]+(?:'[a-z]+)?|%")
@@ -25,6 +26,10 @@ _NEGATORS = frozenset({
     "wouldn't", "can't", "cannot", "without", "hardly", "nothing", "nobody", "none",
 })
 _NEGATION_WINDOW = 3
+# Requests and courtesy are not feelings: "I would like to know why I was charged" is not a liking.
+_REQUEST = re.compile(r"\b(would|'d|d) (?:really )?(?:like|love)\b", re.IGNORECASE)
+_GREETING = re.compile(r"\b(?:good (?:morning|afternoon|evening|day)|best regards|kind regards|thanks in advance"
+                       r"|thank you in advance|many thanks|with thanks)\b", re.IGNORECASE)
 NEGATIVE_AT = -0.05  # VADER's own threshold for a negative compound score
 POSITIVE_AT = 0.05
 
@@ -53,6 +58,7 @@ class SentenceScore:
     intent: str | None           # the phrase expressing intent to leave, if any
     advocacy: bool
     offer: bool
+    cancellation: str | None = None  # the words of a definite cancellation, if the sentence is one
 
 
 class Scorer:
@@ -78,9 +84,9 @@ class Scorer:
         for emotion, phrases in config.cues.items():
             for phrase in phrases:
                 add(phrase, "emotions", emotion)
-        for topic, phrases in config.topics.items():
-            for phrase in phrases:
-                add(phrase, "topics", topic)
+        for name, reason in config.taxonomy.reasons.items():
+            for phrase in reason.cues:
+                add(phrase, "topics", name)
         for phrase in config.intent:
             add(phrase, "intent", True)
         for phrase in config.advocacy.phrases:
@@ -101,7 +107,8 @@ class Scorer:
         return False
 
     def score(self, sentence: str) -> SentenceScore:
-        compound = self.analyzer.polarity_scores(sentence)["compound"]
+        plain = _GREETING.sub(" ", _REQUEST.sub(r"\1 want", sentence))
+        compound = self.analyzer.polarity_scores(plain)["compound"] if plain.strip() else 0.0
         words = tokens(sentence)
         valence = 0.0
         emotions: list[str] = []
@@ -133,6 +140,9 @@ class Scorer:
                 if info.emotions or info.topics or info.intent or info.valence:
                     found.append(phrase)
                 break  # longest phrase starting here wins
+        stated = exit_intent(sentence)
+        if intent is None and stated:
+            intent = stated
         # A customer-service phrase outweighs VADER's reading of polite filler around it ("please send a
         # corrected invoice", "honestly it is hard to justify"): start from neutral when they disagree.
         if valence < 0:
@@ -143,6 +153,7 @@ class Scorer:
         return SentenceScore(
             text=sentence, score=score, emotions=tuple(emotions), cue_words=tuple(found),
             topics=frozenset(topics), intent=intent, advocacy=advocacy, offer=offer,
+            cancellation=cancellation(sentence),
         )
 
 
