@@ -32,6 +32,7 @@ class EmotionSettings:
     angry_at: float
     survey_weight: float
     neutral_message_weight: float
+    model_weight: float
     nps_scale: tuple[float, ...]
     csat_scale: tuple[float, ...]
 
@@ -248,6 +249,8 @@ def _validate(cfg: EngineConfig) -> None:
     for name in ("rep_note_weight", "system_weight"):
         if not 0 <= getattr(cfg.reason, name) <= 1:
             raise ConfigError(f"'reason.{name}' must be within 0..1")
+    if not 0 <= cfg.emotion.model_weight <= 1:
+        raise ConfigError("'emotion.model_weight' must be within 0..1")
     if cfg.emotion.prior_weight < 0:
         raise ConfigError("'emotion.prior_weight' must not be negative")
     stage_names = {*JOURNEY_STAGES, "customer"}

@@ -24,6 +24,7 @@ _CONFUSED = re.compile(r"\b(confus\w*|unclear|makes no sense|don't understand|ca
                        r"|not sure how|how do i|stuck|lost)\b")
 _REPLY_PREFIX = re.compile(r"^\s*((re|aw|sv|fw|fwd|wg)\s*:\s*)+", re.IGNORECASE)
 
+_PRAISED_LATER = 0.4  # a complaint whose topic the customer later praised has mostly been put right
 _SOURCE_NOTE = {"customer": "", "rep note": "rep note: ", "system": "system record: "}
 
 
@@ -90,6 +91,8 @@ def choose_reason(state: ContactState, now: float, silence: Silence | None, *, i
             if topic not in taxonomy.reasons:
                 continue
             weight, why = base, _why(topic, state, source)
+            if any(p[2] == topic and p[0] > ts for p in state.praise):
+                weight *= _PRAISED_LATER
             if topic == "onboarding_confusion":
                 if timeline.in_onboarding(ts):
                     days_in = (ts - (timeline.customer_since or ts)) / DAY

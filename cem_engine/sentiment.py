@@ -59,6 +59,8 @@ class SentenceScore:
     advocacy: bool
     offer: bool
     cancellation: str | None = None  # the words of a definite cancellation, if the sentence is one
+    valence: float = 0.0         # what the customer-service phrases added (0 when none occurred)
+    lexicon: bool = False        # a word of the configured lexicon additions occurs (the admin's reading counts)
 
 
 class Scorer:
@@ -67,6 +69,7 @@ class Scorer:
     def __init__(self, config: EngineConfig) -> None:
         self.analyzer = SentimentIntensityAnalyzer()
         self.analyzer.lexicon.update(config.words)
+        self.added_words = frozenset(w for w, v in config.words.items() if v)
         table: dict[tuple[str, ...], dict[str, object]] = {}
 
         def add(phrase: str, key: str, value: object) -> None:
@@ -153,7 +156,8 @@ class Scorer:
         return SentenceScore(
             text=sentence, score=score, emotions=tuple(emotions), cue_words=tuple(found),
             topics=frozenset(topics), intent=intent, advocacy=advocacy, offer=offer,
-            cancellation=cancellation(sentence),
+            cancellation=cancellation(sentence), valence=valence,
+            lexicon=any(w in self.added_words for w in words),
         )
 
 

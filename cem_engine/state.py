@@ -13,7 +13,7 @@ import hashlib
 import heapq
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -22,6 +22,7 @@ from .classify import Reading, classifier_for
 from .config import EngineConfig
 from .errors import StateError
 from .model import ContactFacts, Deal, Interaction
+from .polarity import polarity
 from .sentiment import NEGATIVE_AT, POSITIVE_AT, SentenceScore, scorer_for
 from .stages import Timeline, build_timeline
 from .text import clean_text, short_quote, split_sentences
@@ -92,6 +93,7 @@ class ContactState:
     intents: list[list[Any]] = field(default_factory=list)        # [ts, iid, kind, phrase, quote, source]
     cancellations: list[list[Any]] = field(default_factory=list)  # [ts, iid, kind, source, quote]
     outreach: list[list[Any]] = field(default_factory=list)       # [ts, iid, kind, subject] outbound without answer
+    praise: list[list[Any]] = field(default_factory=list)         # [ts, iid, reason] praise of a reason's topic
     system: list[list[Any]] = field(default_factory=list)         # [ts, id, kind, quote, reason, margin] from deals
     tickets: list[list[Any]] = field(default_factory=list)        # [ts, iid, subject, status, priority, category]
     offers: list[list[Any]] = field(default_factory=list)         # [ts, iid, subject]
@@ -124,7 +126,7 @@ class ContactState:
             "emo_days": {str(k): [hex(w), hex(ws)] for k, (w, ws) in sorted(self.emo_days.items())},
             "cue_sums": {k: hex(v) for k, v in sorted(self.cue_sums.items())},
             "cue_hits": self.cue_hits, "negatives": self.negatives, "intents": self.intents,
-            "cancellations": self.cancellations, "outreach": self.outreach,
+            "cancellations": self.cancellations, "outreach": self.outreach, "praise": self.praise,
             "tickets": self.tickets, "offers": self.offers, "advocacy": self.advocacy,
             "activity": self.activity, "activity_count": self.activity_count, "survey": self.survey,
             "stage_stats": self.stage_stats,
@@ -160,7 +162,7 @@ class ContactState:
             state.emo_w, state.emo_ws = int(data["emo_w"], 16), int(data["emo_ws"], 16)
             state.emo_days = {int(k): [int(w, 16), int(ws, 16)] for k, (w, ws) in data["emo_days"].items()}
             state.cue_sums = {k: int(v, 16) for k, v in data["cue_sums"].items()}
-            for name in ("cue_hits", "negatives", "intents", "cancellations", "outreach", "tickets", "offers",
+            for name in ("cue_hits", "negatives", "intents", "cancellations", "outreach", "praise", "tickets", "offers",
                          "advocacy", "activity"):
                 setattr(state, name, [list(e) for e in data[name]])
             state.activity_count = int(data["activity_count"])
@@ -248,7 +250,15 @@ def _score_text(interaction: Interaction, config: EngineConfig) -> list[Sentence
     if interaction.kind == "ticket" and interaction.subject:
         sentences.insert(0, interaction.subject.strip())  # a ticket's subject is the customer's own summary
     scorer = scorer_for(config)
-    return [scorer.score(s) for s in sentences]
+    scores = [scorer.score(s) for s in sentences]
+    weight = config.emotion.model_weight
+    learned = polarity([s.text for s in scores]) if weight > 0 else None
+    if learned is None:
+        return scores
+    # VADER blended with the learned reading of how things are said; where a customer-service phrase or an added
+    # lexicon word spoke ("hard to justify", "refund") the lexicon knows better than a model trained on reviews
+    return [s if s.valence or s.lexicon else replace(s, score=max(-1.0, min(1.0, (1 - weight) * s.score + weight * p)))
+            for s, p in zip(scores, learned, strict=True)]
 
 
 def update(state: ContactState, interaction: Interaction) -> ContactState:
@@ -335,11 +345,12 @@ def _felt_score(sentence: SentenceScore, reading: Reading) -> float:
     """The sentence's feeling, with calm complaints read as (mildly) negative.
 
     Customer-service prose is polite ("please", "thanks", "could you help"): a sentence that reports a problem
-    is a complaint by what it says, even when its words are not negative.
+    in the reason's own words ("my refund still hasn't arrived") is a complaint by what it says, even when its
+    words are not negative. Without such a cue, closeness to a reason alone does not colour the feeling.
     """
     score = sentence.score
-    if not _is_complaint(sentence, reading):
-        return score
+    if score >= POSITIVE_AT or not reading.cue or not _is_complaint(sentence, reading):
+        return score  # a complaint said with positive words keeps them: the words are the feeling
     floor = _QUESTION_FLOOR if sentence.text.rstrip().endswith("?") else _COMPLAINT_FLOOR
     return min(score, floor)
 
@@ -431,6 +442,9 @@ def _note_sentences(state: ContactState, interaction: Interaction, sentences: li
                                            quote], 12)
             if s.advocacy and score >= POSITIVE_AT:
                 _keep_top(state.advocacy, [ts, iid, kind, quote], config.limits.recent_items)
+            if reading.reason != "none" and score >= _CLEARLY_POSITIVE and not _is_complaint(s, reading):
+                # "quick and friendly support" after a support complaint: that topic has been put right
+                _keep_top(state.praise, [ts, iid, reading.reason], config.limits.recent_items)
         if _is_complaint(s, reading):
             topics = [reading.reason]
         else:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--set", dest="names", action="append", help="only the set(s) with this name")
     parser.add_argument("--engine", type=Path, help="directory holding another cem_engine package to score")
     parser.add_argument("--include-train", action="store_true", help="also score the train splits (tuning aid)")
+    parser.add_argument("--config", type=Path, help="engine TOML laid over the defaults (tuning on train splits)")
     parser.add_argument("--save", type=Path, help="write the figures as JSON to this file")
     parser.add_argument("--quiet", action="store_true", help="only the one-line summaries")
     args = parser.parse_args(argv)
@@ -71,6 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     from .sets import load_sets
 
     console = Console(width=160)
+    overrides = tomllib.loads(args.config.read_text(encoding="utf-8")) if args.config else {}
     chosen = [s for s in load_sets()
               if (not args.group or s.group in args.group) and (not args.names or s.name in args.names)
               and (s.split == "test" or args.include_train)]
@@ -82,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
         if not labelled.files:
             console.print(f"[yellow]{labelled.name}: no data files found; skipped[/yellow]")
             continue
-        summary = run_set(labelled).summary()
+        summary = run_set(labelled, overrides).summary()
         summary["split"] = labelled.split
         summaries.append(summary)
         if args.quiet:

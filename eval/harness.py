@@ -88,19 +88,20 @@ def risk_band(risk: int) -> str:
     return "high" if risk >= 67 else "medium" if risk >= 34 else "low"
 
 
-def _config_for(taxonomy: str) -> tuple[Any, str]:
+def _config_for(taxonomy: str, overrides: dict[str, Any]) -> tuple[Any, str]:
     """The engine config for a taxonomy; an engine without taxonomies runs its defaults (and says so)."""
     import cem_engine
     from cem_engine import config as config_module
 
+    merged = {**overrides, "reasons": {**overrides.get("reasons", {}), "taxonomy": taxonomy}}
     try:
-        return config_module.config_from_mapping({"reasons": {"taxonomy": taxonomy}}), f"taxonomy {taxonomy}"
+        return config_module.config_from_mapping(merged), f"taxonomy {taxonomy}"
     except cem_engine.ConfigError:
-        return cem_engine.load_config(), "engine has no taxonomy setting: its default reasons"
+        return config_module.config_from_mapping(overrides), "engine has no taxonomy setting: its default reasons"
 
 
-def run_set(labelled: LabelledSet) -> SetResult:
-    config, note = _config_for(labelled.taxonomy)
+def run_set(labelled: LabelledSet, overrides: dict[str, Any] | None = None) -> SetResult:
+    config, note = _config_for(labelled.taxonomy, overrides or {})
     if labelled.shape == "journeys":
         return _run_journeys(labelled, config, note)
     return _run_messages(labelled, config, note)
