@@ -171,6 +171,9 @@ def _run_messages(labelled: LabelledSet, config: Any, note: str) -> SetResult:
         if item.get("polarity") is not None:
             result.polarity_gold.append(item["polarity"])
             result.polarity_pred.append(polarity)
+        if item.get("emotion") is not None:
+            result.emotion_gold.append(item["emotion"])
+            result.emotion_pred.append(profile.emotion)
         valence = _valence(item)
         if valence is not None:
             result.valence_gold.append(valence)
