@@ -24,6 +24,7 @@ _CONFUSED = re.compile(r"\b(confus\w*|unclear|makes no sense|don't understand|ca
                        r"|not sure how|how do i|stuck|lost)\b")
 _REPLY_PREFIX = re.compile(r"^\s*((re|aw|sv|fw|fwd|wg)\s*:\s*)+", re.IGNORECASE)
 
+_PROSPECT_FACTOR = 0.5  # a prospect comparing options or asking about price is not yet a customer leaving
 _PRAISED_LATER = 0.4  # a complaint whose topic the customer later praised has mostly been put right
 _SOURCE_NOTE = {"customer": "", "rep note": "rep note: ", "system": "system record: "}
 
@@ -82,6 +83,8 @@ def choose_reason(state: ContactState, now: float, silence: Silence | None, *, i
     for ts, iid, kind, subject, quote, score, topics, intent, source, margin in state.negatives:
         decay = decay_factor((now - ts) / DAY, rules.half_life_days)
         confidence = 1.0 if margin >= rules.min_margin + 0.05 or not margin else 0.8
+        if not is_customer:
+            confidence *= _PROSPECT_FACTOR
         base = (max(0.0, -score) + rules.sentence_floor + (0.3 if intent else 0.0)) * decay \
             * source_weight.get(source, 1.0) * confidence
         short = short_quote(quote, rules.quote_chars)

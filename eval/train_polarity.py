@@ -17,7 +17,8 @@ import numpy as np
 from cem_engine.embedding import MODEL_NAME, load_model
 from cem_engine.polarity import CLASSES, features
 
-TRAIN = [Path(__file__).parent / "data" / "public" / name / "train.jsonl" for name in ("vader_amazon", "vader_tweets")]
+TRAIN = [Path(__file__).parent / "data" / "public" / name / "train.jsonl" for name in ("vader_amazon", "vader_tweets",
+                                                                                      "goemotions")]
 OUT = Path(__file__).parent.parent / "cem_engine" / "models" / "polarity.json"
 L2 = 1e-3
 STEPS = 800
@@ -44,6 +45,8 @@ def load(paths: list[Path]) -> tuple[list[str], np.ndarray]:
     for path in paths:
         for line in path.read_text(encoding="utf-8").splitlines():
             row = json.loads(line)
+            if row.get("polarity") not in CLASSES:
+                continue  # e.g. GoEmotions' "confusion", which it counts as neither positive nor negative
             texts.append(row["text"])
             labels.append(CLASSES.index(row["polarity"]))
     return texts, np.asarray(labels)

@@ -63,6 +63,6 @@ def test_lexicon_addition_changes_the_reading_without_code(tmp_path: Path) -> No
     data = ContactInput(contact=ContactFacts(contact_id="c"), interactions=(Interaction(
         id="i", contact_id="c", kind="email", direction="inbound", occurred_at=NOW,
         body="The sunset of the classic editor affects our team."),))
-    assert analyze(data, now=NOW).emotion_score == 0
+    assert analyze(data, now=NOW).emotion == "neutral"
     tuned = load_config(_write(tmp_path, "[lexicon.words]\nsunset = -3.0\n"))
     assert analyze(data, now=NOW, config=tuned).emotion_score < -20
