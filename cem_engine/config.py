@@ -129,6 +129,7 @@ class EngineConfig:
     intent: tuple[str, ...]
     advocacy: AdvocacySettings
     taxonomy: Taxonomy                   # churn reasons: label, description, examples, cues
+    competitor_names: tuple[str, ...]    # named rivals: "switch to <name>" is an intent to leave
     offers: tuple[str, ...]
     reason: ReasonSettings
     silence: SilenceSettings
@@ -279,6 +280,7 @@ def _from_merged(data: Mapping[str, Any]) -> EngineConfig:
         intent=_phrase_list(data["intent"]["phrases"], "intent.phrases"),
         advocacy=_build(AdvocacySettings, data["advocacy"], "advocacy"),
         taxonomy=taxonomy,
+        competitor_names=names,
         offers=_phrase_list(data["offers"]["phrases"], "offers.phrases"),
         reason=_build(ReasonSettings, data["reason"], "reason"),
         silence=_build(SilenceSettings, data["silence"], "silence"),

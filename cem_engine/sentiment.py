@@ -26,6 +26,7 @@ _NEGATORS = frozenset({
     "wouldn't", "can't", "cannot", "without", "hardly", "nothing", "nobody", "none",
 })
 _NEGATION_WINDOW = 3
+_MOVE_TO = re.compile(r"\b(?:switch|switching|move|moving|migrate|migrating) (?:over )?to\b", re.IGNORECASE)
 # Requests and courtesy are not feelings: "I would like to know why I was charged" is not a liking.
 _REQUEST = re.compile(r"\b(would|'d|d) (?:really )?(?:like|love)\b", re.IGNORECASE)
 _GREETING = re.compile(r"\b(?:good (?:morning|afternoon|evening|day)|best regards|kind regards|thanks in advance"
@@ -70,6 +71,7 @@ class Scorer:
         self.analyzer = SentimentIntensityAnalyzer()
         self.analyzer.lexicon.update(config.words)
         self.added_words = frozenset(w for w, v in config.words.items() if v)
+        self.rivals = frozenset(tuple(tokens(name)) for name in config.competitor_names)
         table: dict[tuple[str, ...], dict[str, object]] = {}
 
         def add(phrase: str, key: str, value: object) -> None:
@@ -146,6 +148,10 @@ class Scorer:
         stated = exit_intent(sentence)
         if intent is None and stated:
             intent = stated
+        if intent is None and self.rivals:
+            move = _MOVE_TO.search(sentence)
+            if move and any(words[i:i + len(r)] == list(r) for r in self.rivals for i in range(len(words))):
+                intent = move.group(0).lower()  # "we plan to switch to <a named competitor>"
         # A customer-service phrase outweighs VADER's reading of polite filler around it ("please send a
         # corrected invoice", "honestly it is hard to justify"): start from neutral when they disagree.
         if valence < 0:
