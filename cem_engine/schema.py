@@ -44,7 +44,7 @@ _OUTCOME_WORDS = {
     "connected": "connected", "completed": "connected", "answered": "connected",
     "no answer": "no_answer", "no_answer": "no_answer", "noanswer": "no_answer", "not reached": "no_answer",
     "voicemail": "voicemail", "left voicemail": "voicemail", "left_voicemail": "voicemail", "left message": "voicemail",
-    "left live message": "connected", "busy": "busy", "wrong number": "wrong_number", "wrong_number": "wrong_number",
+    "left live message": "voicemail", "busy": "busy", "wrong number": "wrong_number", "wrong_number": "wrong_number",
 }
 _VOICEMAIL_TEXT = re.compile(r"\b(left (a )?(voice ?mail|vm|message)|no answer|didn'?t pick up|did not pick up"
                              r"|went to voice ?mail|not reached|unreachable|line busy)\b", re.IGNORECASE)

@@ -43,7 +43,7 @@ _PROBLEM = re.compile(
     r"|doesn't|don't|isn't|aren't|won't|wasn't|broken|stuck|only|too|instead|twice|unfortunately|but|however"
     r"|when will|how long|is there a way|supposed to|should have|need|needs|keep|keeps|stopped|declined|blocked"
     r"|locked|forgot|unhappy|disappointed|complain\w*|charged|refund\w*|cancel\w*|other|another|elsewhere"
-    r"|cheaper|expensive|rude)\b", re.IGNORECASE)
+    r"|cheaper|expensive|rude|increase|increased|higher|more than|budget)\b", re.IGNORECASE)
 # Reported speech in what a rep logged: only these sentences are the customer's words, second hand.
 _REPORTED = re.compile(
     r"\b(?:she|he|they|customer|client|contact|buyer|their team|the team)\b[^.;]{0,30}?\b(?:said|says|mentioned|told"
