@@ -14,7 +14,7 @@ from .embedding import model_status
 from .emotion import read_emotion
 from .model import ContactInput, Profile
 from .reasons import choose_reason, describe
-from .risk import DAY, read_silence, risk_signals, total
+from .risk import DAY, banded, read_silence, risk_signals, total
 from .stages import CUSTOMER_STAGES, StageEvent, iso, iso_date
 from .state import ContactState, new_state, update
 
@@ -60,8 +60,9 @@ def snapshot(state: ContactState, now: datetime) -> Profile:
         churned_at = base_event.at
     signals = risk_signals(state, at, emotion, silence, is_customer=is_customer,
                            churned=(churned_at if churned_at is not None else at) if churned else None)
-    risk = total(signals)
     verdict = choose_reason(state, at, silence, is_customer=is_customer)
+    signals = banded(signals, verdict, is_customer=is_customer)
+    risk = total(signals)
     history = [_event_dict(e) for e in timeline.history(at)]
     stage, since, because = base, (base_event.at if base_event else None), (base_event.because if base_event else "")
     if cancelled is not None and base != "churned":

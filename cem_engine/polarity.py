@@ -29,29 +29,43 @@ def features(model: SentenceModel, texts: list[str]) -> Any:
     return np.hstack([model.embed(texts), extra])
 
 
-def _weights() -> Any:
-    if "w" not in _STATE:
+def _weights(name: str) -> Any:
+    if name not in _STATE:
         import numpy as np
 
         try:
-            text = resources.files("cem_engine").joinpath("models", "polarity.json").read_text(encoding="utf-8")
-            _STATE["w"] = np.asarray(json.loads(text)["weights"], dtype=np.float64)
+            text = resources.files("cem_engine").joinpath("models", f"{name}.json").read_text(encoding="utf-8")
+            _STATE[name] = np.asarray(json.loads(text)["weights"], dtype=np.float64)
         except (FileNotFoundError, KeyError, ValueError):
-            _STATE["w"] = None
-    return _STATE["w"]
+            _STATE[name] = None
+    return _STATE[name]
+
+
+def _softmax(x: Any, weights: Any) -> Any:
+    import numpy as np
+
+    z = np.hstack([x, np.ones((len(x), 1))]) @ weights.T
+    z -= z.max(axis=1, keepdims=True)
+    p = np.exp(z)
+    return p / p.sum(axis=1, keepdims=True)
+
+
+def read_layers(texts: list[str]) -> tuple[list[float], list[tuple[float, ...]]] | None:
+    """Per text: P(positive) - P(negative) (-1..1) and the probabilities of the eight EMOTIONS (empty when
+    that layer is missing); None when the sentence model or the polarity weights are missing."""
+    model = load_model()
+    polar = _weights("polarity") if model is not None else None
+    if model is None or polar is None or not texts:
+        return None
+    x = features(model, texts)
+    p = _softmax(x, polar)
+    emotion = _weights("emotion")
+    feelings = [tuple(float(v) for v in row) for row in _softmax(x, emotion)] if emotion is not None \
+        else [() for _ in texts]
+    return [float(v) for v in p[:, 2] - p[:, 0]], feelings
 
 
 def polarity(texts: list[str]) -> list[float] | None:
     """P(positive) - P(negative) per text (-1..1), or None when the model or its weights are missing."""
-    model = load_model()
-    weights = _weights() if model is not None else None
-    if model is None or weights is None or not texts:
-        return None
-    import numpy as np
-
-    x = features(model, texts)
-    z = np.hstack([x, np.ones((len(texts), 1))]) @ weights.T
-    z -= z.max(axis=1, keepdims=True)
-    p = np.exp(z)
-    p /= p.sum(axis=1, keepdims=True)
-    return [float(v) for v in p[:, 2] - p[:, 0]]
+    layers = read_layers(texts)
+    return layers[0] if layers else None

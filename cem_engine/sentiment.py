@@ -62,6 +62,7 @@ class SentenceScore:
     cancellation: str | None = None  # the words of a definite cancellation, if the sentence is one
     valence: float = 0.0         # what the customer-service phrases added (0 when none occurred)
     lexicon: bool = False        # a word of the configured lexicon additions occurs (the admin's reading counts)
+    feelings: tuple[float, ...] = ()  # the emotion layer's probabilities of EMOTIONS (empty without the model)
 
 
 class Scorer:

@@ -21,8 +21,8 @@ from . import decay, schema
 from .classify import Reading, classifier_for
 from .config import EngineConfig
 from .errors import StateError
-from .model import ContactFacts, Deal, Interaction
-from .polarity import polarity
+from .model import EMOTIONS, ContactFacts, Deal, Interaction
+from .polarity import read_layers
 from .sentiment import NEGATIVE_AT, POSITIVE_AT, SentenceScore, scorer_for
 from .stages import Timeline, build_timeline
 from .text import clean_text, short_quote, split_sentences
@@ -252,13 +252,14 @@ def _score_text(interaction: Interaction, config: EngineConfig) -> list[Sentence
     scorer = scorer_for(config)
     scores = [scorer.score(s) for s in sentences]
     weight = config.emotion.model_weight
-    learned = polarity([s.text for s in scores]) if weight > 0 else None
-    if learned is None:
+    layers = read_layers([s.text for s in scores]) if weight > 0 else None
+    if layers is None:
         return scores
     # VADER blended with the learned reading of how things are said; where a customer-service phrase or an added
     # lexicon word spoke ("hard to justify", "refund") the lexicon knows better than a model trained on reviews
-    return [s if s.valence or s.lexicon else replace(s, score=max(-1.0, min(1.0, (1 - weight) * s.score + weight * p)))
-            for s, p in zip(scores, learned, strict=True)]
+    return [replace(s, feelings=f) if s.valence or s.lexicon else
+            replace(s, feelings=f, score=max(-1.0, min(1.0, (1 - weight) * s.score + weight * p)))
+            for s, p, f in zip(scores, *layers, strict=True)]
 
 
 def update(state: ContactState, interaction: Interaction) -> ContactState:
@@ -434,9 +435,15 @@ def _note_sentences(state: ContactState, interaction: Interaction, sentences: li
         if source == "customer":
             feelings = [e for e in s.emotions if (e in NEGATIVE_EMOTIONS) == negative] \
                 if negative or score >= POSITIVE_AT else []
-            for emotion in sorted(set(feelings)):
-                state.cue_sums[emotion] = state.cue_sums.get(emotion, 0) + decay.term(feelings.count(emotion), day,
-                                                                                         half_life)
+            votes = {e: float(feelings.count(e)) for e in set(feelings)}
+            if negative and s.feelings:
+                # which negative feeling, by the emotion layer, where no cue word says it: a soft vote of one
+                shares = {e: s.feelings[EMOTIONS.index(e)] for e in NEGATIVE_EMOTIONS}
+                norm = sum(shares.values()) or 1.0
+                for e, share in shares.items():
+                    votes[e] = votes.get(e, 0.0) + share / norm
+            for emotion in sorted(votes):
+                state.cue_sums[emotion] = state.cue_sums.get(emotion, 0) + decay.term(votes[emotion], day, half_life)
             if feelings:
                 _keep_top(state.cue_hits, [ts, iid, kind, ",".join(sorted(set(feelings))), ", ".join(s.cue_words),
                                            quote], 12)

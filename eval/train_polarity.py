@@ -25,11 +25,11 @@ STEPS = 800
 RATE = 0.5
 
 
-def fit(x: np.ndarray, y: np.ndarray, l2: float = L2, steps: int = STEPS) -> np.ndarray:
+def fit(x: np.ndarray, y: np.ndarray, l2: float = L2, steps: int = STEPS, classes: int = len(CLASSES)) -> np.ndarray:
     """Weights (classes x features+1) of a softmax regression."""
     xb = np.hstack([x, np.ones((len(x), 1))])
-    w = np.zeros((len(CLASSES), xb.shape[1]))
-    onehot = np.eye(len(CLASSES))[y]
+    w = np.zeros((classes, xb.shape[1]))
+    onehot = np.eye(classes)[y]
     for _ in range(steps):
         z = xb @ w.T
         z -= z.max(axis=1, keepdims=True)
