@@ -10,7 +10,7 @@ when the sentence model is not installed.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .embedding import SentenceModel, load_model
 from .taxonomy import Taxonomy
@@ -52,33 +52,38 @@ class ReasonClassifier:
             self._owner_arr = np.asarray(owner)
             self._groups = [np.flatnonzero(self._owner_arr == i) for i in range(len(self.names))]
 
-    def read(self, sentences: list[str], cue_hits: list[frozenset[str]]) -> list[Reading]:
-        """One reading per sentence; ``cue_hits`` are the reasons whose cues each sentence contains."""
+    def read(self, sentences: list[str], cue_hits: list[frozenset[str]], embeddings: Any = None) -> list[Reading]:
+        """One reading per sentence; ``cue_hits`` are the reasons whose cues each sentence contains.
+
+        ``embeddings`` (unit rows of the sentences, from the same model) saves embedding them again.
+        """
         if not sentences:
             return []
         if self._matrix is None:
             return [self._by_cues(hits) for hits in cue_hits]
         import numpy as np
 
-        sims = self.model.embed(sentences) @ self._matrix.T  # type: ignore[union-attr]
+        if embeddings is None:
+            embeddings = self.model.embed(sentences)  # type: ignore[union-attr]
+        sims = embeddings @ self._matrix.T
+        scores = np.empty((len(sentences), len(self.names)))
+        for i, group in enumerate(self._groups):  # one vectorised top-k per reason, for all sentences at once
+            values = sims[:, group]
+            k = min(self.top_k, values.shape[1])
+            scores[:, i] = np.partition(values, -k, axis=1)[:, -k:].mean(axis=1)
+        bonus = np.asarray([[self.cue_bonus if name in hits else 0.0 for name in self.names] for hits in cue_hits])
+        scores += bonus
         none_index = self.names.index("none")
+        none_scores = scores[:, none_index].copy()
+        scores[:, none_index] = -np.inf
+        best = np.argmax(scores, axis=1)
         out = []
-        for row, hits, sentence in zip(sims, cue_hits, sentences, strict=True):
+        for row, (hits, sentence) in enumerate(zip(cue_hits, sentences, strict=True)):
             if not hits and len(sentence.split()) < _MIN_WORDS:
                 out.append(Reading("none", 0.0, False))  # "Disappointing." says how, not what about
                 continue
-            scores = np.empty(len(self.names))
-            for i, group in enumerate(self._groups):
-                values = row[group]
-                k = min(self.top_k, len(values))
-                scores[i] = np.partition(values, -k)[-k:].mean()
-                if self.names[i] in hits:
-                    scores[i] += self.cue_bonus
-            none_score = scores[none_index]
-            scores[none_index] = -np.inf
-            best = int(np.argmax(scores))
-            margin = float(scores[best] - none_score)
-            name = self.names[best]
+            name = self.names[int(best[row])]
+            margin = float(scores[row, best[row]] - none_scores[row])
             out.append(Reading(name if margin >= self.min_margin else "none", margin, name in hits))
         return out
 

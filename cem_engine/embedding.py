@@ -54,6 +54,9 @@ def load_model() -> SentenceModel | None:
 def _load() -> tuple[SentenceModel | None, str]:
     if os.environ.get("CEM_ENGINE_MODEL", "").strip().lower() in ("off", "0", "false", "no"):
         return None, "disabled by CEM_ENGINE_MODEL=off; keyword cues only"
+    # Sentences come a few at a time: the tokenizer's thread pool costs more than it saves (3x here), and a
+    # pool started before a worker forks would deadlock the child. Respect an explicit setting.
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     try:
         from pathlib import Path
 

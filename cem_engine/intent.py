@@ -52,14 +52,23 @@ _CONDITIONAL = re.compile(r"\?|\b(?:if|unless|consider|considering|thinking|migh
                           r"|would we|should we|do we|can we|can i|options?)\b", re.IGNORECASE)
 
 
+# Every pattern above needs one of these stems: a cheap test that skips the patterns for most sentences.
+_TRIGGER = re.compile(r"cancel|terminat|renew|notice|exit|wind|switch|mov|migrat|elsewhere|alternative|leav|stop"
+                      r"|export|rfp|tender|churn|end|clos|other", re.IGNORECASE)
+
+
 def exit_intent(sentence: str) -> str | None:
     """The words stating an intent to leave, if the sentence has them."""
+    if not _TRIGGER.search(sentence):
+        return None
     match = _EXIT.search(sentence) or _DEFINITE.search(sentence)
     return match.group(0).strip() if match else None
 
 
 def cancellation(sentence: str) -> str | None:
     """The words of a definite cancellation (no condition, no question), if the sentence is one."""
+    if not _TRIGGER.search(sentence):
+        return None
     match = _DEFINITE.search(sentence)
     if match is None or _CONDITIONAL.search(sentence):
         return None

@@ -12,21 +12,17 @@ import json
 from importlib import resources
 from typing import Any
 
-from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
-
-from .embedding import SentenceModel, load_model
+from .embedding import load_model
 
 CLASSES = ("negative", "neutral", "positive")
-_VADER = SentimentIntensityAnalyzer()
 _STATE: dict[str, Any] = {}
 
 
-def features(model: SentenceModel, texts: list[str]) -> Any:
+def features(embeddings: Any, vader: list[tuple[float, float, float, float]]) -> Any:
+    """The layers' input: the sentence embedding and VADER's compound, pos, neg and neu of the sentence."""
     import numpy as np
 
-    vader = [_VADER.polarity_scores(t) for t in texts]
-    extra = np.asarray([[v["compound"], v["pos"], v["neg"], v["neu"]] for v in vader], dtype=np.float32)
-    return np.hstack([model.embed(texts), extra])
+    return np.hstack([embeddings, np.asarray(vader, dtype=np.float32).reshape(len(vader), 4)])
 
 
 def _weights(name: str) -> Any:
@@ -50,22 +46,30 @@ def _softmax(x: Any, weights: Any) -> Any:
     return p / p.sum(axis=1, keepdims=True)
 
 
-def read_layers(texts: list[str]) -> tuple[list[float], list[tuple[float, ...]]] | None:
-    """Per text: P(positive) - P(negative) (-1..1) and the probabilities of the eight EMOTIONS (empty when
-    that layer is missing); None when the sentence model or the polarity weights are missing."""
-    model = load_model()
-    polar = _weights("polarity") if model is not None else None
-    if model is None or polar is None or not texts:
+def read_layers(embeddings: Any, vader: list[tuple[float, float, float, float]]
+                ) -> tuple[list[float], list[tuple[float, ...]]] | None:
+    """Per sentence: P(positive) - P(negative) (-1..1) and the probabilities of the eight EMOTIONS (empty when
+    that layer is missing); None when the polarity weights are missing."""
+    polar = _weights("polarity")
+    if polar is None or not vader:
         return None
-    x = features(model, texts)
+    x = features(embeddings, vader)
     p = _softmax(x, polar)
     emotion = _weights("emotion")
     feelings = [tuple(float(v) for v in row) for row in _softmax(x, emotion)] if emotion is not None \
-        else [() for _ in texts]
+        else [() for _ in vader]
     return [float(v) for v in p[:, 2] - p[:, 0]], feelings
 
 
 def polarity(texts: list[str]) -> list[float] | None:
-    """P(positive) - P(negative) per text (-1..1), or None when the model or its weights are missing."""
-    layers = read_layers(texts)
+    """P(positive) - P(negative) per text (-1..1) with the default engine config's VADER reading, or None
+    when the model or its weights are missing."""
+    from .config import default_config
+    from .sentiment import scorer_for
+
+    model = load_model()
+    if model is None or not texts:
+        return None
+    scorer = scorer_for(default_config())
+    layers = read_layers(model.embed(texts), [scorer.score(t).vader for t in texts])
     return layers[0] if layers else None

@@ -63,6 +63,7 @@ class SentenceScore:
     valence: float = 0.0         # what the customer-service phrases added (0 when none occurred)
     lexicon: bool = False        # a word of the configured lexicon additions occurs (the admin's reading counts)
     feelings: tuple[float, ...] = ()  # the emotion layer's probabilities of EMOTIONS (empty without the model)
+    vader: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 1.0)  # VADER's compound, pos, neg, neu
 
 
 class Scorer:
@@ -114,7 +115,9 @@ class Scorer:
 
     def score(self, sentence: str) -> SentenceScore:
         plain = _GREETING.sub(" ", _REQUEST.sub(r"\1 want", sentence))
-        compound = self.analyzer.polarity_scores(plain)["compound"] if plain.strip() else 0.0
+        vader = self.analyzer.polarity_scores(plain) if plain.strip() else {"compound": 0.0, "pos": 0.0,
+                                                                              "neg": 0.0, "neu": 1.0}
+        compound = vader["compound"]
         words = tokens(sentence)
         valence = 0.0
         emotions: list[str] = []
@@ -165,6 +168,7 @@ class Scorer:
             topics=frozenset(topics), intent=intent, advocacy=advocacy, offer=offer,
             cancellation=cancellation(sentence), valence=valence,
             lexicon=any(w in self.added_words for w in words),
+            vader=(vader["compound"], vader["pos"], vader["neg"], vader["neu"]),
         )
 
 

@@ -20,6 +20,7 @@ from typing import Any
 from . import decay, schema
 from .classify import Reading, classifier_for
 from .config import EngineConfig
+from .embedding import load_model
 from .errors import StateError
 from .model import EMOTIONS, ContactFacts, Deal, Interaction
 from .polarity import read_layers
@@ -35,6 +36,9 @@ _REP_NOTE_KINDS = frozenset({"call", "meeting", "note"})
 _COMPLAINT_FLOOR = -0.3
 _QUESTION_FLOOR = -0.15
 _CLEARLY_POSITIVE = 0.3
+_REQUEST_FORM = re.compile(r"\s*(?:please|kindly|could you|can you|would you|can we|could we|i'd like|we'd like"
+                           r"|i would like|we would like|may i|may we)\b", re.IGNORECASE)
+_REQUEST_DEAD_ZONE = 0.25
 _CONTRAST = re.compile(r"\b(?:but|however|though|although)\b", re.IGNORECASE)
 # Words that turn a sentence about a topic into a report of a problem ("the import took ten minutes" is not).
 _PROBLEM = re.compile(
@@ -243,7 +247,8 @@ def _survey_value(metadata: dict[str, Any], config: EngineConfig) -> tuple[float
     return (sum(values) / len(values) if values else None), nps, csat
 
 
-def _score_text(interaction: Interaction, config: EngineConfig) -> list[SentenceScore]:
+def _score_text(interaction: Interaction, config: EngineConfig) -> tuple[list[SentenceScore], Any]:
+    """The customer's sentences, scored, and their embeddings (None without the sentence model)."""
     limits = config.limits
     text = clean_text(interaction.body, max_chars=limits.max_text_chars)
     sentences = split_sentences(text, max_sentences=limits.max_sentences)
@@ -251,15 +256,31 @@ def _score_text(interaction: Interaction, config: EngineConfig) -> list[Sentence
         sentences.insert(0, interaction.subject.strip())  # a ticket's subject is the customer's own summary
     scorer = scorer_for(config)
     scores = [scorer.score(s) for s in sentences]
+    model = load_model()
+    if model is None or not scores:
+        return scores, None
+    embeddings = model.embed(sentences)  # once per message: the reason reader and the layers share them
     weight = config.emotion.model_weight
-    layers = read_layers([s.text for s in scores]) if weight > 0 else None
+    layers = read_layers(embeddings, [s.vader for s in scores]) if weight > 0 else None
     if layers is None:
-        return scores
+        return scores, embeddings
     # VADER blended with the learned reading of how things are said; where a customer-service phrase or an added
     # lexicon word spoke ("hard to justify", "refund") the lexicon knows better than a model trained on reviews
     return [replace(s, feelings=f) if s.valence or s.lexicon else
-            replace(s, feelings=f, score=max(-1.0, min(1.0, (1 - weight) * s.score + weight * p)))
-            for s, p, f in zip(scores, *layers, strict=True)]
+            replace(s, feelings=f, score=_blend(s.score, _request_lean(s.text, p), weight))
+            for s, p, f in zip(scores, *layers, strict=True)], embeddings
+
+
+def _blend(vader: float, learned: float, weight: float) -> float:
+    return max(-1.0, min(1.0, (1 - weight) * vader + weight * learned))
+
+
+def _request_lean(sentence: str, lean: float) -> float:
+    """A plain request ("Please update our billing address") is not a feeling: the layer's small lean on it is
+    noise, so it is cut by a dead zone; a request that reports a problem keeps its full reading."""
+    if not _REQUEST_FORM.match(sentence) or _PROBLEM.search(sentence):
+        return lean
+    return max(0.0, abs(lean) - _REQUEST_DEAD_ZONE) * (1 if lean > 0 else -1)
 
 
 def update(state: ContactState, interaction: Interaction) -> ContactState:
@@ -314,8 +335,8 @@ def update(state: ContactState, interaction: Interaction) -> ContactState:
         return state  # rep-authored and system text never counts as the customer's feeling
 
     state.customer_messages += 1
-    sentences = _score_text(interaction, config)
-    readings = classifier_for(config).read([s.text for s in sentences], [s.topics for s in sentences])
+    sentences, embeddings = _score_text(interaction, config)
+    readings = classifier_for(config).read([s.text for s in sentences], [s.topics for s in sentences], embeddings)
     felt = [_felt_score(s, r) for s, r in zip(sentences, readings, strict=True)]
     first_words = next((s.text for s in sentences), interaction.subject)
     _keep_top(state.activity, [ts, iid, kind, short_quote(first_words, 120)], config.silence.cadence_sample + 1)
@@ -337,7 +358,9 @@ def update(state: ContactState, interaction: Interaction) -> ContactState:
         bucket[1] += ws
         if len(state.emo_days) > config.emotion.trend_days * 2 + 4:
             del state.emo_days[min(state.emo_days)]  # only the most recent days are needed for the trend
-    _note_sentences(state, interaction, sentences, readings, felt, ts, day, "customer")
+    # a promoter's survey comment ("can't imagine working without it") is praise, not a complaint
+    promoter = (nps is not None and nps >= config.advocacy.min_nps) or (csat is not None and csat >= 4)
+    _note_sentences(state, interaction, sentences, readings, felt, ts, day, "customer", promoter=promoter)
     _note_stage(state, ts, value if weight else None, sentences, felt)
     return state
 
@@ -423,7 +446,8 @@ def _note_offer(state: ContactState, interaction: Interaction, ts: float) -> Non
 
 
 def _note_sentences(state: ContactState, interaction: Interaction, sentences: list[SentenceScore],
-                    readings: list[Reading], felt: list[float], ts: float, day: float, source: str) -> None:
+                    readings: list[Reading], felt: list[float], ts: float, day: float, source: str, *,
+                    promoter: bool = False) -> None:
     config = state.config
     iid, kind = interaction.id, interaction.kind
     subject = interaction.subject[:120]
@@ -452,7 +476,9 @@ def _note_sentences(state: ContactState, interaction: Interaction, sentences: li
             if reading.reason != "none" and score >= _CLEARLY_POSITIVE and not _is_complaint(s, reading):
                 # "quick and friendly support" after a support complaint: that topic has been put right
                 _keep_top(state.praise, [ts, iid, reading.reason], config.limits.recent_items)
-        if _is_complaint(s, reading):
+        if promoter and s.vader[0] > -0.5:
+            topics = []
+        elif _is_complaint(s, reading):
             topics = [reading.reason]
         else:
             topics = sorted(t for t in s.topics if t in names) if negative else []

@@ -14,9 +14,11 @@ from pathlib import Path
 
 import numpy as np
 
+from cem_engine.config import default_config
 from cem_engine.embedding import MODEL_NAME, load_model
 from cem_engine.model import EMOTIONS
 from cem_engine.polarity import features
+from cem_engine.sentiment import scorer_for
 
 from .train_polarity import fit
 
@@ -31,7 +33,8 @@ def main() -> None:
     rows = [json.loads(line) for line in TRAIN.read_text(encoding="utf-8").splitlines()]
     texts = [r["text"] for r in rows]
     y = np.asarray([EMOTIONS.index(r["emotion"]) for r in rows])
-    x = features(model, texts)
+    scorer = scorer_for(default_config())  # the same VADER reading (with the engine's lexicon) the engine feeds in
+    x = features(model.embed(texts), [scorer.score(t).vader for t in texts])
     half = np.arange(len(y)) % 2 == 0
     for train, check in ((half, ~half), (~half, half)):
         w = fit(x[train], y[train], classes=len(EMOTIONS))
