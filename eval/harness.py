@@ -121,7 +121,8 @@ def _run_journeys(labelled: LabelledSet, config: Any, note: str) -> SetResult:
         want = expected.get(contact.contact.contact_id)
         if want is None:
             continue
-        profile = analyze(contact, now=now, config=config)
+        when = datetime.fromisoformat(want["now"].replace("Z", "+00:00")) if want.get("now") else now
+        profile = analyze(contact, now=when, config=config)
         if "churn_reason" in want:
             result.reason_gold.append(want["churn_reason"])
             result.reason_pred.append(profile.churn_reason)

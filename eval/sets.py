@@ -34,6 +34,8 @@ class LabelledSet:
     source: str
     licence: str
     limit: int        # 0 = all lines
+    labels: Path | None = None  # answers kept beside the data (one JSON line per contact, may carry "now")
+    only_taxonomy: bool = False  # messages: keep the items whose "taxonomy" is this set's taxonomy
 
 
 def load_sets(path: Path = DATA / "sets.toml") -> list[LabelledSet]:
@@ -46,6 +48,8 @@ def load_sets(path: Path = DATA / "sets.toml") -> list[LabelledSet]:
             name=name, group=spec["group"], shape=spec["shape"], taxonomy=spec.get("taxonomy", "b2b_software"),
             split=spec.get("split", "test"), files=files, now=spec.get("now", "2026-06-01T12:00:00Z"),
             source=spec.get("source", ""), licence=spec.get("licence", ""), limit=int(spec.get("limit", 0)),
+            labels=base / spec["labels"] if spec.get("labels") else None,
+            only_taxonomy=bool(spec.get("only_taxonomy", False)),
         ))
     return out
 
@@ -56,6 +60,8 @@ def read_messages(labelled: LabelledSet) -> list[dict[str, Any]]:
         for line in path.read_text(encoding="utf-8").splitlines():
             if line.strip():
                 items.append(json.loads(line))
+    if labelled.only_taxonomy:
+        items = [i for i in items if i.get("taxonomy", labelled.taxonomy) == labelled.taxonomy]
     return items[: labelled.limit] if labelled.limit else items
 
 
@@ -71,4 +77,12 @@ def read_journeys(labelled: LabelledSet) -> tuple[list[str], dict[str, dict[str,
             record = json.loads(line)
             if record.get("record") == "contact" and "expected" in record:
                 expected[str(record["contact_id"])] = record["expected"]
+    if labelled.labels is not None:
+        contacts = {str(json.loads(line)["contact_id"]) for line in lines if '"contact"' in line
+                    and json.loads(line).get("record") == "contact"}
+        for line in labelled.labels.read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                label = json.loads(line)
+                if str(label["contact_id"]) in contacts:
+                    expected[str(label["contact_id"])] = label
     return lines, expected
