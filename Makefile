@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint bench faults clean
+.PHONY: install demo test lint bench faults eval clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,6 +26,9 @@ lint: $(STAMP)
 
 bench: $(STAMP)  ## side-by-side performance ratios
 	$(BIN)/python -m bench
+
+eval: $(STAMP)  ## engine quality on the golden, public and blind labelled sets (eval/README.md)
+	$(BIN)/python -m eval
 
 faults: $(STAMP)  ## fault-injection scenarios, one row each
 	$(BIN)/python -m tests.faults
