@@ -51,6 +51,24 @@ def _print_set(summary: dict[str, Any], console: Any) -> None:
     console.print()
 
 
+SUMMARY = (("reason_macro_f1", "reason F1"), ("complaint_recall", "complaint R"), ("negative_recall", "neg R"),
+           ("positive_recall", "pos R"), ("valence_pearson", "Pearson"), ("emotion_accuracy", "emotion"),
+           ("stage_accuracy", "stage"), ("risk_band_accuracy", "risk band"))
+
+
+def _print_summary(summaries: list[dict[str, Any]], console: Any) -> None:
+    from rich.table import Table
+
+    table = Table(title="summary (reason F1 = macro over gold classes; R = recall)")
+    table.add_column("set")
+    table.add_column("items", justify="right")
+    for _, title in SUMMARY:
+        table.add_column(title, justify="right")
+    for s in summaries:
+        table.add_row(s["set"], str(s["items"]), *(f"{s[k]:.2f}" if k in s else "-" for k, _ in SUMMARY))
+    console.print(table)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m eval", description=__doc__.split("\n\n")[0])
     parser.add_argument("--group", choices=("golden", "public", "holdout"), action="append",
@@ -93,6 +111,8 @@ def main(argv: list[str] | None = None) -> int:
                 f"{k}={v}" for k, v in summary.items() if isinstance(v, int | float)))
         else:
             _print_set(summary, console)
+    if len(summaries) > 1:
+        _print_summary(summaries, console)
     if args.save:
         args.save.parent.mkdir(parents=True, exist_ok=True)
         args.save.write_text(json.dumps(summaries, indent=1) + "\n", encoding="utf-8")
