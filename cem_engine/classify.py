@@ -38,6 +38,7 @@ class ReasonClassifier:
         self.cue_bonus = cue_bonus
         self.min_margin = min_margin
         self.names = list(taxonomy.names)
+        self._position = {name: i for i, name in enumerate(self.names)}
         self._matrix = None
         self._owner: list[int] = []
         if model is not None:
@@ -50,7 +51,14 @@ class ReasonClassifier:
                     owner.append(index)
             self._matrix = model.embed(texts)
             self._owner_arr = np.asarray(owner)
-            self._groups = [np.flatnonzero(self._owner_arr == i) for i in range(len(self.names))]
+            groups = [np.flatnonzero(self._owner_arr == i) for i in range(len(self.names))]
+            # one padded index (reasons x most examples) so every reason's top-k is one vectorised partition;
+            # the padding points at an extra column of -inf, and k never exceeds the smallest reason
+            widest = max(len(g) for g in groups)
+            self._index = np.full((len(groups), widest), len(texts))
+            for i, group in enumerate(groups):
+                self._index[i, :len(group)] = group
+            self._k = min(top_k, min(len(g) for g in groups))
 
     def read(self, sentences: list[str], cue_hits: list[frozenset[str]], embeddings: Any = None) -> list[Reading]:
         """One reading per sentence; ``cue_hits`` are the reasons whose cues each sentence contains.
@@ -66,13 +74,12 @@ class ReasonClassifier:
         if embeddings is None:
             embeddings = self.model.embed(sentences)  # type: ignore[union-attr]
         sims = embeddings @ self._matrix.T
-        scores = np.empty((len(sentences), len(self.names)))
-        for i, group in enumerate(self._groups):  # one vectorised top-k per reason, for all sentences at once
-            values = sims[:, group]
-            k = min(self.top_k, values.shape[1])
-            scores[:, i] = np.partition(values, -k, axis=1)[:, -k:].mean(axis=1)
-        bonus = np.asarray([[self.cue_bonus if name in hits else 0.0 for name in self.names] for hits in cue_hits])
-        scores += bonus
+        padded = np.hstack([sims, np.full((len(sentences), 1), -np.inf)])[:, self._index]  # sentences x reasons x ex.
+        scores = np.partition(padded, -self._k, axis=2)[:, :, -self._k:].mean(axis=2)
+        for row, hits in enumerate(cue_hits):
+            for name in hits:
+                if name in self._position:
+                    scores[row, self._position[name]] += self.cue_bonus
         none_index = self.names.index("none")
         none_scores = scores[:, none_index].copy()
         scores[:, none_index] = -np.inf
