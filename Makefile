@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 NODE_STAMP := crm-packages/node_modules/.installed
 
-.PHONY: install demo test lint bench faults clean crm-packages
+.PHONY: install demo test lint bench faults eval clean crm-packages
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -36,6 +36,9 @@ lint: $(STAMP)
 
 bench: $(STAMP)  ## side-by-side performance ratios
 	$(BIN)/python -m bench
+
+eval: $(STAMP)  ## engine quality on the golden, public and blind labelled sets (eval/README.md)
+	$(BIN)/python -m eval
 
 faults: $(STAMP)  ## fault-injection scenarios, one row each
 	$(BIN)/python -m tests.faults
