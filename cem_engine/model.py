@@ -33,6 +33,8 @@ DEAL_STAGES: tuple[str, ...] = (
     "decisionmakerboughtin", "contractsent", "closedwon", "closedlost",
 )
 DEAL_TYPES: tuple[str, ...] = ("new_business", "upsell", "renewal")
+# A ticket in one of these statuses (metadata["status"], lowercased) is no longer open.
+CLOSED_TICKET_STATUSES = frozenset({"closed", "resolved", "solved", "done", "cancelled", "canceled"})
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 
 from .decay import decay_factor
+from .model import CLOSED_TICKET_STATUSES
 from .risk import DAY, Silence
 from .stages import iso_date
 from .state import ContactState
@@ -126,7 +127,7 @@ def choose_reason(state: ContactState, now: float, silence: Silence | None, *, i
     recent_tickets = [t for t in state.tickets if 0 <= now - t[0] <= rules.ticket_burst_days * DAY]
     if len(recent_tickets) >= rules.ticket_burst_count:
         latest = recent_tickets[0]
-        still_open = sum(1 for t in recent_tickets if t[3] not in ("closed", "resolved", "solved", "done"))
+        still_open = sum(1 for t in recent_tickets if t[3] not in CLOSED_TICKET_STATUSES)
         items.append(Evidence("support_friction", rules.ticket_burst_score, latest[0], latest[1], "ticket",
                               short_quote(latest[2], rules.quote_chars),
                               f"{len(recent_tickets)} tickets in {rules.ticket_burst_days} days, "

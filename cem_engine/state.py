@@ -26,7 +26,6 @@ from .text import clean_text, short_quote, split_sentences
 
 STATE_VERSION = 1
 NEGATIVE_EMOTIONS = ("anxious", "confused", "frustrated", "angry", "disappointed")
-_CLOSED_TICKET = frozenset({"closed", "resolved", "solved", "done", "cancelled", "canceled"})
 _TWO_WAY_KINDS = frozenset({"call", "meeting"})  # happen with the customer whoever logged them
 _QUOTE_STORE_CHARS = 300
 
