@@ -33,8 +33,6 @@ DEAL_STAGES: tuple[str, ...] = (
     "decisionmakerboughtin", "contractsent", "closedwon", "closedlost",
 )
 DEAL_TYPES: tuple[str, ...] = ("new_business", "upsell", "renewal")
-# A ticket in one of these statuses (metadata["status"], lowercased) is no longer open.
-CLOSED_TICKET_STATUSES = frozenset({"closed", "resolved", "solved", "done", "cancelled", "canceled"})
 
 
 @dataclass(frozen=True)
@@ -70,6 +68,7 @@ class Deal:
     amount: float | None = None
     created: date | datetime | None = None
     close_date: date | datetime | None = None
+    lost_reason: str = ""  # why a closed-lost deal was lost, as the CRM records it (a system record)
 
 
 @dataclass(frozen=True)

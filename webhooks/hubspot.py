@@ -25,7 +25,7 @@ from typing import Any, ClassVar
 from adapters.hubspot.consts import APP_ID_SETTING, PROPERTY_PREFIX
 
 from .base import InboundRequest, WebhookReceiver, WebhookTarget, load_json
-from .errors import MalformedPayload, PayloadTooLarge, SignatureError
+from .errors import Forbidden, MalformedPayload, PayloadTooLarge, SignatureError
 from .events import (
     ASSOCIATION_CHANGED,
     CONTACT_CHANGED,
@@ -133,6 +133,20 @@ class HubSpotReceiver(WebhookReceiver):
         expected = [v3_signature(s, request.method, request.url, request.body, timestamp) for s in secrets]
         if not matches_any(signature.strip(), expected):
             raise SignatureError("HubSpot signature does not match.")
+
+    def verify_card(self, request: InboundRequest, target: WebhookTarget) -> None:
+        """App cards call through ``hubspot.fetch``, which HubSpot signs with v3. Only v3 is accepted: v1 covers
+        neither the URL nor a timestamp, so a captured request could be replayed for another record."""
+        secrets = [s for s in target.secrets if s]
+        if not secrets:
+            raise SignatureError("No HubSpot app client secret is configured for this connection.")
+        signature = request.headers.get(V3_SIGNATURE_HEADER)
+        if not signature:
+            raise SignatureError(f"Missing {V3_SIGNATURE_HEADER} header: call this endpoint with hubspot.fetch().")
+        self._verify_v3(request, signature, secrets)
+        portal = request.query.get("portalId")
+        if portal and target.account_id and str(portal) != str(target.account_id):
+            raise Forbidden(f"Portal {portal} is not the HubSpot account this connection is set up for.")
 
     # -- parsing -----------------------------------------------------------------------
     def parse(self, request: InboundRequest) -> list[ChangeEvent]:
