@@ -19,10 +19,7 @@ from typing import Any
 from cem_engine.model import DEAL_STAGES, ContactFacts, Deal, Interaction
 
 from ..fields import FieldSpec, coerce, to_iso_z
-
-GROUP_NAME = "cem"
-GROUP_LABEL = "Customer Experience (CEM)"
-PROPERTY_PREFIX = "cem_"
+from .consts import GROUP_NAME, PROPERTY_PREFIX
 
 CONTACT_PROPERTIES = ("email", "firstname", "lastname", "lifecyclestage", "createdate", "lastmodifieddate")
 
