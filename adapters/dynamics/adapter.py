@@ -29,11 +29,11 @@ from ..base import ConnectionInfo, ContactPage, CRMAdapter, FieldUpdate, Provisi
 from ..errors import AdapterError, InvalidRequest, NotFound, TransientError
 from ..fields import FIELDS_BY_KEY, FieldSpec, to_iso_z
 from ..http import error_for_status
-from .auth import PLATFORM, TokenProvider
+from .auth import TokenProvider
 from .batch import BatchResponseError, Operation, PartResponse, build_batch, parse_batch_response
 from .bulk_read import BulkContactReader
 from .client import WebApiClient
-from .consts import APPLICATION_USER_SETTING
+from .consts import APPLICATION_USER_SETTING, PLATFORM
 from .install import Installer
 from .mapping import ColumnNaming
 from .read import RESOLVERS, ContactReader

@@ -34,7 +34,7 @@ from ..errors import (
 from ..fields import FIELDS_BY_KEY, FieldSpec, to_iso_z
 from .client import SalesforceClient, budget_ceiling
 from .consts import COLLECTION_LIMIT, INTEGRATION_USER_SETTING, PLATFORM
-from .install import ID_PATTERN, Provisioner, soql_id
+from .install import ID_PATTERN, Installer, soql_id
 from .mapping import from_salesforce, native_name, to_salesforce
 from .read import ContactReader
 
@@ -108,7 +108,7 @@ class SalesforceAdapter(CRMAdapter):
         _, user_id = self.identity()
         extra = self.connection.settings.get("permission_set_assignees") or []
         assignees = [user_id, *(str(a) for a in extra if str(a)[:15] != user_id[:15])]
-        return Provisioner(self.client, list(self.fields), self.objects, assignees).run(dry_run=dry_run)
+        return Installer(self.client, list(self.fields), self.objects, assignees).run(dry_run=dry_run)
 
     # -- reading ----------------------------------------------------------------------------------
     def _sobject_of(self, record_id: str) -> str:
