@@ -208,7 +208,7 @@ def test_record_page_component_renders_sandbox_data_in_headless_chromium(tmp_pat
         assert text["cem-stage"].startswith(profile["journey_stage"].capitalize() + " since ")
         assert text["cem-reason"] == profile["churn_reason"].replace("_", " ").capitalize()
         assert f"({profile['churn_risk']})" in text["cem-risk"]
-        assert "The CSV import keeps rejecting our file" in text["cem-quote"]
+        assert profile["explanation"]["reason_evidence"][0]["quote"] in text["cem-quote"]
         assert f"{PUBLIC}/journey/{connection}/{contact}?token=" in snapshot  # link and framed map
 
         apex_secret["value"] = "an old secret"  # CEM Settings not updated after a rotation
