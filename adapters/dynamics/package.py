@@ -72,7 +72,7 @@ def _guid(value: uuid.UUID) -> str:
 class DynamicsPackage:
     archive: ClassVar[bool] = True
     next_step: ClassVar[str] = ("Import it in Power Apps > Solutions > Import solution "
-                                "(README: 'Install inside Dynamics 365').")
+                                "(README: 'Install inside the CRM', Dynamics 365).")
 
     def files(self, context: PackageContext) -> dict[str, bytes]:
         context.require_https("Dataverse")
