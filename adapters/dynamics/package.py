@@ -215,7 +215,8 @@ class DynamicsPackage:
             _text(attribute, "MaxLength", definition["MaxLength"])
         else:
             _text(attribute, "AppDefaultValue", -1)
-            optionset = ET.SubElement(attribute, "optionset", Name=f"{logical}")
+            _text(attribute, "OptionSetName", logical)  # a local choice, named like its column
+            optionset = ET.SubElement(attribute, "optionset", Name=logical)
             _text(optionset, "OptionSetType", "picklist")
             _text(optionset, "IsGlobal", 0)
             _text(optionset, "IntroducedVersion", SOLUTION_VERSION)
