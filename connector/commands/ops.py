@@ -23,6 +23,7 @@ def status_command(as_json: bool) -> None:
         status = collect_status(rt)
     if as_json:
         click.echo(json.dumps(status, indent=2, default=str))
+        _exit_if_unhealthy(status)
         return
     table = Table(title="Connections")
     for column in ("id", "platform", "name", "account", "analysed", "written", "dead letters", "API calls today",
@@ -32,7 +33,10 @@ def status_command(as_json: bool) -> None:
         table.add_row(str(c["id"]), c["platform"], c["name"], c["account_id"] or "", str(c["contacts_analysed"]),
                       str(c["contacts_written"]), str(c["dead_letters"]), str(c["api_calls_today"]), c["webhook_url"])
     console.print(table)
-    console.print("Queue: " + ", ".join(f"{k} {v}" for k, v in status["queue"].items()))
+    if "error" in status["queue"]:
+        console.print(f"[red]Queue: {status['queue']['error']}[/red]")
+    else:
+        console.print("Queue: " + ", ".join(f"{k} {v}" for k, v in status["queue"].items()))
     if status["errors"]:
         errors = Table(title="Recent errors (replay with `cem-connector replay`)")
         for column in ("id", "connection", "contact", "job", "error", "attempts"):
@@ -43,6 +47,14 @@ def status_command(as_json: bool) -> None:
         console.print(errors)
     else:
         console.print("[green]No errors.[/green]")
+    _exit_if_unhealthy(status)
+
+
+def _exit_if_unhealthy(status: dict) -> None:  # type: ignore[type-arg]
+    """Monitoring scripts rely on the exit code: non-zero when the queue cannot be reached (an unreachable
+    database already fails before anything is printed)."""
+    if "error" in status["queue"]:
+        raise SystemExit(1)
 
 
 @click.command("replay")

@@ -1,6 +1,6 @@
 """Persistence: SQLAlchemy models, the Store and its migrations."""
 
-from .db import Store
+from .db import DatabaseUnreachable, DatabaseUrlError, SchemaNotMigrated, Store, StoreError, display_url
 from .models import (
     PERSONAL_DATA_TABLES,
     Activity,
@@ -14,6 +14,19 @@ from .models import (
 )
 
 __all__ = [
-    "PERSONAL_DATA_TABLES", "Activity", "ApiUsage", "Base", "Connection", "ContactState", "DeadLetter", "Store",
-    "SyncCursor", "WrittenValues",
+    "PERSONAL_DATA_TABLES",
+    "Activity",
+    "ApiUsage",
+    "Base",
+    "Connection",
+    "ContactState",
+    "DatabaseUnreachable",
+    "DatabaseUrlError",
+    "DeadLetter",
+    "SchemaNotMigrated",
+    "Store",
+    "StoreError",
+    "SyncCursor",
+    "WrittenValues",
+    "display_url",
 ]
