@@ -27,6 +27,7 @@ from adapters.base import ChangeEvent
 
 from .base import InboundRequest, WebhookReceiver, WebhookTarget, load_json
 from .errors import Forbidden, MalformedPayload, SignatureError
+from .ids import guid, host_name
 from .signatures import matches_any
 
 DEFAULT_HEADER = "x-cem-webhook-key"
@@ -87,10 +88,18 @@ class DynamicsReceiver(WebhookReceiver):
         if not matches_any(provided, target.secrets):
             raise SignatureError("Missing or wrong webhook key: send it as ?code=<key> (WebhookKey) or in the "
                                  f"{header_name} header (HttpHeader).")
-        organization = request.headers.get("x-ms-dynamics-organization")
-        expected_org = target.settings.get("organization_host")
-        if expected_org and organization and organization.lower() != str(expected_org).lower():
-            raise Forbidden("This webhook belongs to a different Dataverse environment.")
+        # Dataverse names the sending environment by host name (contoso.crm.dynamics.com)
+        sent_by = request.headers.get("x-ms-dynamics-organization")
+        org_url = target.settings.get("org_url")
+        if sent_by and org_url and host_name(sent_by) != host_name(str(org_url)):
+            raise Forbidden(f"This webhook comes from the Dataverse environment {host_name(sent_by)[:100]}, not "
+                            f"{host_name(str(org_url))}, which this connection is set up for.")
+
+    @classmethod
+    def account_key(cls, account_id: object) -> str | None:
+        """Organisation GUIDs compare without regard to case or braces."""
+        key = super().account_key(account_id)
+        return guid(key) if key else None
 
     # -- parsing -----------------------------------------------------------------------------
     def parse(self, request: InboundRequest) -> list[ChangeEvent]:
