@@ -117,6 +117,16 @@ class WebhookReceiver(abc.ABC):
         return False
 
     @classmethod
+    def secret_from_credentials(cls, credentials: Mapping[str, Any]) -> str | None:
+        """The webhook secret the CRM itself dictates (HubSpot: the app's client secret); None: we make one."""
+        return None
+
+    @classmethod
+    def setup_lines(cls, url: str, secret: str) -> list[str]:
+        """What the admin pastes into the CRM so it calls ``url`` with ``secret``, one line per item."""
+        return [f"Webhook URL: {url}"]
+
+    @classmethod
     def account_key(cls, account_id: object) -> str | None:
         """The comparable form of an account id (portal, org, organisation); see webhooks/ids.py.
 

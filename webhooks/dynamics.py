@@ -96,6 +96,12 @@ class DynamicsReceiver(WebhookReceiver):
                             f"{host_name(str(org_url))}, which this connection is set up for.")
 
     @classmethod
+    def setup_lines(cls, url: str, secret: str) -> list[str]:
+        return ["`cem-connector install dynamics` registers this webhook in Dataverse (service endpoint + steps).",
+                f"By hand instead (Plug-in Registration Tool > Register New Web Hook): Endpoint URL {url}, "
+                f"Authentication WebhookKey, Value {secret}"]
+
+    @classmethod
     def account_key(cls, account_id: object) -> str | None:
         """Organisation GUIDs compare without regard to case or braces."""
         key = super().account_key(account_id)

@@ -18,6 +18,7 @@ hubspot-api-client ``utils/signature.py`` source; see shared/reference/crm-apis.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
@@ -86,6 +87,19 @@ def v2_signature(secret: str, method: str, uri: str, body: bytes) -> str:
 
 class HubSpotReceiver(WebhookReceiver):
     platform: ClassVar[str] = "hubspot"
+
+    @classmethod
+    def secret_from_credentials(cls, credentials: Mapping[str, Any]) -> str | None:
+        secret = credentials.get("client_secret")
+        return str(secret) if secret else None  # HubSpot signs with the app's client secret
+
+    @classmethod
+    def setup_lines(cls, url: str, secret: str) -> list[str]:
+        return [f"Target URL (your app > Webhooks): {url}",
+                "Signatures: HubSpot signs with the app's client secret; the connector verifies with the "
+                "client_secret credential you gave (pass --credential client_secret=... if you did not).",
+                "Subscriptions: contact creation/deletion/privacyDeletion/associationChange, propertyChange of "
+                "lifecyclestage, and the engagement objects (README: Connect a real HubSpot account, step 4)."]
 
     # -- verification ------------------------------------------------------------------
     def verify(self, request: InboundRequest, target: WebhookTarget) -> None:

@@ -152,6 +152,12 @@ class SalesforceReceiver(WebhookReceiver):
         return WebhookResponse(200, ACK_BODY, "text/xml; charset=utf-8") if soap else response
 
     @classmethod
+    def setup_lines(cls, url: str, secret: str) -> list[str]:
+        return [f"Outbound Message Endpoint URL (Setup > Outbound Messages > New): {url}?token={secret}",
+                f"Flow / Apex / CDC relay callouts: POST JSON to {url}, header {SIGNATURE_HEADER}: "
+                f"t=<unix seconds>,v1=<hex HMAC-SHA256 of \"<t>.<body>\"> keyed with: {secret}"]
+
+    @classmethod
     def account_key(cls, account_id: object) -> str | None:
         """Org ids arrive with 15 or 18 characters; both become the 18-character form."""
         key = super().account_key(account_id)
