@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import os
+from typing import ClassVar
 
 import click
 
 from .commands.analyze import analyze_command
-from .commands.demo import demo_command
 from .commands.export import export_command
 from .commands.ops import forget_command, journey_link_command, replay_command, status_command
 from .commands.run import migrate_command, scheduler_command, serve_command, worker_command
@@ -17,7 +19,26 @@ from .diagnose import debug_requested, explain
 
 
 class CLI(click.Group):
-    """Known failures (configuration, database, Redis, CRM) become one line and exit code 1."""
+    """The command group. Known failures (configuration, database, Redis, CRM) become one line and exit
+    code 1 (connector.diagnose); it also offers commands defined above the service, loaded when first asked for.
+
+    The demo drives sandbox CRMs, so it lives in the top-level ``demo`` package, above the service;
+    naming it here (not importing it) keeps the service free of sandbox imports.
+    """
+
+    lazy: ClassVar[dict[str, str]] = {"demo": "demo.command:demo_command"}
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), *(n for n in self.lazy if _importable(self.lazy[n]))])
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name in self.lazy and name not in self.commands:
+            if not _importable(self.lazy[name]):
+                raise click.ClickException(f"`cem-connector {name}` is not part of this installation; "
+                                           "reinstall the package (`make install` or `pip install -e .`).")
+            module, _, attr = self.lazy[name].partition(":")
+            self.add_command(getattr(importlib.import_module(module), attr), name)
+        return super().get_command(ctx, name)
 
     def invoke(self, ctx: click.Context) -> object:
         try:
@@ -29,6 +50,10 @@ class CLI(click.Group):
             if message is None or debug_requested():
                 raise  # a bug, or the admin asked for the traceback
             raise click.ClickException(message) from error
+
+
+def _importable(path: str) -> bool:
+    return importlib.util.find_spec(path.partition(".")[0]) is not None
 
 
 def _debug(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
@@ -61,7 +86,7 @@ def main() -> None:
 
 for command in (
     connect_command, install_command, backfill_command, reconcile_command, serve_command, worker_command,
-    scheduler_command, demo_command, status_command, replay_command, forget_command, journey_link_command,
+    scheduler_command, status_command, replay_command, forget_command, journey_link_command,
     rotate_secret_command, export_command, migrate_command,
 ):
     main.add_command(command)
