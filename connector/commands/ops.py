@@ -9,7 +9,10 @@ import click
 from rich.table import Table
 from sqlalchemy import select
 
+from adapters.errors import AdapterError
+
 from ..jobs import forget_contact, replay_dead_letter
+from ..runtime import Runtime
 from ..status import collect_status
 from ..store import DeadLetter
 from .common import console, pick_connection, runtime
@@ -85,7 +88,29 @@ def forget_command(contact_id: str, connection_id: int | None) -> None:
     with runtime() as rt:
         connection_id = pick_connection(rt, connection_id)
         removed = forget_contact(rt, connection_id, contact_id)
-        console.print(f"Forgot contact {contact_id} on connection {connection_id}: {removed} stored rows removed.")
+        if removed:
+            console.print(f"Forgot contact {contact_id} on connection {connection_id}: {removed} stored rows removed.")
+        else:
+            console.print(f"Nothing is stored about contact {contact_id} on connection {connection_id}: check the id "
+                          "(the CRM's contact id, as `cem-connector status` and the admin page show it).")
+        console.print(_crm_record_state(rt, connection_id, contact_id))
+    if not removed:
+        raise SystemExit(1)
+
+
+def _crm_record_state(rt: Runtime, connection_id: int, contact_id: str) -> str:
+    """Whether the CRM record still holds CEM fields: forget never changes data in the CRM."""
+    try:
+        values = rt.adapter(connection_id).read_fields([contact_id])
+    except AdapterError as error:
+        return f"Could not check the CRM record ({type(error).__name__}: {error})."
+    if contact_id not in values:
+        return f"The CRM has no contact {contact_id}."
+    held = [key for key, value in values[contact_id].items() if value not in (None, "")]
+    if not held:
+        return f"The CRM record {contact_id} holds no CEM fields."
+    return (f"The CRM record {contact_id} still holds CEM fields ({', '.join(held)}); forget does not change CRM "
+            "data: clear them in the CRM if the person must be erased there too.")
 
 
 @click.command("journey-link")
