@@ -10,6 +10,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from connector.commands.common import console
+from connector.commands.tables import Column, clip, fitted_table, short_ids
 
 from .run import emit_all, read_back, start_demo, wait_until_written
 
@@ -54,28 +55,31 @@ def demo_command(platforms: tuple[str, ...], contacts: int, serve: bool, data_di
         run.stop()
 
 
+DEMO_COLUMNS = (
+    Column("contact", 12), Column("journey stage", 8), Column("emotion", 9, priority=2), Column("risk", 4),
+    Column("churn reason", 12, priority=1), Column("evidence", 16, priority=3, wrap=True),
+)
+
+
 def _print_table(rows: list[dict]) -> None:  # type: ignore[type-arg]
     for platform in dict.fromkeys(row["platform"] for row in rows):
-        table = Table(title=f"{platform}: CEM fields read back from the sandbox CRM's contact records")
-        table.add_column("contact", no_wrap=True, min_width=22)
-        table.add_column("journey stage", no_wrap=True, min_width=13)
-        table.add_column("emotion", no_wrap=True, min_width=16)
-        table.add_column("risk", justify="right", no_wrap=True, min_width=4)
-        table.add_column("churn reason", no_wrap=True, min_width=20)
-        table.add_column("evidence", no_wrap=True, overflow="ellipsis", max_width=70)
-        for row in (r for r in rows if r["platform"] == platform):
-            score = row.get("emotion_score")
-            emotion = f"{score:+.0f} {row.get('emotion', '')}" if isinstance(score, int | float) else "-"
-            contact = f"{row['name']} ({_short(row['contact_id'], 12)})"
-            table.add_row(contact, str(row.get("journey_stage") or "-"), emotion, str(row.get("churn_risk", "-")),
-                          str(row.get("churn_reason") or "-"),
-                          _short(row.get("churn_reason_detail") or ""))
-        console.print(table)
+        console.print(demo_table(platform, [r for r in rows if r["platform"] == platform], console.width))
 
 
-def _short(text: str, limit: int = 70) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+def demo_table(platform: str, rows: list[dict], width: int) -> Table:  # type: ignore[type-arg]
+    ids = short_ids(row["contact_id"] for row in rows)
+    cells = []
+    for row in rows:
+        score = row.get("emotion_score")
+        emotion = f"{score:+.0f} {row.get('emotion', '')}" if isinstance(score, int | float) else "-"
+        cells.append((f"{row['name']}\n{ids[row['contact_id']]}", str(row.get("journey_stage") or "-"), emotion,
+                      str(row.get("churn_risk", "-")), str(row.get("churn_reason") or "-"),
+                      clip(row.get("churn_reason_detail") or "", 160)))
+    table = fitted_table(DEMO_COLUMNS, cells, width,
+                         title=f"{platform}: CEM fields read back from the sandbox CRM's contact records",
+                         more="`cem-connector status --json` and the admin page show everything")
+    table.show_lines = True  # rows span two lines (name, id)
+    return table
 
 
 def _serve_forever(run) -> None:  # type: ignore[no-untyped-def]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -16,8 +17,9 @@ from ..config import Settings
 from ..connections import list_connections
 from ..runtime import Runtime, set_runtime
 
-# Piped output (CI logs, `make demo | tee`) gets a wide page instead of rich's 80-column default.
-console = Console(width=None if sys.stdout.isatty() else 160)
+# Piped output (CI logs, `make demo | tee`) gets a wide page instead of rich's 80-column default,
+# unless COLUMNS says otherwise; tables fit whatever width this is (commands/tables.py).
+console = Console(width=None if sys.stdout.isatty() or os.environ.get("COLUMNS", "").isdigit() else 160)
 
 
 @contextmanager

@@ -16,6 +16,7 @@ from ..runtime import Runtime
 from ..status import collect_status
 from ..store import DeadLetter
 from .common import console, pick_connection, runtime
+from .tables import Column, clip, fitted_table, short_ids
 
 
 @click.command("status")
@@ -28,29 +29,44 @@ def status_command(as_json: bool) -> None:
         click.echo(json.dumps(status, indent=2, default=str))
         _exit_if_unhealthy(status)
         return
-    table = Table(title="Connections")
-    for column in ("id", "platform", "name", "account", "analysed", "written", "dead letters", "API calls today",
-                   "webhook URL"):
-        table.add_column(column)
-    for c in status["connections"]:
-        table.add_row(str(c["id"]), c["platform"], c["name"], c["account_id"] or "", str(c["contacts_analysed"]),
-                      str(c["contacts_written"]), str(c["dead_letters"]), str(c["api_calls_today"]), c["webhook_url"])
-    console.print(table)
+    console.print(connections_table(status["connections"], console.width))
     if "error" in status["queue"]:
         console.print(f"[red]Queue: {status['queue']['error']}[/red]")
     else:
         console.print("Queue: " + ", ".join(f"{k} {v}" for k, v in status["queue"].items()))
     if status["errors"]:
-        errors = Table(title="Recent errors (replay with `cem-connector replay`)")
-        for column in ("id", "connection", "contact", "job", "error", "attempts"):
-            errors.add_column(column)
-        for e in status["errors"]:
-            errors.add_row(str(e["id"]), str(e["connection_id"]), e["contact_id"] or "", e["job"], e["error"],
-                           str(e["attempts"]))
-        console.print(errors)
+        console.print(errors_table(status["errors"], console.width))
     else:
         console.print("[green]No errors.[/green]")
     _exit_if_unhealthy(status)
+
+
+CONNECTION_COLUMNS = (
+    Column("id", 2), Column("platform", 8), Column("name", 6, priority=3), Column("account", 8, priority=4),
+    Column("analysed", 8, priority=1, justify="right"), Column("written", 7, priority=1, justify="right"),
+    Column("dead", 4, priority=2, justify="right"), Column("API calls", 5, priority=5, justify="right"),
+    Column("webhook URL", 20, priority=6, fold=True),
+)
+ERROR_COLUMNS = (
+    Column("id", 2), Column("connection", 4, priority=2), Column("contact", 9), Column("job", 7, priority=3),
+    Column("error", 20, wrap=True), Column("attempts", 3, priority=1, justify="right"),
+)
+
+
+def connections_table(connections: list[dict], width: int) -> Table:  # type: ignore[type-arg]
+    accounts = short_ids(str(c["account_id"] or "") for c in connections)
+    rows = [(str(c["id"]), c["platform"], c["name"], accounts[str(c["account_id"] or "")], str(c["contacts_analysed"]),
+             str(c["contacts_written"]), str(c["dead_letters"]), str(c["api_calls_today"]), c["webhook_url"])
+            for c in connections]
+    return fitted_table(CONNECTION_COLUMNS, rows, width, title="Connections", more="`status --json` shows them")
+
+
+def errors_table(errors: list[dict], width: int) -> Table:  # type: ignore[type-arg]
+    contacts = short_ids(str(e["contact_id"] or "") for e in errors)
+    rows = [(str(e["id"]), str(e["connection_id"]), contacts[str(e["contact_id"] or "")], e["job"],
+             clip(e["error"], 300), str(e["attempts"])) for e in errors]
+    return fitted_table(ERROR_COLUMNS, rows, width, title="Recent errors (replay with `cem-connector replay`)",
+                        more="`status --json` shows them")
 
 
 def _exit_if_unhealthy(status: dict) -> None:  # type: ignore[type-arg]

@@ -7,7 +7,6 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import click
-from rich.table import Table
 
 from ..connections import (
     create_connection,
@@ -19,6 +18,7 @@ from ..connections import (
 )
 from ..registry import PLATFORMS, get_platform
 from .common import console, parse_pairs, pick_connection, runtime
+from .tables import Column, fitted_table
 
 PLATFORM_CHOICE = click.Choice(sorted(PLATFORMS))
 
@@ -101,6 +101,9 @@ def _loopback(url: str) -> bool:
     return host in ("localhost", "::1") or host.startswith("127.")
 
 
+INSTALL_COLUMNS = (Column("action", 9), Column("what", 16, wrap=True), Column("detail", 12, priority=1, wrap=True))
+
+
 @click.command("install")
 @click.argument("platform", type=PLATFORM_CHOICE)
 @click.option("--connection", "connection_id", type=int, help="Connection id (default: the only one).")
@@ -113,15 +116,13 @@ def install_command(platform: str, connection_id: int | None, dry_run: bool) -> 
     with runtime() as rt:
         connection_id = pick_connection(rt, connection_id, platform)
         report = rt.adapter(connection_id).provision(dry_run=dry_run)
-        table = Table(title=f"{'Plan' if dry_run else 'Install'}: {get_platform(platform).label} "
-                            f"connection {connection_id}")
-        table.add_column("action")
-        table.add_column("what")
-        table.add_column("detail")
+        rows = []
         for step in report.steps:
             style = {"unchanged": "dim", "todo": "yellow"}.get(step.action, "green")
-            table.add_row(f"[{style}]{step.action}[/{style}]", step.target, step.detail)
-        console.print(table)
+            rows.append((f"[{style}]{step.action}[/{style}]", step.target, step.detail))
+        console.print(fitted_table(INSTALL_COLUMNS, rows, console.width,
+                                   title=f"{'Plan' if dry_run else 'Install'}: {get_platform(platform).label} "
+                                         f"connection {connection_id}"))
         for step in report.todo:
             console.print(f"[yellow]Still to do: {step.target}: {step.detail}[/yellow]", soft_wrap=True)
         if dry_run:
