@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shlex
+import signal
 import time
 from pathlib import Path
 
@@ -12,7 +14,7 @@ from rich.table import Table
 from connector.commands.common import console
 from connector.commands.tables import Column, clip, fitted_table, short_ids
 
-from .run import emit_all, read_back, start_demo, wait_until_written
+from .run import StoryMatch, emit_all, read_back, start_demo, story_matches, wait_until_written
 
 
 @click.command("demo")
@@ -22,7 +24,9 @@ from .run import emit_all, read_back, start_demo, wait_until_written
 @click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=Path(".cem-connector/demo"),
               show_default=True, help="Where the demo keeps its SQLite database and embedded Redis.")
 @click.option("--timeout", default=300, show_default=True, help="Seconds to wait for every contact to be written.")
-def demo_command(platforms: tuple[str, ...], contacts: int, serve: bool, data_dir: Path, timeout: int) -> None:
+@click.option("--port", default=0, show_default=True, help="Port of the connector's web app (0: a free one).")
+def demo_command(platforms: tuple[str, ...], contacts: int, serve: bool, data_dir: Path, timeout: int,
+                 port: int) -> None:
     """Run the whole pipeline on embedded defaults and show the result.
 
     Starts sandbox CRMs (local stand-ins with the real APIs' paths, signatures and
@@ -30,8 +34,9 @@ def demo_command(platforms: tuple[str, ...], contacts: int, serve: bool, data_di
     their demo contacts, processes them through the queue and a worker, and
     prints the CEM fields read back from the sandbox CRMs' contact records.
     """
+    _stop_on_signals()
     run = start_demo(platform_names=list(platforms) or None, contacts=contacts, data_dir=data_dir,
-                     say=console.print)
+                     say=console.print, port=port)
     try:
         sent = emit_all(run)
         console.print(f"Sandboxes are sending {sent} signed webhook events...")
@@ -46,9 +51,9 @@ def demo_command(platforms: tuple[str, ...], contacts: int, serve: bool, data_di
         elapsed = time.monotonic() - run.started
         rows = read_back(run)
         _print_table(rows)
-        matched = sum(1 for r in rows if r.get("expected", {}).get("churn_reason") == r.get("churn_reason"))
         console.print(f"{len(rows)} contacts across {len(run.platforms)} CRM(s) analysed and written back in "
-                      f"{elapsed:.1f} s. Churn reason matches the scripted story for {matched} of {len(rows)}.")
+                      f"{elapsed:.1f} s.")
+        _print_story(story_matches(rows))
         if serve:
             _serve_forever(run)
     finally:
@@ -82,12 +87,41 @@ def demo_table(platform: str, rows: list[dict], width: int) -> Table:  # type: i
     return table
 
 
+def _print_story(matches: list[StoryMatch]) -> None:
+    """The closing line: per CRM, how many contacts ended with the scripted stage and churn reason."""
+    parts = [f"{m.label}: stage {m.stage}/{m.contacts}, churn reason {m.reason}/{m.contacts}" for m in matches]
+    console.print("Matches the scripted story: " + "; ".join(parts) + ".", soft_wrap=True)
+    for m in matches:
+        for miss in m.misses:
+            console.print(f"  [dim]{m.label} differs: {miss}[/dim]", soft_wrap=True)
+
+
+def _stop_on_signals() -> None:
+    """SIGTERM and SIGHUP (a closed terminal, `kill`) stop the demo like Ctrl-C: the `finally` then stops
+    the worker process, the sandboxes and the embedded Redis instead of leaving them running."""
+
+    def stop(signum: int, _frame: object) -> None:
+        for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
+            signal.signal(sig, signal.SIG_IGN)  # a second signal must not interrupt the clean-up
+        raise SystemExit(128 + signum)
+
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, stop)
+
+
 def _serve_forever(run) -> None:  # type: ignore[no-untyped-def]
     url = run.runtime.settings.public_url
     console.print(f"\nAdmin:    {url}/admin/   (user: any, password: {run.runtime.settings.admin_token})")
     for item in run.platforms:
         console.print(f"{item.platform.label}: sandbox {item.sandbox.url}, webhooks {url}/webhooks/"
-                      f"{item.platform.name}/{item.connection_id}")
+                      f"{item.platform.name}/{item.connection_id}", soft_wrap=True)
+    example = run.platforms[0] if run.platforms else None
+    console.print("\nThe CLI sees this demo's data (same database, Redis and keys) with, in another terminal:")
+    console.print(f"  export CEM_DATA_DIR={shlex.quote(str(run.data_dir))} CEM_PUBLIC_URL={url}", soft_wrap=True)
+    console.print("  cem-connector status", soft_wrap=True)
+    if example and example.contact_ids:
+        console.print(f"  cem-connector journey-link --connection {example.connection_id} {example.contact_ids[0]}",
+                      soft_wrap=True)
     console.print("Press Ctrl-C to stop.")
     try:
         while True:
