@@ -29,7 +29,10 @@ def status_command(as_json: bool) -> None:
         click.echo(json.dumps(status, indent=2, default=str))
         _exit_if_unhealthy(status)
         return
-    console.print(connections_table(status["connections"], console.width))
+    if status["connections"]:
+        console.print(connections_table(status["connections"], console.width))
+    else:
+        console.print("No connections yet: `cem-connector connect PLATFORM ...` adds one.")
     if "error" in status["queue"]:
         console.print(f"[red]Queue: {status['queue']['error']}[/red]")
     else:

@@ -84,11 +84,16 @@ class Store:
         with self._connected() as connection:
             current = _current_revision(connection)
         head = head_revision()
-        if current != head:
-            state = "is empty" if current is None else f"is at migration {current}"
+        if current == head:
+            return
+        if current is not None and not _known_revision(current):
             raise SchemaNotMigrated(
-                f"The database schema {state}; this version needs migration {head}. "
-                "Run `cem-connector migrate` once (the Procfile's release phase does), then start the process again.")
+                f"The database schema is at migration {current}, which this version does not know: a newer "
+                f"version of cem-connector migrated it. Run that version (this one needs migration {head}).")
+        state = "is empty" if current is None else f"is at migration {current}"
+        raise SchemaNotMigrated(
+            f"The database schema {state}; this version needs migration {head}. "
+            "Run `cem-connector migrate` once (the Procfile's release phase does), then start the process again.")
 
     @contextmanager
     def _connected(self, *, begin: bool = False) -> Iterator[Connection]:
@@ -116,6 +121,14 @@ class Store:
 def head_revision() -> str:
     heads = ScriptDirectory.from_config(alembic_config("")).get_heads()
     return ",".join(sorted(heads))
+
+
+def _known_revision(revision: str) -> bool:
+    scripts = ScriptDirectory.from_config(alembic_config(""))
+    try:
+        return all(scripts.get_revision(r) is not None for r in revision.split(","))
+    except Exception:  # alembic raises its own errors for unknown ids
+        return False
 
 
 def _current_revision(connection) -> str | None:  # type: ignore[no-untyped-def]
