@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import time
+from dataclasses import replace
 
 import click
 
@@ -52,6 +54,9 @@ def serve_command(host: str, port: int) -> None:
     from ..app import create_app
 
     with runtime() as rt:
+        if not os.environ.get("CEM_PUBLIC_URL"):
+            # signatures, webhook URLs and journey links name the port really served
+            rt.settings = replace(rt.settings, public_url=f"http://{host}:{port}")
         app = create_app(rt)
         console.print(f"Webhooks:  http://{host}:{port}/webhooks/<platform>/<connection id>")
         console.print(f"Admin:     http://{host}:{port}/admin/  (password: CEM_ADMIN_TOKEN)")
