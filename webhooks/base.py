@@ -125,15 +125,20 @@ class WebhookReceiver(abc.ABC):
         """What the admin pastes into the CRM so it calls ``url`` with ``secret``, one line per item."""
         return [f"Webhook URL: {url}"]
 
+    # The platform's id normaliser (webhooks/ids.py), e.g. staticmethod(salesforce_id18); None: as written.
+    account_form: ClassVar[Callable[[str], str] | None] = None
+
     @classmethod
     def account_key(cls, account_id: object) -> str | None:
-        """The comparable form of an account id (portal, org, organisation); see webhooks/ids.py.
+        """The comparable form of an account id (portal, org, organisation).
 
         Both sides of every comparison (the connection's stored id and the id in a delivery) go
         through this, so the forms a CRM uses interchangeably route to the same connection.
         """
         text = str(account_id).strip() if account_id is not None else ""
-        return text or None
+        if not text:
+            return None
+        return cls.account_form(text) if cls.account_form else text
 
     def accepted_response(self, events: list[ChangeEvent], new: int) -> WebhookResponse:
         return WebhookResponse(200, json.dumps({"received": len(events), "new": new}))

@@ -107,11 +107,7 @@ class DynamicsReceiver(WebhookReceiver):
                 f"By hand instead (Plug-in Registration Tool > Register New Web Hook): Endpoint URL {url}, "
                 f"Authentication WebhookKey, Value {secret}"]
 
-    @classmethod
-    def account_key(cls, account_id: object) -> str | None:
-        """Organisation GUIDs compare without regard to case or braces."""
-        key = super().account_key(account_id)
-        return guid(key) if key else None
+    account_form = staticmethod(guid)  # organisation GUIDs in any case, with or without braces
 
     # -- parsing -----------------------------------------------------------------------------
     def parse(self, request: InboundRequest) -> list[ChangeEvent]:

@@ -164,11 +164,7 @@ class SalesforceReceiver(WebhookReceiver):
                 f"Flow / Apex / CDC relay callouts: POST JSON to {url}, header {SIGNATURE_HEADER}: "
                 f"t=<unix seconds>,v1=<hex HMAC-SHA256 of \"<t>.<body>\"> keyed with: {secret}"]
 
-    @classmethod
-    def account_key(cls, account_id: object) -> str | None:
-        """Org ids arrive with 15 or 18 characters; both become the 18-character form."""
-        key = super().account_key(account_id)
-        return salesforce_id18(key) if key else None
+    account_form = staticmethod(salesforce_id18)  # org ids arrive with 15 or 18 characters
 
     # -- verification -------------------------------------------------------------------------------
     def verify(self, request: InboundRequest, target: WebhookTarget) -> None:
