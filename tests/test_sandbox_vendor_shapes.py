@@ -8,6 +8,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import pytest
+
+from adapters.base import ConnectionInfo
 from connector.app import create_app
 from connector.connections import create_connection
 from sandbox.server import ServerThread
@@ -81,3 +84,30 @@ def _accept_all() -> Any:
     app = Flask("capture")
     app.add_url_rule("/hook", "hook", lambda: ("", 204), methods=["POST"])
     return app
+
+
+@pytest.mark.parametrize("platform", ["hubspot", "salesforce", "dynamics"])
+def test_renewal_story_keeps_its_stage_through_each_crm(platform: str) -> None:
+    """The demo's renewal customers reach the engine as 'renewal' through every CRM's adapter
+    (their open renewal deal carries it; a renewal date is no standard CRM field)."""
+    from datetime import UTC, datetime
+
+    from cem_engine import analyze
+    from connector.registry import get_platform
+    from sandbox import sandbox_class
+    from sandbox.dataset import demo_records
+
+    records = demo_records(60)
+    story = [r for r in records if r.get("record") == "contact" and r["expected"]["journey_stage"] == "renewal"]
+    wanted = {r["contact_id"] for r in story}
+    sandbox = sandbox_class(platform)()
+    sandbox.seed([r for r in records if r.get("contact_id") in wanted])
+    sandbox.start()
+    try:
+        settings, credentials = sandbox.connection_settings()
+        adapter = get_platform(platform).adapter_class()(ConnectionInfo(1, platform, settings, credentials))
+        found = adapter.fetch_contacts([sandbox.native_contact_id(c) for c in wanted])
+        stages = {analyze(data, now=datetime.now(UTC)).journey_stage for data in found.values()}
+        assert len(found) == len(wanted) >= 1 and stages == {"renewal"}
+    finally:
+        sandbox.stop()
