@@ -135,3 +135,23 @@ def test_concurrent_migrations_wait_for_each_other(tmp_path: Path, postgres_url:
     assert [run.returncode for run in runs] == [0, 0, 0], outputs
     assert sum("migrated from an empty schema" in out for out in outputs) == 1, outputs
     assert sum("already at migration" in out for out in outputs) == 2, outputs
+
+
+def test_an_older_version_refuses_a_schema_a_newer_one_migrated(tmp_path: Path, postgres_url: str,
+                                                                 redis_server_url: str) -> None:
+    from sqlalchemy import create_engine, text
+
+    from connector.store import Store
+
+    store = Store(postgres_url)
+    store.upgrade()
+    store.dispose()
+    engine = create_engine(postgres_url)
+    with engine.begin() as connection:
+        connection.execute(text("UPDATE alembic_version SET version_num = '0099_from_the_future'"))
+    engine.dispose()
+    env = production_env(tmp_path, postgres_url, redis_server_url)
+    result = subprocess.run([str(BIN / "cem-connector"), "worker", "--burst"], env=env, capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "0099_from_the_future, which this version does not know" in result.stderr, result.stderr
