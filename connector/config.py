@@ -12,9 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-
-class ConfigError(Exception):
-    """A setting is missing or malformed; the message says which and how to fix it."""
+from .errors import SettingsError
 
 
 @dataclass(frozen=True)
@@ -82,7 +80,7 @@ def _require_production_settings(env: Mapping[str, str]) -> None:
     missing = [name for name in PRODUCTION_REQUIRED if not env.get(name)]
     if missing:
         lines = "; ".join(f"{name}: {PRODUCTION_REQUIRED[name]}" for name in missing)
-        raise ConfigError(f"CEM_ENV=production but {', '.join(missing)} {'is' if len(missing) == 1 else 'are'} "
+        raise SettingsError(f"CEM_ENV=production but {', '.join(missing)} {'is' if len(missing) == 1 else 'are'} "
                           f"not set ({lines}). Set {'it' if len(missing) == 1 else 'them'} in the environment "
                           "(see .env.example), or unset CEM_ENV on a laptop.")
 
@@ -94,7 +92,7 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
     try:
         return int(raw)
     except ValueError:
-        raise ConfigError(f"{name} must be a whole number, got {raw!r}.") from None
+        raise SettingsError(f"{name} must be a whole number, got {raw!r}.") from None
 
 
 def _new_fernet_key() -> str:
@@ -108,7 +106,7 @@ def _secret(env: Mapping[str, str], name: str, data_dir: Path, production: bool,
     if env.get(name):
         return env[name]
     if production:
-        raise ConfigError(f"{name} is not set. In production every secret must come from the environment "
+        raise SettingsError(f"{name} is not set. In production every secret must come from the environment "
                           f"(see .env.example).")
     path = data_dir / "secrets" / name.lower()
     if path.exists():

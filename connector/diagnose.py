@@ -14,16 +14,11 @@ from sqlalchemy.exc import DBAPIError
 from adapters.errors import AdapterError
 from cem_engine.errors import CEMEngineError
 
-from .config import ConfigError
-from .connections import ConnectionNotFound
-from .crypto import CryptoError
-from .redis_conn import QueueUnavailable, QueueUrlError, display_url
-from .registry import UnknownPlatform
-from .store import StoreError
+from .errors import ConnectorError, QueueUnavailable
+from .redis_conn import display_url
 
-# errors whose message already says what is wrong and what to do
-_SELF_EXPLAINING = (ConfigError, StoreError, QueueUrlError, CryptoError, ConnectionNotFound, UnknownPlatform,
-                    CEMEngineError)
+# errors whose message already says what is wrong and what to do (QueueUnavailable is made specific below)
+_SELF_EXPLAINING = (ConnectorError, CEMEngineError)
 
 
 def debug_requested() -> bool:
@@ -32,7 +27,7 @@ def debug_requested() -> bool:
 
 def explain(error: BaseException) -> str | None:
     """The admin-facing line for a known failure, or None for a bug (which deserves its traceback)."""
-    if isinstance(error, _SELF_EXPLAINING):
+    if isinstance(error, _SELF_EXPLAINING) and not isinstance(error, QueueUnavailable):
         return str(error).strip("'\"")
     if isinstance(error, AdapterError):
         return f"{type(error).__name__}: {error}"

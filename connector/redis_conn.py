@@ -15,13 +15,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import redis
 
-
-class QueueUnavailable(Exception):
-    """Redis cannot be reached; receivers answer 503 so the CRM retries later."""
-
-
-class QueueUrlError(ValueError):
-    """REDIS_URL is not a Redis URL."""
+from .errors import QueueUrlError
 
 
 def display_url(url: str) -> str:

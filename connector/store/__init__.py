@@ -1,13 +1,14 @@
 """Persistence: SQLAlchemy models, the Store and its migrations."""
 
-from .db import DatabaseUnreachable, DatabaseUrlError, SchemaNotMigrated, Store, StoreError, display_url
+from ..errors import DatabaseUnreachable, DatabaseUrlError, SchemaNotMigrated, StoreError
+from .db import Store, display_url
 from .models import (
     PERSONAL_DATA_TABLES,
     Activity,
     ApiUsage,
     Base,
     Connection,
-    ContactState,
+    ContactAnalysis,
     DeadLetter,
     SyncCursor,
     WrittenValues,
@@ -19,7 +20,7 @@ __all__ = [
     "ApiUsage",
     "Base",
     "Connection",
-    "ContactState",
+    "ContactAnalysis",
     "DatabaseUnreachable",
     "DatabaseUrlError",
     "DeadLetter",

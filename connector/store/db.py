@@ -15,26 +15,12 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 from sqlalchemy.orm import Session, sessionmaker
 
+from ..errors import DatabaseUnreachable, DatabaseUrlError, SchemaNotMigrated
+
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 # Any fixed 64-bit number works; every process that migrates takes the same lock, so two web workers
 # (or a release phase racing a worker) run the migration one after the other, never side by side.
 MIGRATION_LOCK_KEY = 0x43454D5F4D494752  # "CEM_MIGR"
-
-
-class StoreError(Exception):
-    """The database cannot be used; every message says what is wrong and what to do."""
-
-
-class SchemaNotMigrated(StoreError):
-    """The database is behind this version's migrations; the message names the command that fixes it."""
-
-
-class DatabaseUrlError(StoreError):
-    """DATABASE_URL cannot be used: not a URL, an unknown database, or its driver is not installed."""
-
-
-class DatabaseUnreachable(StoreError):
-    """The database refused or did not answer."""
 
 
 def display_url(url: str) -> str:
