@@ -46,6 +46,7 @@ class DynamicsAdapter(CRMAdapter):
     label = "Dynamics 365"
     write_batch_size: ClassVar[int] = MAX_BATCH_REQUESTS
     remembered_facts = (APPLICATION_USER_SETTING,)  # the receiver drops changes made by this user
+    webhook_registration = ("webhook_url", "webhook_secret")  # install registers the service endpoint
 
     def __init__(self, connection: ConnectionInfo) -> None:
         super().__init__(connection)
