@@ -139,8 +139,8 @@ def choose_reason(state: ContactState, now: float, silence: Silence | None, *, i
                                   "system"))
     if "support_friction" in taxonomy.reasons:
         items += _ticket_evidence(state, now)
-    if "disengagement" in taxonomy.reasons and is_customer:
-        items += _absence_evidence(state, now, silence)
+    if "disengagement" in taxonomy.reasons:
+        items += _absence_evidence(state, now, silence if is_customer else None)
     return _verdict(state, items)
 
 
@@ -181,7 +181,7 @@ def _absence_evidence(state: ContactState, now: float, silence: Silence | None) 
                               f"last customer activity; silent for {silence.days:.0f} days after a steady cadence "
                               f"of one touchpoint every ~{silence.usual_gap_days:.0f} days", "absence"))
     unanswered = unanswered_outreach(state, now)
-    if len(unanswered) >= rules.unanswered_count and state.customer_messages + state.activity_count > 0:
+    if len(unanswered) >= rules.unanswered_count and state.customer_messages > 0:  # went dark, not cold outreach
         newest = unanswered[0]
         kinds = sorted({o[2] for o in unanswered})
         strength = min(2.0, len(unanswered) / rules.unanswered_count)

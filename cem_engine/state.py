@@ -39,6 +39,16 @@ _CLEARLY_POSITIVE = 0.3
 _REQUEST_FORM = re.compile(r"\s*(?:please|kindly|could you|can you|would you|can we|could we|i'd like|we'd like"
                            r"|i would like|we would like|may i|may we)\b", re.IGNORECASE)
 _REQUEST_DEAD_ZONE = 0.25
+# A system record that the customer's subscription ended (churned from that date).
+_TERMINATED = re.compile(
+    r"\b(?:subscription|account|contract|membership|service|plan|agreement|policy)\b[^.;]{0,40}?"
+    r"\b(?:terminated|cancell?ed|closed|lapsed|ended|expired|not renewed)\b"
+    r"|\b(?:terminated|cancell?ed|lapsed|expired)\b[^.;]{0,20}?\b(?:subscription|account|contract|membership)\b",
+    re.IGNORECASE)
+_REASON_FIELD = re.compile(r"\b(?:reason|lost reason|cancellation reason|loss reason|category)\s*[:=-]", re.IGNORECASE)
+_MIN_WORDS = 4
+_RIVAL_MOVE = re.compile(r"\b(?:trial\w*|signed with|switch\w*|mov(?:e|ing) to|going with|went with|chose|chosen"
+                         r"|quoted|cheaper|evaluat\w*|compar\w*|demo)\b", re.IGNORECASE)
 _CONTRAST = re.compile(r"\b(?:but|however|though|although)\b", re.IGNORECASE)
 # Words that turn a sentence about a topic into a report of a problem ("the import took ten minutes" is not).
 _PROBLEM = re.compile(
@@ -314,8 +324,9 @@ def update(state: ContactState, interaction: Interaction) -> ContactState:
         quote = short_quote(interaction.subject or clean_text(interaction.body, max_chars=400), 120)
         _keep_top(state.cancellations, [ts, iid, kind, "cancellation form", quote], items)
     # A voicemail or an unanswered call is an absence of the customer, not a touch.
-    no_contact = kind == "call" and schema.call_outcome(
-        meta, f"{interaction.subject} {interaction.body}") in schema.NO_CONTACT_OUTCOMES
+    no_contact = (kind == "call" and schema.call_outcome(
+        meta, f"{interaction.subject} {interaction.body}") in schema.NO_CONTACT_OUTCOMES) or (
+        kind == "meeting" and schema.meeting_no_show(meta, f"{interaction.subject} {interaction.body}"))
     two_way = kind in _TWO_WAY_KINDS and not no_contact
     if customer or two_way:
         state.activity_count += 1
@@ -330,6 +341,8 @@ def update(state: ContactState, interaction: Interaction) -> ContactState:
                       config.silence.cadence_sample + 1)
         if author == "rep" and kind in _REP_NOTE_KINDS:
             _note_rep_note(state, interaction, ts)
+        if author == "system" and kind in ("note", "form", "email"):
+            _note_system_record(state, interaction, ts)
         if kind == "ticket":
             _note_ticket_category(state, interaction, ts)
         return state  # rep-authored and system text never counts as the customer's feeling
@@ -381,10 +394,12 @@ def _felt_score(sentence: SentenceScore, reading: Reading) -> float:
 
 def _is_complaint(sentence: SentenceScore, reading: Reading) -> bool:
     """Whether a sentence reports a problem of some reason: by what it says, not only by its polarity."""
-    if reading.reason == "none":
-        return False
+    if reading.reason == "none" or (not reading.cue and len(sentence.text.split()) < _MIN_WORDS):
+        return False  # "Disappointing." says how the customer feels, not what about
     if sentence.score <= NEGATIVE_AT:
         return True
+    if reading.reason == "competitor" and (reading.cue or _RIVAL_MOVE.search(sentence.text)):
+        return True  # "we've signed with X", "another provider quoted us less": a rival is news in any tone
     problem = bool(_PROBLEM.search(sentence.text))
     if sentence.score >= _CLEARLY_POSITIVE:  # praise is not a complaint, unless a "but" or the reason's own words
         return problem and (reading.cue or bool(_CONTRAST.search(sentence.text)))
@@ -417,7 +432,31 @@ def _note_rep_note(state: ContactState, interaction: Interaction, ts: float) -> 
     sentences = [scorer.score(s) for s in said]
     readings = classifier_for(config).read(said, [s.topics for s in sentences])
     felt = [_felt_score(s, r) for s, r in zip(sentences, readings, strict=True)]
-    _note_sentences(state, interaction, sentences, readings, felt, ts, ts / decay.SECONDS_PER_DAY, "rep note")
+    _note_sentences(state, interaction, sentences, readings, felt, ts, ts / decay.SECONDS_PER_DAY, "rep note",
+                    reported=True)
+
+
+def _note_system_record(state: ContactState, interaction: Interaction, ts: float) -> None:
+    """A record the CRM itself wrote ("Deal Closed Lost. Reason: Budget / price", "Subscription terminated"):
+    evidence for a reason and, when it records a termination, the date the customer churned."""
+    config = state.config
+    text = clean_text(f"{interaction.subject}\n{interaction.body}", max_chars=2000)
+    lines = split_sentences(text, max_sentences=12)
+    if not lines:
+        return
+    if any(_TERMINATED.search(line) for line in lines):
+        quote = short_quote(next(line for line in lines if _TERMINATED.search(line)), 120)
+        _keep_top(state.cancellations, [ts, interaction.id, interaction.kind, "system record", quote],
+                  config.limits.recent_items)
+    scorer = scorer_for(config)
+    sentences = [scorer.score(line) for line in lines]
+    readings = classifier_for(config).read(lines, [s.topics for s in sentences])
+    for line, sentence, reading in zip(lines, sentences, readings, strict=True):
+        if reading.reason == "none" or not (reading.cue or _REASON_FIELD.search(line)):
+            continue  # a system text speaks of a reason only in a reason field or in the reason's own words
+        entry = [ts, interaction.id, interaction.kind, interaction.subject[:120], short_quote(line, _QUOTE_STORE_CHARS),
+                 min(sentence.score, -0.2), [reading.reason], None, "system", round(reading.margin, 4)]
+        _keep_top(state.negatives, entry, config.limits.recent_negatives)
 
 
 def _note_ticket_category(state: ContactState, interaction: Interaction, ts: float) -> None:
@@ -447,7 +486,7 @@ def _note_offer(state: ContactState, interaction: Interaction, ts: float) -> Non
 
 def _note_sentences(state: ContactState, interaction: Interaction, sentences: list[SentenceScore],
                     readings: list[Reading], felt: list[float], ts: float, day: float, source: str, *,
-                    promoter: bool = False) -> None:
+                    promoter: bool = False, reported: bool = False) -> None:
     config = state.config
     iid, kind = interaction.id, interaction.kind
     subject = interaction.subject[:120]
@@ -478,7 +517,7 @@ def _note_sentences(state: ContactState, interaction: Interaction, sentences: li
                 _keep_top(state.praise, [ts, iid, reading.reason], config.limits.recent_items)
         if promoter and s.vader[0] > -0.5:
             topics = []
-        elif _is_complaint(s, reading):
+        elif _is_complaint(s, reading) or (reported and reading.reason != "none"):
             topics = [reading.reason]
         else:
             topics = sorted(t for t in s.topics if t in names) if negative else []
