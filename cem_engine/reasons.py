@@ -101,7 +101,7 @@ def choose_reason(state: ContactState, now: float, silence: Silence | None, *, i
                     days_in = (ts - (timeline.customer_since or ts)) / DAY
                     weight *= rules.onboarding_boost
                     why = f"setup / onboarding complaint {days_in:.0f} days after purchase, in the onboarding window"
-                else:
+                elif timeline.customer_since is not None:  # known to be long after purchase: a setup gripe, less
                     weight *= rules.outside_onboarding_factor
             elif topic == "poorly_timed_upsell" and not near:
                 weight *= 0.5

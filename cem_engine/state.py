@@ -47,8 +47,12 @@ _TERMINATED = re.compile(
     re.IGNORECASE)
 _REASON_FIELD = re.compile(r"\b(?:reason|lost reason|cancellation reason|loss reason|category)\s*[:=-]", re.IGNORECASE)
 _MIN_WORDS = 4
-_RIVAL_MOVE = re.compile(r"\b(?:trial\w*|signed with|switch\w*|mov(?:e|ing) to|going with|went with|chose|chosen"
-                         r"|quoted|cheaper|evaluat\w*|compar\w*|demo)\b", re.IGNORECASE)
+_RIVAL_MOVE = re.compile(r"\b(?:trial\w*|pilot|signed with|switch\w*|mov(?:e|ing)\b[^.]{0,25}\bto|going with|went with"
+                         r"|chose|chosen|quoted|offered|cheaper|less|evaluat\w*|compar\w*|consolidat\w*|demo)\b",
+                         re.IGNORECASE)
+# "Thanks for sorting the double charge so fast": a problem put right is praise, not a complaint
+_RESOLVED = re.compile(r"\b(?:sorted|sorting|fixed|fixing|resolved|resolving|solved|works now|working again"
+                       r"|back to normal|all good)\b", re.IGNORECASE)
 _CONTRAST = re.compile(r"\b(?:but|however|though|although)\b", re.IGNORECASE)
 # Words that turn a sentence about a topic into a report of a problem ("the import took ten minutes" is not).
 _PROBLEM = re.compile(
@@ -401,6 +405,8 @@ def _is_complaint(sentence: SentenceScore, reading: Reading) -> bool:
     if reading.reason == "competitor" and (reading.cue or _RIVAL_MOVE.search(sentence.text)):
         return True  # "we've signed with X", "another provider quoted us less": a rival is news in any tone
     problem = bool(_PROBLEM.search(sentence.text))
+    if _RESOLVED.search(sentence.text) and not _CONTRAST.search(sentence.text):
+        return False
     if sentence.score >= _CLEARLY_POSITIVE:  # praise is not a complaint, unless a "but" or the reason's own words
         return problem and (reading.cue or bool(_CONTRAST.search(sentence.text)))
     return problem
