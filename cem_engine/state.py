@@ -53,6 +53,9 @@ _RIVAL_MOVE = re.compile(r"\b(?:trial\w*|pilot|signed with|switch\w*|mov(?:e|ing
 # "Thanks for sorting the double charge so fast": a problem put right is praise, not a complaint
 _RESOLVED = re.compile(r"\b(?:sorted|sorting|fixed|fixing|resolved|resolving|solved|works now|working again"
                        r"|back to normal|all good)\b", re.IGNORECASE)
+# A prospect asking about buying: pricing, a quote, a demo, a trial, a comparison (a sales conversation)
+_EVALUATING = re.compile(r"\b(?:pricing|price|prices|quote|discount|demo|trial|proposal|compar\w+|evaluat\w+"
+                         r"|how much|licen[cs]es?|seats?)\b", re.IGNORECASE)
 _CONTRAST = re.compile(r"\b(?:but|however|though|although)\b", re.IGNORECASE)
 # Words that turn a sentence about a topic into a report of a problem ("the import took ten minutes" is not).
 _PROBLEM = re.compile(
@@ -112,6 +115,7 @@ class ContactState:
     cancellations: list[list[Any]] = field(default_factory=list)  # [ts, iid, kind, source, quote]
     outreach: list[list[Any]] = field(default_factory=list)       # [ts, iid, kind, subject] outbound without answer
     praise: list[list[Any]] = field(default_factory=list)         # [ts, iid, reason] praise of a reason's topic
+    evaluating: list[list[Any]] = field(default_factory=list)     # [ts, iid, kind, quote] pricing / demo / trial asks
     system: list[list[Any]] = field(default_factory=list)         # [ts, id, kind, quote, reason, margin] from deals
     tickets: list[list[Any]] = field(default_factory=list)        # [ts, iid, subject, status, priority, category]
     offers: list[list[Any]] = field(default_factory=list)         # [ts, iid, subject]
@@ -145,6 +149,7 @@ class ContactState:
             "cue_sums": {k: hex(v) for k, v in sorted(self.cue_sums.items())},
             "cue_hits": self.cue_hits, "negatives": self.negatives, "intents": self.intents,
             "cancellations": self.cancellations, "outreach": self.outreach, "praise": self.praise,
+            "evaluating": self.evaluating,
             "tickets": self.tickets, "offers": self.offers, "advocacy": self.advocacy,
             "activity": self.activity, "activity_count": self.activity_count, "survey": self.survey,
             "stage_stats": self.stage_stats,
@@ -180,7 +185,8 @@ class ContactState:
             state.emo_w, state.emo_ws = int(data["emo_w"], 16), int(data["emo_ws"], 16)
             state.emo_days = {int(k): [int(w, 16), int(ws, 16)] for k, (w, ws) in data["emo_days"].items()}
             state.cue_sums = {k: int(v, 16) for k, v in data["cue_sums"].items()}
-            for name in ("cue_hits", "negatives", "intents", "cancellations", "outreach", "praise", "tickets", "offers",
+            for name in ("cue_hits", "negatives", "intents", "cancellations", "outreach", "praise", "evaluating",
+                         "tickets", "offers",
                          "advocacy", "activity"):
                 setattr(state, name, [list(e) for e in data[name]])
             state.activity_count = int(data["activity_count"])
@@ -353,6 +359,9 @@ def update(state: ContactState, interaction: Interaction) -> ContactState:
 
     state.customer_messages += 1
     sentences, embeddings = _score_text(interaction, config)
+    asks = next((s.text for s in sentences if _EVALUATING.search(s.text)), None)
+    if asks is not None or (kind == "form" and str(meta.get("form_type", "")).lower() == "demo_request"):
+        _keep_top(state.evaluating, [ts, iid, kind, short_quote(asks or interaction.subject, 120)], items)
     readings = classifier_for(config).read([s.text for s in sentences], [s.topics for s in sentences], embeddings)
     felt = [_felt_score(s, r) for s, r in zip(sentences, readings, strict=True)]
     first_words = next((s.text for s in sentences), interaction.subject)
