@@ -134,8 +134,8 @@ def test_first_purchase_week_then_onboarding_then_adoption() -> None:
 def test_marketing_lead_asking_for_pricing_is_in_consideration() -> None:
     quiet = _run(_contact({"occurred_at": "2026-05-20T09:00:00Z", "body": "Thanks for the webinar, very useful."},
                           lifecycle="marketingqualifiedlead", deals=()))
-    asks = _run(_contact({"occurred_at": "2026-05-20T09:00:00Z", "body": "Could you send me your pricing for 20 seats?"},
-                         lifecycle="marketingqualifiedlead", deals=()))
+    ask = {"occurred_at": "2026-05-20T09:00:00Z", "body": "Could you send me your pricing for 20 seats?"}
+    asks = _run(_contact(ask, lifecycle="marketingqualifiedlead", deals=()))
     assert (quiet.journey_stage, asks.journey_stage) == ("awareness", "consideration")
 
 
