@@ -56,6 +56,9 @@ _RESOLVED = re.compile(r"\b(?:sorted|sorting|fixed|fixing|resolved|resolving|sol
 # A prospect asking about buying: pricing, a quote, a demo, a trial, a comparison (a sales conversation)
 _EVALUATING = re.compile(r"\b(?:pricing|price|prices|quote|discount|demo|trial|proposal|compar\w+|evaluat\w+"
                          r"|how much|licen[cs]es?|seats?)\b", re.IGNORECASE)
+_COURTESY = re.compile(r"\b(?:thanks|thank you|thx|cheers|appreciate\w*|grateful|hope|have a (?:nice|good|great)"
+                       r"|hi|hello|dear|regards|sorry|apologies)\b", re.IGNORECASE)
+_COURTESY_WORDS = 10
 _CONTRAST = re.compile(r"\b(?:but|however|though|although)\b", re.IGNORECASE)
 # Words that turn a sentence about a topic into a report of a problem ("the import took ten minutes" is not).
 _PROBLEM = re.compile(
@@ -372,7 +375,7 @@ def update(state: ContactState, interaction: Interaction) -> ContactState:
             state.survey = [ts, iid, nps, csat]
         if nps is not None and nps >= config.advocacy.min_nps:
             _keep_top(state.advocacy, [ts, iid, kind, f"NPS {nps}"], items)
-    value, weight = _message_value(felt, survey, config)
+    value, weight = _message_value(_without_courtesy(sentences, felt), survey, config)
     day = ts / decay.SECONDS_PER_DAY
     half_life = config.emotion.half_life_days
     if weight:
@@ -419,6 +422,16 @@ def _is_complaint(sentence: SentenceScore, reading: Reading) -> bool:
     if sentence.score >= _CLEARLY_POSITIVE:  # praise is not a complaint, unless a "but" or the reason's own words
         return problem and (reading.cue or bool(_CONTRAST.search(sentence.text)))
     return problem
+
+
+def _without_courtesy(sentences: list[SentenceScore], felt: list[float]) -> list[float]:
+    """The feelings of a message without its courtesy lines ("Thanks for your help!", "Have a good weekend")
+    when it also complains: politeness around a complaint is not a positive feeling."""
+    if not any(score <= NEGATIVE_AT for score in felt):
+        return felt
+    kept = [score for s, score in zip(sentences, felt, strict=True)
+            if not (score > 0 and _COURTESY.search(s.text) and len(s.text.split()) <= _COURTESY_WORDS)]
+    return kept or felt
 
 
 def _message_value(felt: list[float], survey: float | None, config: EngineConfig) -> tuple[float, float]:
