@@ -111,7 +111,7 @@ class ContactState:
     emo_days: dict[int, list[int]] = field(default_factory=dict)  # day -> [w, ws] for the most recent days
     cue_sums: dict[str, int] = field(default_factory=dict)        # emotion -> decayed cue count
     cue_hits: list[list[Any]] = field(default_factory=list)       # [ts, iid, kind, emotion, cues, quote]
-    # [ts, iid, kind, subject, quote, score, topics, intent, source, margin] of complaint or intent sentences;
+    # [ts, iid, kind, subject, quote, score, topics, intent, source, margin, cue] of complaint or intent sentences;
     # source: "customer", "rep note" (what the rep logged the customer said) or "system" (ticket category)
     negatives: list[list[Any]] = field(default_factory=list)
     intents: list[list[Any]] = field(default_factory=list)        # [ts, iid, kind, phrase, quote, source]
@@ -483,7 +483,7 @@ def _note_system_record(state: ContactState, interaction: Interaction, ts: float
         if reading.reason == "none" or not (reading.cue or _REASON_FIELD.search(line)):
             continue  # a system text speaks of a reason only in a reason field or in the reason's own words
         entry = [ts, interaction.id, interaction.kind, interaction.subject[:120], short_quote(line, _QUOTE_STORE_CHARS),
-                 min(sentence.score, -0.2), [reading.reason], None, "system", round(reading.margin, 4)]
+                 min(sentence.score, -0.2), [reading.reason], None, "system", round(reading.margin, 4), reading.cue]
         _keep_top(state.negatives, entry, config.limits.recent_negatives)
 
 
@@ -502,7 +502,7 @@ def _note_ticket_category(state: ContactState, interaction: Interaction, ts: flo
     quote = short_quote(f"ticket category '{category}': {interaction.subject}" if category else interaction.subject,
                         _QUOTE_STORE_CHARS)
     entry = [ts, interaction.id, "ticket", interaction.subject[:120], quote, min(sentence.score, -0.2),
-             [reading.reason], None, "system", round(reading.margin, 4)]
+             [reading.reason], None, "system", round(reading.margin, 4), reading.cue]
     _keep_top(state.negatives, entry, state.config.limits.recent_negatives)
 
 
@@ -551,7 +551,7 @@ def _note_sentences(state: ContactState, interaction: Interaction, sentences: li
             topics = sorted(t for t in s.topics if t in names) if negative else []
         if negative or s.intent or topics:
             _keep_top(state.negatives, [ts, iid, kind, subject, quote, round(score, 4), topics, s.intent, source,
-                                        round(reading.margin, 4)], config.limits.recent_negatives)
+                                        round(reading.margin, 4), reading.cue], config.limits.recent_negatives)
         if s.intent:
             _keep_top(state.intents, [ts, iid, kind, s.intent, quote, source], config.limits.recent_items)
         if s.cancellation:
