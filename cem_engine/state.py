@@ -52,7 +52,10 @@ _RIVAL_MOVE = re.compile(r"\b(?:trial\w*|pilot|signed with|switch\w*|mov(?:e|ing
                          re.IGNORECASE)
 # "Thanks for sorting the double charge so fast": a problem put right is praise, not a complaint
 _RESOLVED = re.compile(r"\b(?:sorted|sorting|fixed|fixing|resolved|resolving|solved|works now|working again"
-                       r"|back to normal|all good)\b", re.IGNORECASE)
+                       r"|back to normal|all good|all correct|went through cleanly)\b", re.IGNORECASE)
+_UNRESOLVED = re.compile(r"\b(?:not|no|never|still|yet|isn't|wasn't|hasn't|haven't|didn't|won't|unless|if|again)\b"
+                         r"|n't\b|\?", re.IGNORECASE)
+_RESOLVED_FLOOR = 0.35
 # A prospect asking about buying: pricing, a quote, a demo, a trial, a comparison (a sales conversation)
 _EVALUATING = re.compile(r"\b(?:pricing|price|prices|quote|discount|demo|trial|proposal|compar\w+|evaluat\w+"
                          r"|how much|licen[cs]es?|seats?)\b", re.IGNORECASE)
@@ -402,10 +405,17 @@ def _felt_score(sentence: SentenceScore, reading: Reading) -> float:
     words are not negative. Without such a cue, closeness to a reason alone does not colour the feeling.
     """
     score = sentence.score
+    if _put_right(sentence.text):
+        return max(score, _RESOLVED_FLOOR)  # "that fixed it", "all correct this time": relief, not a gripe
     if score >= POSITIVE_AT or not reading.cue or not _is_complaint(sentence, reading):
         return score  # a complaint said with positive words keeps them: the words are the feeling
     floor = _QUESTION_FLOOR if sentence.text.rstrip().endswith("?") else _COMPLAINT_FLOOR
     return min(score, floor)
+
+
+def _put_right(text: str) -> bool:
+    """A problem reported as solved, without a "not", "still" or "but" that says otherwise."""
+    return bool(_RESOLVED.search(text)) and not _CONTRAST.search(text) and not _UNRESOLVED.search(text)
 
 
 def _is_complaint(sentence: SentenceScore, reading: Reading) -> bool:
@@ -417,7 +427,7 @@ def _is_complaint(sentence: SentenceScore, reading: Reading) -> bool:
     if reading.reason == "competitor" and (reading.cue or _RIVAL_MOVE.search(sentence.text)):
         return True  # "we've signed with X", "another provider quoted us less": a rival is news in any tone
     problem = bool(_PROBLEM.search(sentence.text))
-    if _RESOLVED.search(sentence.text) and not _CONTRAST.search(sentence.text):
+    if _put_right(sentence.text):
         return False
     if sentence.score >= _CLEARLY_POSITIVE:  # praise is not a complaint, unless a "but" or the reason's own words
         return problem and (reading.cue or bool(_CONTRAST.search(sentence.text)))
@@ -430,7 +440,8 @@ def _without_courtesy(sentences: list[SentenceScore], felt: list[float]) -> list
     if not any(score <= NEGATIVE_AT for score in felt):
         return felt
     kept = [score for s, score in zip(sentences, felt, strict=True)
-            if not (score > 0 and _COURTESY.search(s.text) and len(s.text.split()) <= _COURTESY_WORDS)]
+            if not (score > 0 and _COURTESY.search(s.text) and len(s.text.split()) <= _COURTESY_WORDS
+                    and not _put_right(s.text))]
     return kept or felt
 
 
