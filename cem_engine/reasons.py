@@ -104,8 +104,8 @@ def choose_reason(state: ContactState, now: float, silence: Silence | None, *, i
                     why = f"setup / onboarding complaint {days_in:.0f} days after purchase, in the onboarding window"
                 elif timeline.customer_since is not None:  # known to be long after purchase: a setup gripe, less
                     weight *= rules.outside_onboarding_factor
-            elif topic == "poorly_timed_upsell" and not near:
-                weight *= 0.5
+            elif topic == "poorly_timed_upsell" and not near and not cue:
+                weight *= 0.5  # no offer on record and no words about one: weak
             elif topic == "competitor":
                 if not is_customer and not cue:
                     continue  # every prospect compares options; only a named or described rival is news
