@@ -55,7 +55,10 @@ _RESOLVED = re.compile(r"\b(?:sorted|sorting|fixed|fixing|resolved|resolving|sol
                        r"|back to normal|all good|all correct|went through cleanly)\b", re.IGNORECASE)
 _UNRESOLVED = re.compile(r"\b(?:not|no|never|still|yet|isn't|wasn't|hasn't|haven't|didn't|won't|unless|if|again)\b"
                          r"|n't\b|\?", re.IGNORECASE)
+_ALL_WELL = re.compile(r"\b(?:no (?:issues|problems|complaints)|(?:works|working|running) (?:well|great|fine|smoothly)"
+                       r"|nothing to report|no news is good news)\b", re.IGNORECASE)
 _RESOLVED_FLOOR = 0.35
+_LEAN = -0.2
 # A prospect asking about buying: pricing, a quote, a demo, a trial, a comparison (a sales conversation)
 _EVALUATING = re.compile(r"\b(?:pricing|price|prices|quote|discount|demo|trial|proposal|compar\w+|evaluat\w+"
                          r"|how much|licen[cs]es?|seats?)\b", re.IGNORECASE)
@@ -414,21 +417,26 @@ def _felt_score(sentence: SentenceScore, reading: Reading) -> float:
 
 
 def _put_right(text: str) -> bool:
-    """A problem reported as solved, without a "not", "still" or "but" that says otherwise."""
-    return bool(_RESOLVED.search(text)) and not _CONTRAST.search(text) and not _UNRESOLVED.search(text)
+    """A problem reported as solved, or no problem at all ("works well, no issues"), without a "not", "still"
+    or "but" that says otherwise."""
+    if _CONTRAST.search(text):
+        return False
+    return bool(_ALL_WELL.search(text)) or (bool(_RESOLVED.search(text)) and not _UNRESOLVED.search(text))
 
 
 def _is_complaint(sentence: SentenceScore, reading: Reading) -> bool:
     """Whether a sentence reports a problem of some reason: by what it says, not only by its polarity."""
     if reading.reason == "none" or (not reading.cue and len(sentence.text.split()) < _MIN_WORDS):
         return False  # "Disappointing." says how the customer feels, not what about
-    if sentence.score <= NEGATIVE_AT:
+    if _put_right(sentence.text):
+        return False
+    problem = bool(_PROBLEM.search(sentence.text))
+    # negative by VADER, or clearly negative by the learned layer; its slight lean on a plain statement
+    # ("Rolled out to the second team today") is not a complaint
+    if sentence.score <= NEGATIVE_AT and (sentence.vader[0] < 0 or sentence.score <= _LEAN or problem):
         return True
     if reading.reason == "competitor" and (reading.cue or _RIVAL_MOVE.search(sentence.text)):
         return True  # "we've signed with X", "another provider quoted us less": a rival is news in any tone
-    problem = bool(_PROBLEM.search(sentence.text))
-    if _put_right(sentence.text):
-        return False
     if sentence.score >= _CLEARLY_POSITIVE:  # praise is not a complaint, unless a "but" or the reason's own words
         return problem and (reading.cue or bool(_CONTRAST.search(sentence.text)))
     return problem
