@@ -17,6 +17,7 @@ from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
 from .config import EngineConfig
 from .intent import cancellation, exit_intent
+from .memo import Memo
 from .text import normalise
 
 _TOKEN = re.compile(r"[a-z0-9]+(?:'[a-z]+)?|%")
@@ -31,6 +32,7 @@ _MOVE_TO = re.compile(r"\b(?:switch|switching|move|moving|migrate|migrating) (?:
 _REQUEST = re.compile(r"\b(would|'d|d) (?:really )?(?:like|love)\b", re.IGNORECASE)
 _GREETING = re.compile(r"\b(?:good (?:morning|afternoon|evening|day)|best regards|kind regards|thanks in advance"
                        r"|thank you in advance|many thanks|with thanks)\b", re.IGNORECASE)
+_MEMO_SENTENCES = 8192  # scored sentences remembered per config (a few MB)
 NEGATIVE_AT = -0.05  # VADER's own threshold for a negative compound score
 POSITIVE_AT = 0.05
 
@@ -102,6 +104,7 @@ class Scorer:
             add(phrase, "offer", True)
         self.phrases = {k: _PhraseInfo(**v) for k, v in table.items()}  # type: ignore[arg-type]
         self.max_len = max((len(k) for k in self.phrases), default=1)
+        self._scores = Memo(_MEMO_SENTENCES)
 
     def mentions_offer(self, text: str) -> bool:
         """Whether text uses upsell-offer language (phrase lookup only: rep text is never scored for feeling)."""
@@ -114,6 +117,14 @@ class Scorer:
         return False
 
     def score(self, sentence: str) -> SentenceScore:
+        """The sentence's scores; a sentence seen before is not scored again (the result is the same)."""
+        found = self._scores.get(sentence)
+        if found is None:
+            found = self._score(sentence)
+            self._scores.put(sentence, found)
+        return found
+
+    def _score(self, sentence: str) -> SentenceScore:
         plain = _GREETING.sub(" ", _REQUEST.sub(r"\1 want", sentence))
         vader = self.analyzer.polarity_scores(plain) if plain.strip() else {"compound": 0.0, "pos": 0.0,
                                                                               "neg": 0.0, "neu": 1.0}

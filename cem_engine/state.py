@@ -22,6 +22,7 @@ from .classify import Reading, classifier_for
 from .config import EngineConfig
 from .embedding import load_model
 from .errors import StateError
+from .memo import memo_for
 from .model import EMOTIONS, ContactFacts, Deal, Interaction
 from .polarity import read_layers
 from .sentiment import NEGATIVE_AT, POSITIVE_AT, SentenceScore, scorer_for
@@ -85,6 +86,8 @@ _REPORTED = re.compile(
 _NAMED_SPEAKER = re.compile(r"\b[A-Z][a-z]+ (?:said|says|mentioned|told|complained|asked|wants|wanted|called to"
                             r"|threatened|confirmed|raised|is unhappy|is frustrated)\b")
 _QUOTE_STORE_CHARS = 300
+_MESSAGES: dict[str, Any] = {}  # per engine config: the memo of whole messages read
+_MEMO_MESSAGES = 4096
 
 
 def _digest(interaction_id: str) -> str:
@@ -276,28 +279,44 @@ def _survey_value(metadata: dict[str, Any], config: EngineConfig) -> tuple[float
     return (sum(values) / len(values) if values else None), nps, csat
 
 
-def _score_text(interaction: Interaction, config: EngineConfig) -> tuple[list[SentenceScore], Any]:
-    """The customer's sentences, scored, and their embeddings (None without the sentence model)."""
+def _read_message(interaction: Interaction, config: EngineConfig) -> tuple[list[SentenceScore], list[Reading]]:
+    """The customer's sentences, scored (VADER, cues, the learned layers) and read for a reason."""
     limits = config.limits
     text = clean_text(interaction.body, max_chars=limits.max_text_chars)
     sentences = split_sentences(text, max_sentences=limits.max_sentences)
     if interaction.kind == "ticket" and interaction.subject:
         sentences.insert(0, interaction.subject.strip())  # a ticket's subject is the customer's own summary
+    if not sentences:
+        return [], []
+    # The same sentences always give the same result: a message seen before is not read again. The key is the
+    # whole list because the layers' matrix products round differently with the number of rows.
+    key = tuple(sentences)
+    memo = memo_for(_MESSAGES, config.fingerprint, _MEMO_MESSAGES)
+    found = memo.get(key)
+    if found is None:
+        found = _read_sentences(sentences, config)
+        memo.put(key, found, sum(len(s) for s in sentences))
+    scores, readings = found
+    return list(scores), list(readings)
+
+
+def _read_sentences(sentences: list[str], config: EngineConfig) -> tuple[tuple[SentenceScore, ...],
+                                                                          tuple[Reading, ...]]:
     scorer = scorer_for(config)
     scores = [scorer.score(s) for s in sentences]
     model = load_model()
-    if model is None or not scores:
-        return scores, None
-    embeddings = model.embed(sentences)  # once per message: the reason reader and the layers share them
+    embeddings = model.embed(sentences) if model is not None else None  # the reason reader and the layers share them
     weight = config.emotion.model_weight
-    layers = read_layers(embeddings, [s.vader for s in scores]) if weight > 0 else None
-    if layers is None:
-        return scores, embeddings
-    # VADER blended with the learned reading of how things are said; where a customer-service phrase or an added
-    # lexicon word spoke ("hard to justify", "refund") the lexicon knows better than a model trained on reviews
-    return [replace(s, feelings=f) if s.valence or s.lexicon else
-            replace(s, feelings=f, score=_blend(s.score, _request_lean(s.text, p), weight))
-            for s, p, f in zip(scores, *layers, strict=True)], embeddings
+    layers = read_layers(embeddings, [s.vader for s in scores]) if embeddings is not None and weight > 0 else None
+    if layers is not None:
+        # VADER blended with the learned reading of how things are said; where a customer-service phrase or an
+        # added lexicon word spoke ("hard to justify", "refund") the lexicon knows better than a model trained
+        # on reviews
+        scores = [replace(s, feelings=f) if s.valence or s.lexicon else
+                  replace(s, feelings=f, score=_blend(s.score, _request_lean(s.text, p), weight))
+                  for s, p, f in zip(scores, *layers, strict=True)]
+    readings = classifier_for(config).read(sentences, [s.topics for s in scores], embeddings)
+    return tuple(scores), tuple(readings)
 
 
 def _blend(vader: float, learned: float, weight: float) -> float:
@@ -367,11 +386,10 @@ def update(state: ContactState, interaction: Interaction) -> ContactState:
         return state  # rep-authored and system text never counts as the customer's feeling
 
     state.customer_messages += 1
-    sentences, embeddings = _score_text(interaction, config)
+    sentences, readings = _read_message(interaction, config)
     asks = next((s.text for s in sentences if _EVALUATING.search(s.text)), None)
     if asks is not None or (kind == "form" and str(meta.get("form_type", "")).lower() == "demo_request"):
         _keep_top(state.evaluating, [ts, iid, kind, short_quote(asks or interaction.subject, 120)], items)
-    readings = classifier_for(config).read([s.text for s in sentences], [s.topics for s in sentences], embeddings)
     felt = [_felt_score(s, r) for s, r in zip(sentences, readings, strict=True)]
     first_words = next((s.text for s in sentences), interaction.subject)
     _keep_top(state.activity, [ts, iid, kind, short_quote(first_words, 120)], config.silence.cadence_sample + 1)
