@@ -18,6 +18,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from . import decay, schema
+from .caseless import Caseless
 from .classify import Reading, classifier_for
 from .config import EngineConfig
 from .embedding import load_model
@@ -37,52 +38,49 @@ _REP_NOTE_KINDS = frozenset({"call", "meeting", "note"})
 _COMPLAINT_FLOOR = -0.3
 _QUESTION_FLOOR = -0.15
 _CLEARLY_POSITIVE = 0.3
-_REQUEST_FORM = re.compile(r"\s*(?:please|kindly|could you|can you|would you|can we|could we|i'd like|we'd like"
-                           r"|i would like|we would like|may i|may we)\b", re.IGNORECASE)
+_REQUEST_FORM = Caseless(r"\s*(?:please|kindly|could you|can you|would you|can we|could we|i'd like|we'd like"
+                           r"|i would like|we would like|may i|may we)\b")
 _REQUEST_DEAD_ZONE = 0.25
 # A system record that the customer's subscription ended (churned from that date).
-_TERMINATED = re.compile(
+_TERMINATED = Caseless(
     r"\b(?:subscription|account|contract|membership|service|plan|agreement|policy)\b[^.;]{0,40}?"
     r"\b(?:terminated|cancell?ed|closed|lapsed|ended|expired|not renewed)\b"
-    r"|\b(?:terminated|cancell?ed|lapsed|expired)\b[^.;]{0,20}?\b(?:subscription|account|contract|membership)\b",
-    re.IGNORECASE)
-_REASON_FIELD = re.compile(r"\b(?:reason|lost reason|cancellation reason|loss reason|category)\s*[:=-]", re.IGNORECASE)
+    r"|\b(?:terminated|cancell?ed|lapsed|expired)\b[^.;]{0,20}?\b(?:subscription|account|contract|membership)\b")
+_REASON_FIELD = Caseless(r"\b(?:reason|lost reason|cancellation reason|loss reason|category)\s*[:=-]")
 _MIN_WORDS = 4
-_RIVAL_MOVE = re.compile(r"\b(?:trial\w*|pilot|signed with|switch\w*|mov(?:e|ing)\b[^.]{0,25}\bto|going with|went with"
-                         r"|chose|chosen|quoted|offered|cheaper|less|evaluat\w*|compar\w*|consolidat\w*|demo)\b",
-                         re.IGNORECASE)
+_RIVAL_MOVE = Caseless(r"\b(?:trial\w*|pilot|signed with|switch\w*|mov(?:e|ing)\b[^.]{0,25}\bto|going with|went with"
+                         r"|chose|chosen|quoted|offered|cheaper|less|evaluat\w*|compar\w*|consolidat\w*|demo)\b")
 # "Thanks for sorting the double charge so fast": a problem put right is praise, not a complaint
-_RESOLVED = re.compile(r"\b(?:sorted|sorting|fixed|fixing|resolved|resolving|solved|works now|working again"
-                       r"|back to normal|all good|all correct|went through cleanly)\b", re.IGNORECASE)
-_UNRESOLVED = re.compile(r"\b(?:not|no|never|still|yet|isn't|wasn't|hasn't|haven't|didn't|won't|unless|if|again)\b"
-                         r"|n't\b|\?", re.IGNORECASE)
-_ALL_WELL = re.compile(r"\b(?:no (?:issues|problems|complaints)|(?:works|working|running) (?:well|great|fine|smoothly)"
-                       r"|nothing to report|no news is good news)\b", re.IGNORECASE)
+_RESOLVED = Caseless(r"\b(?:sorted|sorting|fixed|fixing|resolved|resolving|solved|works now|working again"
+                       r"|back to normal|all good|all correct|went through cleanly)\b")
+_UNRESOLVED = Caseless(r"\b(?:not|no|never|still|yet|isn't|wasn't|hasn't|haven't|didn't|won't|unless|if|again)\b"
+                         r"|n't\b|\?")
+_ALL_WELL = Caseless(r"\b(?:no (?:issues|problems|complaints)|(?:works|working|running) (?:well|great|fine|smoothly)"
+                       r"|nothing to report|no news is good news)\b")
 _RESOLVED_FLOOR = 0.35
 _LEAN = -0.2
 # A prospect asking about buying: pricing, a quote, a demo, a trial, a comparison (a sales conversation)
-_EVALUATING = re.compile(r"\b(?:pricing|price|prices|quote|discount|demo|trial|proposal|compar\w+|evaluat\w+"
-                         r"|how much|licen[cs]es?|seats?)\b", re.IGNORECASE)
-_COURTESY = re.compile(r"\b(?:thanks|thank you|thx|cheers|appreciate\w*|grateful|hope|have a (?:nice|good|great)"
-                       r"|hi|hello|dear|regards|sorry|apologies)\b", re.IGNORECASE)
+_EVALUATING = Caseless(r"\b(?:pricing|price|prices|quote|discount|demo|trial|proposal|compar\w+|evaluat\w+"
+                         r"|how much|licen[cs]es?|seats?)\b")
+_COURTESY = Caseless(r"\b(?:thanks|thank you|thx|cheers|appreciate\w*|grateful|hope|have a (?:nice|good|great)"
+                       r"|hi|hello|dear|regards|sorry|apologies)\b")
 _COURTESY_WORDS = 10
-_CONTRAST = re.compile(r"\b(?:but|however|though|although)\b", re.IGNORECASE)
+_CONTRAST = Caseless(r"\b(?:but|however|though|although)\b")
 # Words that turn a sentence about a topic into a report of a problem ("the import took ten minutes" is not).
-_PROBLEM = re.compile(
+_PROBLEM = Caseless(
     r"\b(?:not|no|never|none|nothing|nobody|still|yet|again|wrong|problem|problems|issue|issues|error|errors|fail\w*"
     r"|can't|cannot|couldn't|unable|without|missing|lost|late|delayed|why|where is|where's|haven't|hasn't|didn't"
     r"|doesn't|don't|isn't|aren't|won't|wasn't|broken|stuck|only|too|instead|twice|unfortunately|but|however"
     r"|when will|how long|is there a way|supposed to|should have|need|needs|keep|keeps|stopped|declined|blocked"
     r"|locked|forgot|unhappy|disappointed|complain\w*|charged|refund\w*|cancel\w*|other|another|elsewhere"
-    r"|cheaper|expensive|rude|increase|increased|higher|more than|budget)\b", re.IGNORECASE)
+    r"|cheaper|expensive|rude|increase|increased|higher|more than|budget)\b")
 # Reported speech in what a rep logged: only these sentences are the customer's words, second hand.
-_REPORTED = re.compile(
+_REPORTED = Caseless(
     r"\b(?:she|he|they|customer|client|contact|buyer|their team|the team)\b[^.;]{0,30}?\b(?:said|says|mentioned|told"
     r"|complained|complains|explained|asked|asks|wants|wanted|stated|noted|raised|reported|threatened|confirmed"
     r"|indicated|called to|is unhappy|are unhappy|is frustrated|are frustrated|feels|feel|thinks|think)\b"
     r"|\b(?:she|he|they)(?:'s|'re| is| are| will| have| has| were| was)\b"
-    r"|\baccording to\b|\bper (?:the )?(?:customer|client)\b",
-    re.IGNORECASE)
+    r"|\baccording to\b|\bper (?:the )?(?:customer|client)\b")
 _NAMED_SPEAKER = re.compile(r"\b[A-Z][a-z]+ (?:said|says|mentioned|told|complained|asked|wants|wanted|called to"
                             r"|threatened|confirmed|raised|is unhappy|is frustrated)\b")
 _QUOTE_STORE_CHARS = 300

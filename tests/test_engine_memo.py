@@ -81,3 +81,37 @@ def test_the_memo_is_bounded_and_forgets_the_least_recently_used() -> None:
     assert memo.get("x" * 5000) is None
     clear_caches()
     assert len(memo) == 0
+
+
+def _caseless_patterns() -> list[tuple[str, object]]:
+    from cem_engine import intent, sentiment, state
+    from cem_engine.caseless import Caseless
+
+    return [(f"{m.__name__}.{n}", v) for m in (intent, sentiment, state) for n, v in vars(m).items()
+            if isinstance(v, Caseless)]
+
+
+def test_caseless_patterns_find_what_ignorecase_finds() -> None:
+    import re
+
+    from tests.golden_texts import texts
+
+    patterns = _caseless_patterns()
+    assert len(patterns) >= 15
+    samples = [*texts(), "We are CANCELLING our Subscription.", "Still NOT fixed?", "ſtill not fixed", "İf not",
+               "We'll MOVE to Another vendor", "KINDLY close our account", "Kelvin \u212a sign"]
+    for name, pattern in patterns:
+        reference = re.compile(pattern.pattern, re.IGNORECASE)  # type: ignore[attr-defined]
+        for text in samples:
+            want, got = reference.search(text), pattern.search(text)  # type: ignore[attr-defined]
+            assert (want and want.span()) == (got and got.span()), (name, text)
+            if want:
+                assert pattern.found(text) == want.group(0), (name, text)  # type: ignore[attr-defined]
+
+
+def test_caseless_refuses_a_pattern_with_capitals() -> None:
+    from cem_engine.caseless import Caseless
+
+    with pytest.raises(ValueError):
+        Caseless(r"\bOn\b.*wrote:")
+    Caseless(r"\S+\b\W")  # escapes are fine
