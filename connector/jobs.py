@@ -25,6 +25,7 @@ from adapters.base import ChangeEvent, CRMAdapter
 from adapters.errors import AdapterError, BudgetExhausted, RateLimited
 from cem_engine import analyze
 
+from .journey_display import build_display
 from .queue import backoff_delay
 from .runtime import Runtime, get_runtime
 from .store import PERSONAL_DATA_TABLES, Activity, ApiUsage, ContactState, DeadLetter, SyncCursor, WrittenValues
@@ -135,7 +136,8 @@ def refresh_contacts(connection_id: int, contact_ids: list[str], attempt: int = 
             if state is None:
                 state = ContactState(connection_id=connection_id, contact_id=contact_id)
                 session.add(state)
-            state.profile = _jsonable(profile.to_dict())
+            display = build_display(data, rt.engine_config, (state.profile or {}).get("display"))
+            state.profile = _jsonable({**profile.to_dict(), "display": display})
             state.desired = desired
             state.analyzed_at = now
             if changed_fields(desired, ledger.get(contact_id)):

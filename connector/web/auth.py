@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hmac
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import wraps
 from typing import Any
 
@@ -52,15 +53,31 @@ def sign_journey(connection_id: int, contact_id: str) -> str:
     return _serializer().dumps({"c": connection_id, "p": contact_id})
 
 
-def verify_journey(token: str, connection_id: int, contact_id: str) -> str | None:
-    """None when valid, else the reason it is not."""
+@dataclass(frozen=True)
+class LinkProblem:
+    title: str
+    message: str
+    hint: str
+    expired: bool = False
+
+    def __str__(self) -> str:
+        return f"{self.title}: {self.message}"
+
+
+_REOPEN = "Open the contact again in your CRM: it makes a fresh link each time the record is shown."
+
+
+def verify_journey(token: str, connection_id: int, contact_id: str) -> LinkProblem | None:
+    """None when valid, else what is wrong with the link and what to do."""
     ttl = current_app.extensions["cem"].settings.signed_url_ttl
     try:
         data = _serializer().loads(token, max_age=ttl)
     except SignatureExpired:
-        return "This link has expired; open the record again in the CRM to get a fresh one."
+        return LinkProblem("This link has expired", f"Journey links work for {ttl // 60} minutes.", _REOPEN,
+                           expired=True)
     except BadSignature:
-        return "This link is not valid."
+        return LinkProblem("This link is not valid", "It is incomplete or was changed.", _REOPEN)
     if data != {"c": connection_id, "p": contact_id}:
-        return "This link is for another record."
+        return LinkProblem("This link is for another record", "It does not match the contact in the address.",
+                           _REOPEN)
     return None
