@@ -328,6 +328,22 @@ def _dead_letter(rt: Runtime, connection_id: int, contact_id: str | None, job: s
               type(error).__name__)
 
 
+def replay_dead_letters(rt: Runtime, *, connection_id: int | None = None, letter_id: int | None = None) -> int:
+    """Replay the dead letters not replayed yet (all, one connection's, or one); returns how many."""
+    replayed = 0
+    with rt.store.session() as session:
+        query = select(DeadLetter).where(DeadLetter.replayed_at.is_(None))
+        if connection_id is not None:
+            query = query.where(DeadLetter.connection_id == connection_id)
+        if letter_id is not None:
+            query = query.where(DeadLetter.id == letter_id)
+        for letter in session.scalars(query):
+            replay_dead_letter(rt, letter)
+            letter.replayed_at = utcnow()
+            replayed += 1
+    return replayed
+
+
 def replay_dead_letter(rt: Runtime, letter: DeadLetter) -> None:
     """Put a dead-lettered job back on the queue with a fresh attempt count."""
     if letter.job in ("write", "refresh") and letter.contact_id:

@@ -198,6 +198,11 @@ class JobQueue:
         else:
             self.rq.enqueue(func, *args, retry=CRASH_RETRY, result_ttl=RESULT_TTL, **kwargs)
 
+    def last_delivery(self, connection_id: int) -> float | None:
+        """When the newest new webhook event for this connection arrived (epoch seconds), if known."""
+        newest = self.redis.zrange(f"{self.prefix}seen:{connection_id}", -1, -1, withscores=True)
+        return float(newest[0][1]) if newest else None
+
     def depth(self) -> dict[str, int]:
         from rq.registry import FailedJobRegistry, ScheduledJobRegistry, StartedJobRegistry
 
