@@ -32,47 +32,6 @@ class ConnectionInfo:
     on_credentials_changed: Callable[[dict[str, Any]], None] | None = None
 
 
-@dataclass(frozen=True)
-class ChangeEvent:
-    """A normalised "something changed" notice from a webhook or a reconcile poll.
-
-    ``raw`` keeps the platform payload (as django-anymail does) for debugging;
-    it never leaves the process in logs.
-    """
-
-    platform: str
-    event_id: str  # unique per delivery of this change; duplicates share it
-    # contact.created | contact.changed | contact.deleted | interaction.changed | interaction.deleted
-    # | association.changed
-    kind: str
-    object_type: str  # platform-neutral: contact, email, call, note, meeting, ticket, chat, survey, deal
-    object_id: str
-    occurred_at: datetime  # source timestamp, timezone-aware
-    account_id: str | None = None  # portal id / organization id: routes to a connection
-    contact_ids: tuple[str, ...] = ()  # contacts known to be affected, when the payload says so
-    actor: str | None = None  # who made the change (app id, user id) for loop prevention
-    own_write: bool = False  # set by the receiver when the change is the connector's own
-    raw: Mapping[str, Any] = field(default_factory=dict, compare=False, hash=False)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "platform": self.platform, "event_id": self.event_id, "kind": self.kind,
-            "object_type": self.object_type, "object_id": self.object_id,
-            "occurred_at": self.occurred_at.isoformat(), "account_id": self.account_id,
-            "contact_ids": list(self.contact_ids), "actor": self.actor, "own_write": self.own_write,
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> ChangeEvent:
-        return cls(
-            platform=data["platform"], event_id=data["event_id"], kind=data["kind"],
-            object_type=data["object_type"], object_id=data["object_id"],
-            occurred_at=datetime.fromisoformat(data["occurred_at"]), account_id=data.get("account_id"),
-            contact_ids=tuple(data.get("contact_ids") or ()), actor=data.get("actor"),
-            own_write=bool(data.get("own_write")),
-        )
-
-
 @dataclass
 class ProvisionStep:
     """One item of an install plan or report."""

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
+from typing import ClassVar
+
 import click
 
 from .commands.analyze import analyze_command
-from .commands.demo import demo_command
 from .commands.export import export_command
 from .commands.ops import forget_command, journey_link_command, replay_command, status_command
 from .commands.run import scheduler_command, serve_command, worker_command
@@ -13,7 +16,33 @@ from .commands.setup import connect_command, install_command, rotate_secret_comm
 from .commands.sync import backfill_command, reconcile_command
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
+class _Group(click.Group):
+    """A group that also offers commands defined above the service, loaded when first asked for.
+
+    The demo drives sandbox CRMs, so it lives in the top-level ``demo`` package, above the service;
+    naming it here (not importing it) keeps the service free of sandbox imports.
+    """
+
+    lazy: ClassVar[dict[str, str]] = {"demo": "demo.command:demo_command"}
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), *(n for n in self.lazy if _importable(self.lazy[n]))])
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name in self.lazy and name not in self.commands:
+            if not _importable(self.lazy[name]):
+                raise click.ClickException(f"`cem-connector {name}` is not part of this installation; "
+                                           "reinstall the package (`make install` or `pip install -e .`).")
+            module, _, attr = self.lazy[name].partition(":")
+            self.add_command(getattr(importlib.import_module(module), attr), name)
+        return super().get_command(ctx, name)
+
+
+def _importable(path: str) -> bool:
+    return importlib.util.find_spec(path.partition(".")[0]) is not None
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
 @click.version_option(package_name="cem-connector")
 def main() -> None:
     """Customer Experience Mapping for Salesforce, HubSpot and Dynamics 365.
@@ -35,7 +64,7 @@ def main() -> None:
 
 for command in (
     connect_command, install_command, backfill_command, reconcile_command, serve_command, worker_command,
-    scheduler_command, demo_command, status_command, replay_command, forget_command, journey_link_command,
+    scheduler_command, status_command, replay_command, forget_command, journey_link_command,
     rotate_secret_command, export_command,
 ):
     main.add_command(command)

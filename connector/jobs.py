@@ -21,9 +21,10 @@ from redis.exceptions import LockError
 from rq import get_current_job
 from sqlalchemy import delete, select
 
-from adapters.base import ChangeEvent, CRMAdapter
+from adapters.base import CRMAdapter
 from adapters.errors import AdapterError, BudgetExhausted, RateLimited
 from cem_engine import analyze
+from webhooks.events import CONTACT_DELETED, ChangeEvent
 
 from .journey_display import build_display
 from .queue import backoff_delay
@@ -53,7 +54,7 @@ def process_events(connection_id: int, events: list[dict[str, Any]], attempt: in
             _activity(rt, connection_id, event.contact_ids[0] if event.contact_ids else None, "skipped_own",
                       f"{event.kind} {event.object_type}:{event.object_id}")
             continue
-        if event.kind == "contact.deleted":
+        if event.kind == CONTACT_DELETED:
             forget_contact(rt, connection_id, event.object_id)
             counts["deleted"] += 1
             continue

@@ -25,7 +25,7 @@ import redis
 import redis.lock
 from rq import Queue, Retry
 
-from adapters.base import ChangeEvent
+from webhooks.events import ChangeEvent
 
 from .redis_conn import QueueUnavailable
 

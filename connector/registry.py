@@ -1,7 +1,9 @@
 """The platform registry: one line per CRM (after sentry-python's integrations).
 
 Entries are import paths, loaded lazily, so a broken or missing platform
-module fails alone and never takes the others down.
+module fails alone and never takes the others down. The registry names the
+product's parts only; the sandbox CRMs are found by platform name
+(``sandbox.sandbox_class``) by the demo and the tests, which sit above both.
 """
 
 from __future__ import annotations
@@ -22,7 +24,6 @@ class Platform:
     label: str
     adapter: str  # "module:Class" of the CRMAdapter
     receiver: str  # "module:Class" of the WebhookReceiver
-    sandbox: str  # "module:Class" of the sandbox CRM
 
     def adapter_class(self) -> Any:
         return _load(self.adapter)
@@ -30,17 +31,12 @@ class Platform:
     def receiver_class(self) -> Any:
         return _load(self.receiver)
 
-    def sandbox_class(self) -> Any:
-        return _load(self.sandbox)
-
 
 PLATFORMS: dict[str, Platform] = {p.name: p for p in (
-    Platform("hubspot", "HubSpot", "adapters.hubspot:HubSpotAdapter", "webhooks.hubspot:HubSpotReceiver",
-             "sandbox.hubspot:HubSpotSandbox"),
+    Platform("hubspot", "HubSpot", "adapters.hubspot:HubSpotAdapter", "webhooks.hubspot:HubSpotReceiver"),
     Platform("salesforce", "Salesforce", "adapters.salesforce:SalesforceAdapter",
-             "webhooks.salesforce:SalesforceReceiver", "sandbox.salesforce:SalesforceSandbox"),
-    Platform("dynamics", "Dynamics 365", "adapters.dynamics:DynamicsAdapter", "webhooks.dynamics:DynamicsReceiver",
-             "sandbox.dynamics:DynamicsSandbox"),
+             "webhooks.salesforce:SalesforceReceiver"),
+    Platform("dynamics", "Dynamics 365", "adapters.dynamics:DynamicsAdapter", "webhooks.dynamics:DynamicsReceiver"),
 )}
 
 

@@ -20,6 +20,7 @@ from connector.connections import create_connection, new_webhook_secret, remembe
 from connector.registry import get_platform
 from connector.runtime import Runtime
 from connector.store import WrittenValues
+from sandbox import sandbox_class
 from sandbox.server import ServerThread
 
 
@@ -73,7 +74,7 @@ def start_pipeline(runtime: Runtime, platform_name: str, records: Iterable[dict[
     platform = get_platform(platform_name)
     server = ServerThread(create_app(runtime)).start()
     runtime.settings = replace(runtime.settings, public_url=server.url)
-    sandbox = platform.sandbox_class()(**sandbox_options)
+    sandbox = sandbox_class(platform.name)(**sandbox_options)
     sandbox.seed(list(records))
     sandbox.start()
     settings, credentials = sandbox.connection_settings()

@@ -10,15 +10,15 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 import requests
 
-from adapters import hubspot_auth, hubspot_errors
-from adapters import hubspot_mapping as mapping
 from adapters.base import ConnectionInfo, FieldUpdate
 from adapters.errors import AuthenticationError, NotFound, PermissionDenied, RateLimited, TransientError
 from adapters.fields import FIELDS_BY_KEY
 from adapters.http import RetryPolicy
-from adapters.hubspot import HubSpotAdapter
+from adapters.hubspot import HubSpotAdapter, mapping
+from adapters.hubspot import auth as hubspot_auth
+from adapters.hubspot import errors as hubspot_errors
 
-sandbox_module = pytest.importorskip("sandbox.hubspot", reason="sandbox/hubspot.py not available")
+sandbox_module = pytest.importorskip("sandbox.hubspot", reason="sandbox/hubspot/ not available")
 
 RECORDS: list[dict[str, Any]] = [
     {"record": "contact", "contact_id": "c1", "lifecycle_stage": "customer", "email": "ann@example.test",

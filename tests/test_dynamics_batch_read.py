@@ -16,12 +16,12 @@ import pytest
 
 from adapters.base import ConnectionInfo
 from adapters.dynamics import DynamicsAdapter
-from adapters.dynamics_bulk_read import MAX_IDS_PER_QUERY
+from adapters.dynamics.bulk_read import MAX_IDS_PER_QUERY
 from adapters.errors import InvalidRequest
 from sandbox.dataset import demo_records
 from sandbox.dynamics import DynamicsSandbox
-from sandbox.dynamics_api import MAX_URL_LENGTH
-from sandbox.dynamics_schema import REQUIRED_ATTENDEE, SENDER, TO_RECIPIENT
+from sandbox.dynamics.api import MAX_URL_LENGTH
+from sandbox.dynamics.schema import REQUIRED_ATTENDEE, SENDER, TO_RECIPIENT
 
 logging.getLogger("werkzeug").setLevel(logging.ERROR)
 NOW = datetime(2026, 9, 1, tzinfo=UTC)

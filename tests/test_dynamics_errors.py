@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 import responses
 
-from adapters.dynamics_batch import parse_batch_response
-from adapters.dynamics_client import WebApiClient
+from adapters.dynamics.batch import parse_batch_response
+from adapters.dynamics.client import WebApiClient
 from adapters.errors import InvalidRequest, PermissionDenied, TransientError
 
 ROOT = "https://contoso.crm.dynamics.com/api/data/v9.2/"

@@ -17,13 +17,14 @@ import pytest
 from flask import Flask, Response, request
 
 import cem_engine
-from adapters.base import ChangeEvent, FieldUpdate
+from adapters.base import FieldUpdate
 from adapters.dynamics import DynamicsAdapter
 from sandbox.dynamics import DynamicsSandbox
 from sandbox.server import ServerThread
 from tests.test_adapter_dynamics import RECORDS, adapter_for
 from webhooks.base import CaseInsensitiveDict, InboundRequest, WebhookTarget
 from webhooks.dynamics import DynamicsReceiver
+from webhooks.events import ChangeEvent
 
 logging.getLogger("werkzeug").setLevel(logging.ERROR)
 SECRET = "webhook-key-0123456789"

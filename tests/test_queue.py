@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 import pytest
 import redis
 
-from adapters.base import ChangeEvent
 from connector.queue import JobQueue, backoff_delay
 from connector.redis_conn import QueueUnavailable
+from webhooks.events import ChangeEvent
 
 
 def event(event_id: str, contact: str = "1") -> ChangeEvent:

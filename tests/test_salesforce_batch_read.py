@@ -16,11 +16,11 @@ import requests
 from adapters.base import ConnectionInfo
 from adapters.errors import ConfigurationError, InvalidRequest, NotFound
 from adapters.salesforce import SalesforceAdapter
-from adapters.salesforce_read import MAX_QUERY_URL, QUERY_PATH_BYTES, in_chunks
+from adapters.salesforce.read import MAX_QUERY_URL, QUERY_PATH_BYTES, in_chunks
 from sandbox.dataset import demo_records
 from sandbox.salesforce import SalesforceSandbox
-from sandbox.salesforce_api import MAX_URI_BYTES
-from sandbox.salesforce_soql import MAX_SOQL_LENGTH
+from sandbox.salesforce.api import MAX_URI_BYTES
+from sandbox.salesforce.soql import MAX_SOQL_LENGTH
 
 logging.getLogger("werkzeug").setLevel(logging.ERROR)
 
@@ -184,7 +184,7 @@ def test_sandbox_refuses_a_uri_over_16384_bytes_and_the_adapter_says_so(demo: Sa
 
 
 def test_sandbox_refuses_a_statement_over_100000_characters(demo: SalesforceSandbox) -> None:
-    from sandbox.salesforce_soql import SoqlError, parse
+    from sandbox.salesforce.soql import SoqlError, parse
 
     long_name = "x" * (MAX_SOQL_LENGTH - 40)
     with pytest.raises(SoqlError) as caught:

@@ -11,14 +11,15 @@ from datetime import UTC, datetime
 import pytest
 from flask import Flask, Response, request
 
-from adapters.base import ChangeEvent, ConnectionInfo, FieldUpdate
+from adapters.base import ConnectionInfo, FieldUpdate
 from adapters.salesforce import SalesforceAdapter
 from cem_engine.engine import analyze
 from sandbox.salesforce import SalesforceSandbox
-from sandbox.salesforce_outbound import acknowledged, retry_schedule
-from sandbox.salesforce_soql import SoqlError, execute, parse
+from sandbox.salesforce.soql import SoqlError, execute, parse
+from sandbox.salesforce.webhooks import acknowledged, retry_schedule
 from sandbox.server import ServerThread
 from webhooks.base import CaseInsensitiveDict, InboundRequest, WebhookTarget
+from webhooks.events import ChangeEvent
 from webhooks.salesforce import SalesforceReceiver
 
 from .test_salesforce_adapter import RECORDS

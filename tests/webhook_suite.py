@@ -15,8 +15,8 @@ from typing import ClassVar
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from adapters.base import ChangeEvent
 from webhooks.base import CaseInsensitiveDict, InboundRequest, WebhookReceiver, WebhookTarget
+from webhooks.events import ChangeEvent
 
 SECRET = "current-secret-0123456789"
 OLD_SECRET = "previous-secret-9876543210"

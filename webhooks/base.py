@@ -18,8 +18,6 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
 
-from adapters.base import ChangeEvent
-
 from .errors import (
     Forbidden,
     MalformedPayload,
@@ -30,6 +28,7 @@ from .errors import (
     UnsupportedMediaType,
     WebhookError,
 )
+from .events import ChangeEvent
 
 MAX_JSON_DEPTH = 32
 

@@ -23,10 +23,16 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
-from adapters.base import ChangeEvent
-
 from .base import InboundRequest, WebhookReceiver, WebhookTarget, load_json
 from .errors import Forbidden, MalformedPayload, SignatureError
+from .events import (
+    CONTACT_CHANGED,
+    CONTACT_CREATED,
+    CONTACT_DELETED,
+    INTERACTION_CHANGED,
+    INTERACTION_DELETED,
+    ChangeEvent,
+)
 from .signatures import matches_any
 
 DEFAULT_HEADER = "x-cem-webhook-key"
@@ -138,8 +144,8 @@ class DynamicsReceiver(WebhookReceiver):
     def _kind(message: str, object_type: str) -> str:
         lowered = message.lower()
         if object_type == "contact":
-            return {"create": "contact.created", "delete": "contact.deleted"}.get(lowered, "contact.changed")
-        return "interaction.deleted" if lowered == "delete" else "interaction.changed"
+            return {"create": CONTACT_CREATED, "delete": CONTACT_DELETED}.get(lowered, CONTACT_CHANGED)
+        return INTERACTION_DELETED if lowered == "delete" else INTERACTION_CHANGED
 
     @staticmethod
     def _event_id(context: Mapping[str, Any], organization_id: str, record_id: str, message: str) -> str:

@@ -21,10 +21,17 @@ import re
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from adapters.base import ChangeEvent
-
 from .base import InboundRequest, WebhookReceiver, WebhookTarget, load_json
 from .errors import MalformedPayload, PayloadTooLarge, SignatureError
+from .events import (
+    ASSOCIATION_CHANGED,
+    CONTACT_CHANGED,
+    CONTACT_CREATED,
+    CONTACT_DELETED,
+    INTERACTION_CHANGED,
+    INTERACTION_DELETED,
+    ChangeEvent,
+)
 from .signatures import check_timestamp, hmac_sha256_b64, matches_any, sha256_hex
 
 V3_SIGNATURE_HEADER = "X-HubSpot-Signature-v3"
@@ -53,14 +60,14 @@ OBJECT_NAMES: dict[str, str] = {
     "CALL": "call", "EMAIL": "email", "ENGAGEMENT": "interaction",
 }
 _CONTACT_KINDS = {
-    "creation": "contact.created", "restore": "contact.created", "propertyChange": "contact.changed",
-    "merge": "contact.changed", "deletion": "contact.deleted", "privacyDeletion": "contact.deleted",
-    "associationChange": "association.changed",
+    "creation": CONTACT_CREATED, "restore": CONTACT_CREATED, "propertyChange": CONTACT_CHANGED,
+    "merge": CONTACT_CHANGED, "deletion": CONTACT_DELETED, "privacyDeletion": CONTACT_DELETED,
+    "associationChange": ASSOCIATION_CHANGED,
 }
 _OBJECT_KINDS = {
-    "creation": "interaction.changed", "restore": "interaction.changed", "propertyChange": "interaction.changed",
-    "merge": "interaction.changed", "newMessage": "interaction.changed", "deletion": "interaction.deleted",
-    "privacyDeletion": "interaction.deleted", "associationChange": "association.changed",
+    "creation": INTERACTION_CHANGED, "restore": INTERACTION_CHANGED, "propertyChange": INTERACTION_CHANGED,
+    "merge": INTERACTION_CHANGED, "newMessage": INTERACTION_CHANGED, "deletion": INTERACTION_DELETED,
+    "privacyDeletion": INTERACTION_DELETED, "associationChange": ASSOCIATION_CHANGED,
 }
 OWN_WRITE_SOURCES = frozenset({"INTEGRATION", "API"})
 
@@ -227,5 +234,5 @@ def _association(item: dict[str, Any], object_type: str | None,
         contact, other_type, other_id = str(to_id), from_type, from_id
     else:
         return None  # e.g. DEAL_TO_COMPANY: no contact involved
-    return ("association.changed", other_type or object_type or "contact",
+    return (ASSOCIATION_CHANGED, other_type or object_type or "contact",
             str(other_id) if other_id not in (None, "") else object_id, (contact,))

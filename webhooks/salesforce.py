@@ -28,10 +28,17 @@ from xml.sax.saxutils import escape
 from defusedxml import ElementTree
 from defusedxml.common import DefusedXmlException
 
-from adapters.base import ChangeEvent
-
 from .base import InboundRequest, Sink, WebhookReceiver, WebhookResponse, WebhookTarget, load_json
 from .errors import Forbidden, MalformedPayload, SignatureError, WebhookError
+from .events import (
+    ASSOCIATION_CHANGED,
+    CONTACT_CHANGED,
+    CONTACT_CREATED,
+    CONTACT_DELETED,
+    INTERACTION_CHANGED,
+    INTERACTION_DELETED,
+    ChangeEvent,
+)
 from .signatures import check_timestamp, hmac_sha256_hex, matches_any
 
 OUTBOUND_NS = "http://soap.sforce.com/2005/09/outbound"
@@ -118,10 +125,10 @@ def _parse_time(value: Any, fallback: float) -> datetime:
 def _kind(object_type: str, change_type: str) -> str:
     change = change_type.upper()
     if object_type == "contact":
-        return {"CREATE": "contact.created", "DELETE": "contact.deleted"}.get(change, "contact.changed")
+        return {"CREATE": CONTACT_CREATED, "DELETE": CONTACT_DELETED}.get(change, CONTACT_CHANGED)
     if change == "DELETE":
-        return "interaction.deleted"
-    return "association.changed" if object_type == "deal" and change == "ASSOCIATION" else "interaction.changed"
+        return INTERACTION_DELETED
+    return ASSOCIATION_CHANGED if object_type == "deal" and change == "ASSOCIATION" else INTERACTION_CHANGED
 
 
 def _object_type(sobject: str, fields: Mapping[str, Any]) -> str:

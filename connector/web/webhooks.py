@@ -11,9 +11,9 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, request
 
-from adapters.base import ChangeEvent
 from webhooks.base import CaseInsensitiveDict, InboundRequest, WebhookReceiver, WebhookTarget
 from webhooks.errors import ServiceUnavailable, UnknownConnection
+from webhooks.events import ChangeEvent
 
 from ..connections import ConnectionNotFound, webhook_targets
 from ..redis_conn import QueueUnavailable

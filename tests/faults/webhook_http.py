@@ -18,7 +18,7 @@ from urllib.parse import quote
 
 import requests
 
-from sandbox.hubspot_webhooks import signature_v3
+from sandbox.hubspot.webhooks import signature_v3
 
 from .world import World
 

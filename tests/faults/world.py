@@ -28,6 +28,7 @@ from connector.config import Settings
 from connector.connections import create_connection, new_webhook_secret
 from connector.registry import get_platform
 from connector.runtime import Runtime, set_runtime
+from sandbox import sandbox_class
 from sandbox.server import ServerThread
 
 from .crm_faults import FaultInjector
@@ -71,7 +72,7 @@ class World:
     # -- setup ---------------------------------------------------------------------------------
     def _start_sandbox(self, records: list[dict[str, Any]], options: dict[str, Any]) -> Any:
         platform = get_platform(self.platform)
-        sandbox = platform.sandbox_class()(**options)
+        sandbox = sandbox_class(platform.name)(**options)
         make_app = sandbox.create_app
 
         def faulty_app() -> Any:  # the CRM's own app behind our fault switch

@@ -1,0 +1,291 @@
+"""The Salesforce adapter: reads interactions with SOQL, writes CEM fields with sObject Collections.
+
+Connection settings (non-secret): ``auth`` (jwt | password | session), ``username``,
+``login_url`` (default https://login.salesforce.com, or https://test.salesforce.com with
+``sandbox: true``; a My Domain URL also works), ``instance_url`` (session mode),
+``api_version`` (default 59.0), ``org_id``, ``objects`` (["Contact"] or ["Contact", "Lead"]),
+``integration_user_id`` (learnt by ``check_connection``), ``daily_api_budget`` (number or
+"NN%", default 80 % of the org's allocation), ``permission_set_assignees``,
+``opportunity_type_map``, ``lifecycle_field`` / ``renewal_date_field`` (optional Contact fields).
+Credentials (secret): ``consumer_key`` + ``private_key`` (jwt), ``password`` +
+``security_token`` (password), ``access_token`` (session).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
+from typing import Any, ClassVar
+
+import requests
+
+from cem_engine.model import ContactInput
+
+from ..base import ConnectionInfo, ContactPage, CRMAdapter, FieldUpdate, ProvisionReport, WriteResult
+from ..errors import (
+    AdapterError,
+    ConfigurationError,
+    InvalidRequest,
+    NotFound,
+    PermissionDenied,
+    TransientError,
+)
+from ..fields import FIELDS_BY_KEY, FieldSpec, to_iso_z
+from .auth import PLATFORM
+from .client import SalesforceClient, budget_ceiling
+from .install import ID_PATTERN, Provisioner, soql_id
+from .mapping import from_salesforce, native_name, to_salesforce
+from .read import ContactReader
+
+OBJECT_PREFIXES = {"003": "Contact", "00Q": "Lead"}
+RETRYABLE_RECORD_ERRORS = {"UNABLE_TO_LOCK_ROW", "REQUEST_RUNNING_TOO_LONG", "SERVER_UNAVAILABLE"}
+NOT_FOUND_RECORD_ERRORS = {"ENTITY_IS_DELETED", "INVALID_CROSS_REFERENCE_KEY", "MALFORMED_ID", "INVALID_ID_FIELD",
+                           "NOT_FOUND"}
+CONFIG_RECORD_ERRORS = {"INVALID_FIELD", "INVALID_FIELD_FOR_INSERT_UPDATE", "INVALID_TYPE"}
+PERMISSION_RECORD_ERRORS = {"INSUFFICIENT_ACCESS_OR_READONLY", "INSUFFICIENT_ACCESS_ON_CROSS_REFERENCE_ENTITY",
+                            "CANNOT_INSERT_UPDATE_ACTIVATE_ENTITY"}
+IN_CHUNK = 200  # ids per IN (...) clause keeps the query URL well under Salesforce's 16 KB limit
+WRITE_RETRY_DELAYS = (0.5, 1.5)  # in-place retries of locked records before handing them to the job layer
+
+
+def _chunks(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def _in(ids: Iterable[str]) -> str:
+    return "(" + ", ".join(soql_id(i) for i in ids) + ")"
+
+
+class SalesforceAdapter(CRMAdapter):
+    platform = PLATFORM
+    label = "Salesforce"
+    write_batch_size: ClassVar[int] = 200  # sObject Collections: at most 200 records a call
+    remembered_facts = ("integration_user_id",)  # the receiver drops changes made by this user
+
+    def __init__(self, connection: ConnectionInfo, *, http: requests.Session | None = None,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        super().__init__(connection)
+        self.client = SalesforceClient(connection, http)
+        self.sleep = sleep
+        objects = list(connection.settings.get("objects") or ["Contact"])
+        unknown = [o for o in objects if o not in OBJECT_PREFIXES.values()]
+        if unknown or "Contact" not in objects:
+            raise ConfigurationError(f"Setting 'objects' may list Contact and Lead only, and must include Contact "
+                                     f"(got {objects}).", platform=PLATFORM)
+        self.objects = objects
+        self.reader = ContactReader(self.client, connection.settings)
+
+    def native_field_name(self, spec: FieldSpec) -> str:
+        return native_name(spec)
+
+    # -- lifecycle ------------------------------------------------------------------------------
+    def identity(self) -> tuple[str, str]:
+        """(org id, user id) of the session: from the login answer, else from the userinfo endpoint."""
+        self.client.sf()
+        session = self.client.session
+        assert session is not None
+        if session.org_id and session.user_id:
+            return session.org_id, session.user_id
+        info = self.client.call(lambda sf: sf.oauth2("userinfo"), "read the connected user (userinfo)")
+        return str(info["organization_id"]), str(info["user_id"])
+
+    def check_connection(self) -> dict[str, Any]:
+        org_id, user_id = self.identity()
+        expected = self.connection.settings.get("org_id")
+        if expected and str(expected)[:15] != org_id[:15]:
+            raise ConfigurationError(f"These credentials log in to org {org_id}, but the connection is set up for "
+                                     f"org {expected}. Use the right credentials or fix 'org_id'.", platform=PLATFORM)
+        org = self.client.query("SELECT Id, Name, IsSandbox, OrganizationType FROM Organization")
+        user = self.client.query(f"SELECT Id, Username, Name FROM User WHERE Id = {soql_id(user_id)}")
+        usage = self.api_usage()
+        return {
+            "account_id": org_id, "org_id": org_id, "name": org[0].get("Name") if org else None,
+            "is_sandbox": bool(org[0].get("IsSandbox")) if org else None,
+            "edition": org[0].get("OrganizationType") if org else None,
+            "integration_user_id": user_id, "username": user[0].get("Username") if user else None,
+            "instance_url": self.client.session.instance_url if self.client.session else None,
+            "api_usage": usage,
+        }
+
+    def provision(self, *, dry_run: bool = False) -> ProvisionReport:
+        _, user_id = self.identity()
+        extra = self.connection.settings.get("permission_set_assignees") or []
+        assignees = [user_id, *(str(a) for a in extra if str(a)[:15] != user_id[:15])]
+        return Provisioner(self.client, list(self.fields), self.objects, assignees).run(dry_run=dry_run)
+
+    # -- reading ----------------------------------------------------------------------------------
+    def _sobject_of(self, record_id: str) -> str:
+        sobject = OBJECT_PREFIXES.get(str(record_id)[:3])
+        if sobject is None or sobject not in self.objects or not ID_PATTERN.match(str(record_id)):
+            raise NotFound(f"'{record_id}' is not a {' or '.join(self.objects)} id.", platform=PLATFORM)
+        return sobject
+
+    def fetch_contact(self, contact_id: str) -> ContactInput:
+        sobject = self._sobject_of(contact_id)
+        found = self.fetch_contacts([contact_id])
+        if contact_id not in found:
+            raise NotFound(f"{sobject} {contact_id} does not exist (deleted or merged).", platform=PLATFORM)
+        return found[contact_id]
+
+    def fetch_contacts(self, contact_ids: Sequence[str]) -> dict[str, ContactInput]:
+        """Batch reads (``read``): about nine queries for the whole batch instead of ~10 per
+        contact. Ids that are not Contacts/Leads of this connection, or no longer exist, are left out."""
+        by_object: dict[str, list[str]] = {}
+        for contact_id in dict.fromkeys(str(i) for i in contact_ids):
+            try:
+                by_object.setdefault(self._sobject_of(contact_id), []).append(contact_id)
+            except NotFound:
+                continue
+        return self.reader.read(by_object)
+
+    def contacts_for(self, object_type: str, object_id: str) -> list[str]:
+        prefix = str(object_id)[:3]
+        quoted = soql_id(object_id)
+        if prefix in OBJECT_PREFIXES:
+            return [object_id] if OBJECT_PREFIXES[prefix] in self.objects else []
+        if prefix == "00T":
+            ids = [r["WhoId"] for r in self.client.query(f"SELECT WhoId FROM Task WHERE Id = {quoted}")]
+        elif prefix == "02s":
+            ids = [r["RelationId"] for r in self.client.query(
+                f"SELECT RelationId FROM EmailMessageRelation WHERE EmailMessageId = {quoted}")]
+            parents = [r["ParentId"] for r in self.client.query(
+                f"SELECT ParentId FROM EmailMessage WHERE Id = {quoted}") if r.get("ParentId")]
+            ids += [r["ContactId"] for r in self.client.query(f"SELECT ContactId FROM Case WHERE Id IN {_in(parents)}")
+                    ] if parents else []
+        elif prefix == "500":
+            ids = [r["ContactId"] for r in self.client.query(f"SELECT ContactId FROM Case WHERE Id = {quoted}")]
+        elif prefix == "00a":
+            parents = [r["ParentId"] for r in self.client.query(
+                f"SELECT ParentId FROM CaseComment WHERE Id = {quoted}")]
+            ids = [r["ContactId"] for r in self.client.query(
+                f"SELECT ContactId FROM Case WHERE Id IN {_in(parents)}")] if parents else []
+        elif prefix == "006":
+            ids = [r["ContactId"] for r in self.client.query(
+                f"SELECT ContactId FROM OpportunityContactRole WHERE OpportunityId = {quoted}")]
+        elif prefix == "00K":
+            ids = [r["ContactId"] for r in self.client.query(
+                f"SELECT ContactId FROM OpportunityContactRole WHERE Id = {quoted}")]
+        elif object_type == "survey":
+            ids = [r["SubmitterId"] for r in self.client.query(f"SELECT SubmitterId FROM SurveyResponse WHERE Id = "
+                                                               f"{quoted}")]
+        else:
+            return []
+        wanted = {p for p, name in OBJECT_PREFIXES.items() if name in self.objects}
+        return sorted({i for i in ids if i and str(i)[:3] in wanted})
+
+    def list_contacts(self, cursor: str | None = None, *, modified_since: datetime | None = None,
+                      page_size: int = 100) -> ContactPage:
+        """Contacts (then Leads when configured) in Id order; the cursor is ``<Object>:<last id>``.
+
+        With ``modified_since``, changes made by the integration user itself (our own CEM writes)
+        are left out, so a reconcile does not chase its own tail."""
+        size = max(1, min(int(page_size), 2000))
+        sobject, _, last_id = (cursor or f"{self.objects[0]}:").partition(":")
+        if sobject not in self.objects:
+            raise InvalidRequest(f"Cursor '{cursor}' does not belong to this connection.", platform=PLATFORM)
+        conditions = [f"Id > {soql_id(last_id)}"] if last_id else []
+        if modified_since is not None:
+            conditions.append(f"LastModifiedDate > {to_iso_z(modified_since)}")
+            own = self.connection.settings.get("integration_user_id")
+            if own:
+                conditions.append(f"LastModifiedById != {soql_id(str(own))}")
+        where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
+        rows = self.client.query(f"SELECT Id FROM {sobject}{where} ORDER BY Id LIMIT {size}")
+        ids = [str(r["Id"]) for r in rows]
+        if len(ids) == size:
+            return ContactPage(ids, f"{sobject}:{ids[-1]}")
+        following = self.objects.index(sobject) + 1
+        next_cursor = f"{self.objects[following]}:" if following < len(self.objects) else None
+        return ContactPage(ids, next_cursor)
+
+    # -- writing -----------------------------------------------------------------------------------
+    def _record(self, update: FieldUpdate) -> dict[str, Any]:
+        record: dict[str, Any] = {"attributes": {"type": OBJECT_PREFIXES.get(str(update.contact_id)[:3], "Contact")},
+                                  "id": update.contact_id}
+        for key, value in update.values.items():
+            spec = FIELDS_BY_KEY.get(key)
+            if spec is not None:
+                record[native_name(spec)] = to_salesforce(spec, value)
+        return record
+
+    def write_fields(self, updates: Sequence[FieldUpdate]) -> WriteResult:
+        result = WriteResult()
+        for chunk in _chunks(list(updates), self.write_batch_size):
+            pending = list(chunk)
+            for attempt in range(len(WRITE_RETRY_DELAYS) + 1):
+                retry = self._write_chunk(pending, result)
+                if not retry:
+                    break
+                if attempt == len(WRITE_RETRY_DELAYS):
+                    result.failed.update(retry)
+                    break
+                self.sleep(WRITE_RETRY_DELAYS[attempt])
+                pending = [u for u in pending if u.contact_id in retry]
+        return result
+
+    def _write_chunk(self, updates: Sequence[FieldUpdate], result: WriteResult) -> dict[str, AdapterError]:
+        """One composite call; records successes and final failures, returns the ones worth retrying now."""
+        payload = {"allOrNone": False, "records": [self._record(u) for u in updates]}
+        answers = self.client.rest("composite/sobjects", method="PATCH", json=payload,
+                                   describe="write CEM fields (composite/sobjects)")
+        result.calls += 1
+        if not isinstance(answers, list) or len(answers) != len(updates):
+            raise TransientError("Salesforce answered the collection update with an unexpected shape.",
+                                 platform=PLATFORM)
+        retry: dict[str, AdapterError] = {}
+        for update, answer in zip(updates, answers, strict=True):
+            if answer.get("success"):
+                result.succeeded.append(update.contact_id)
+                continue
+            error = record_error(update.contact_id, answer.get("errors") or [])
+            if isinstance(error, TransientError):
+                retry[update.contact_id] = error
+            else:
+                result.failed[update.contact_id] = error
+        return retry
+
+    def read_fields(self, contact_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        specs = list(self.fields)
+        columns = ", ".join(["Id", *(native_name(s) for s in specs)])
+        found: dict[str, dict[str, Any]] = {}
+        by_object: dict[str, list[str]] = {}
+        for contact_id in contact_ids:
+            by_object.setdefault(self._sobject_of(contact_id), []).append(contact_id)
+        for sobject, ids in by_object.items():
+            wanted = {i[:15]: i for i in ids}
+            for chunk in _chunks(ids, IN_CHUNK):
+                for row in self.client.query(f"SELECT {columns} FROM {sobject} WHERE Id IN {_in(chunk)}"):
+                    key = wanted.get(str(row["Id"])[:15], str(row["Id"]))
+                    found[key] = {s.key: from_salesforce(s, row.get(native_name(s))) for s in specs}
+        return found
+
+    def api_usage(self) -> dict[str, Any]:
+        usage = self.client.usage()
+        ceiling = budget_ceiling(self.connection.settings.get("daily_api_budget"), usage.limit)
+        remaining = usage.limit - usage.used if usage.limit is not None and usage.used is not None else None
+        return {"used": usage.used, "limit": usage.limit, "remaining": remaining, "budget": ceiling,
+                "calls": self.client.calls}
+
+
+def record_error(contact_id: str, errors: Sequence[dict[str, Any]]) -> AdapterError:
+    """A failed SaveResult (``{"statusCode", "message", "fields"}``) as the error the job layer acts on."""
+    first = errors[0] if errors else {}
+    code = str(first.get("statusCode") or "UNKNOWN")
+    text = f"Salesforce refused the write to {contact_id}: {code}: {first.get('message', '')}"
+    error: AdapterError
+    if code in RETRYABLE_RECORD_ERRORS:
+        error = TransientError(text + " (the record was locked or busy; retried later)", platform=PLATFORM)
+    elif code in NOT_FOUND_RECORD_ERRORS:
+        error = NotFound(text + " (the contact was deleted or merged)", platform=PLATFORM)
+    elif code in CONFIG_RECORD_ERRORS:
+        error = ConfigurationError(text + " - run 'cem-connector install salesforce' and check the CEM Connector "
+                                   "permission set is assigned to the integration user.", platform=PLATFORM)
+    elif code in PERMISSION_RECORD_ERRORS:
+        error = PermissionDenied(text + " - the integration user cannot edit this record (sharing, validation "
+                                 "or a trigger refused it).", platform=PLATFORM)
+    else:
+        error = InvalidRequest(text, platform=PLATFORM)
+    error.sf_code = code  # type: ignore[attr-defined]
+    return error

@@ -1,0 +1,220 @@
+"""One authenticated simple-salesforce client with the connector's rules around every call:
+typed errors, one re-login on an expired session, API usage tracking and a daily budget.
+
+simple-salesforce builds ``https://<host>`` URLs from the instance host. We construct it from
+the session (``session_id`` + ``instance_url``) and then set its URL family from the
+instance URL's own scheme, so production (https) is byte-for-byte what simple-salesforce
+computes and the local sandbox (http on 127.0.0.1, allowed by ``checked_base_url`` only
+for loopback hosts) goes through the very same code. Paging uses the query locator form of
+``query_more`` for the same reason.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import requests
+from simple_salesforce import Salesforce
+from simple_salesforce.exceptions import SalesforceError
+
+from ..base import ConnectionInfo
+from ..errors import (
+    AdapterError,
+    AuthenticationError,
+    BudgetExhausted,
+    ConfigurationError,
+    InvalidRequest,
+    NotFound,
+    PermissionDenied,
+    RateLimited,
+    TransientError,
+)
+from ..http import error_for_status
+from .auth import PLATFORM, SalesforceSession, api_version, login
+
+T = TypeVar("T")
+MAX_QUERY_PAGES = 1000  # 2,000 rows a page: two million rows is far beyond one contact's history
+CALL_OPTIONS = "client=cem-connector"  # shows up in CDC changeOrigin, so our own writes are recognisable
+DEFAULT_BUDGET_SHARE = 0.8
+
+
+@dataclass
+class ApiUsage:
+    used: int | None = None
+    limit: int | None = None
+
+
+# Last usage seen per org, shared by every adapter in the process: the header reports the
+# org-wide rolling 24 h count, so any recent call's figure is the best estimate we have.
+_USAGE: dict[str, ApiUsage] = {}
+_USAGE_LOCK = threading.Lock()
+
+
+def budget_ceiling(setting: Any, limit: int | None) -> int | None:
+    """The highest org-wide usage we allow ourselves: an absolute number, 'NN%' of the limit,
+    or by default 80 % of the org's allocation (the rest stays for the org's other integrations)."""
+    if setting is None or setting == "":
+        return int(limit * DEFAULT_BUDGET_SHARE) if limit else None
+    text = str(setting).strip()
+    try:
+        if text.endswith("%"):
+            return int(limit * float(text[:-1]) / 100) if limit else None
+        return int(float(text))
+    except ValueError:
+        raise ConfigurationError(f"Setting 'daily_api_budget' must be a number or a percentage like '80%' "
+                                 f"(got '{setting}').", platform=PLATFORM) from None
+
+
+class SalesforceClient:
+    def __init__(self, connection: ConnectionInfo, http: requests.Session | None = None) -> None:
+        self.connection = connection
+        self.settings: Mapping[str, Any] = connection.settings
+        self.version = api_version(self.settings)
+        self.http = http or requests.Session()
+        self.session: SalesforceSession | None = None
+        self._sf: Salesforce | None = None
+        self.calls = 0
+
+    # -- session ------------------------------------------------------------------------------
+    def sf(self) -> Salesforce:
+        if self._sf is None:
+            self._connect(login(self.settings, self.connection.credentials, self.http))
+        assert self._sf is not None
+        return self._sf
+
+    def _connect(self, session: SalesforceSession) -> None:
+        self.session = session
+        client = Salesforce(session_id=session.access_token, instance_url=session.instance_url,
+                            version=self.version, session=self.http)
+        base = session.instance_url
+        client.base_url = f"{base}/services/data/v{self.version}/"
+        client.apex_url = f"{base}/services/apexrest/"
+        client.bulk_url = f"{base}/services/async/{self.version}/"
+        client.bulk2_url = f"{base}/services/data/v{self.version}/jobs/"
+        client.metadata_url = f"{base}/services/Soap/m/{self.version}/"
+        client.tooling_url = f"{client.base_url}tooling/"
+        client.oauth2_url = f"{base}/services/oauth2/"
+        self._sf = client
+
+    def _can_relogin(self) -> bool:
+        return self.settings.get("auth") != "session" and bool(
+            self.connection.credentials.get("private_key") or self.connection.credentials.get("password"))
+
+    # -- calls --------------------------------------------------------------------------------
+    def call(self, operation: Callable[[Salesforce], T], describe: str) -> T:
+        """Run one API call with budget check, typed errors and one re-login on INVALID_SESSION_ID."""
+        self._check_budget()
+        for attempt in (1, 2):
+            client = self.sf()
+            self.calls += 1
+            try:
+                result = operation(client)
+            except SalesforceError as error:
+                mapped = map_error(error, describe)
+                self._record_usage(client)
+                if isinstance(mapped, AuthenticationError) and attempt == 1 and self._can_relogin():
+                    self._sf = None  # the session expired or was revoked: log in again once
+                    continue
+                raise mapped from error
+            except requests.RequestException as error:
+                raise TransientError(f"{describe}: network error talking to Salesforce ({type(error).__name__}).",
+                                     platform=PLATFORM) from error
+            self._record_usage(client)
+            return result
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def query(self, soql: str, *, tooling: bool = False) -> list[dict[str, Any]]:
+        """Every row of a SOQL query, following ``nextRecordsUrl`` (bounded)."""
+        if tooling:
+            page = self.call(lambda sf: sf.toolingexecute("query/", params={"q": soql}), "Tooling query")
+        else:
+            page = self.call(lambda sf: sf.query(soql), "SOQL query")
+        records = list(page.get("records", []))
+        for _ in range(MAX_QUERY_PAGES):
+            next_url = page.get("nextRecordsUrl")
+            if page.get("done", True) or not next_url:
+                return records
+            locator = next_url.rstrip("/").rsplit("/", 1)[-1]
+            if tooling:
+                page = self.call(lambda sf, loc=locator: sf.toolingexecute(f"query/{loc}"), "Tooling query (next page)")
+            else:
+                page = self.call(lambda sf, loc=locator: sf.query_more(loc), "SOQL query (next page)")
+            records.extend(page.get("records", []))
+        raise InvalidRequest(f"Query returned more than {MAX_QUERY_PAGES} pages; narrow it.", platform=PLATFORM)
+
+    def rest(self, path: str, *, method: str = "GET", json: Any = None, describe: str = "") -> Any:
+        headers = {"Sforce-Call-Options": CALL_OPTIONS}
+        return self.call(lambda sf: sf.restful(path, method=method, json=json, headers=headers),
+                         describe or f"{method} {path}")
+
+    def tooling(self, path: str, *, method: str = "GET", data: Any = None, describe: str = "") -> Any:
+        return self.call(lambda sf: sf.toolingexecute(path, method=method, data=data), describe or f"Tooling {path}")
+
+    # -- usage and budget ---------------------------------------------------------------------
+    @property
+    def _usage_key(self) -> str | None:
+        # per org endpoint: the instance serves one org; before the first login nothing is known
+        return self.session.instance_url if self.session else None
+
+    def _record_usage(self, client: Salesforce) -> None:
+        usage = client.api_usage.get("api-usage")
+        if usage is None or self._usage_key is None:
+            return
+        with _USAGE_LOCK:
+            _USAGE[self._usage_key] = ApiUsage(int(usage.used), int(usage.total))  # type: ignore[union-attr]
+
+    def usage(self) -> ApiUsage:
+        with _USAGE_LOCK:
+            return _USAGE.get(self._usage_key, ApiUsage()) if self._usage_key else ApiUsage()
+
+    def _check_budget(self, cost: int = 1) -> None:
+        usage = self.usage()
+        ceiling = budget_ceiling(self.settings.get("daily_api_budget"), usage.limit)
+        if usage.used is not None and ceiling is not None and usage.used + cost > ceiling:
+            raise BudgetExhausted(
+                f"The Salesforce org has used {usage.used} of {usage.limit} API requests in the last 24 h and the "
+                f"connector's budget stops at {ceiling}. Work resumes as usage rolls off; raise "
+                "'daily_api_budget' to allow more.", retry_after=3600.0, platform=PLATFORM)
+
+
+def _first_error(error: SalesforceError) -> tuple[str, str]:
+    content = error.content
+    if isinstance(content, list) and content and isinstance(content[0], dict):
+        return str(content[0].get("errorCode", "")), str(content[0].get("message", ""))
+    if isinstance(content, dict):
+        return str(content.get("errorCode") or content.get("error") or ""), str(content.get("message") or "")
+    return "", str(content)[:300]
+
+
+def map_error(error: SalesforceError, describe: str) -> AdapterError:
+    """simple-salesforce's exception -> ``adapters.errors``, with a message an admin can act on;
+    the Salesforce ``errorCode`` stays on the result as ``sf_code``."""
+    code, _ = _first_error(error)
+    mapped = _map_error(error, describe)
+    mapped.sf_code = code  # type: ignore[attr-defined]
+    return mapped
+
+
+def _map_error(error: SalesforceError, describe: str) -> AdapterError:
+    status = int(error.status or 0)
+    code, message = _first_error(error)
+    text = f"{describe}: {code or 'HTTP ' + str(status)}: {message}".strip()
+    if code == "REQUEST_LIMIT_EXCEEDED":
+        daily = "TotalRequests" in message
+        return RateLimited(f"{text} - the org's {'daily API allocation' if daily else 'concurrent request limit'} "
+                           "is used up.", retry_after=3600.0 if daily else 30.0, status=status, platform=PLATFORM)
+    if status == 401:
+        return AuthenticationError(f"{text} - the session expired or was revoked; reconnect the org.",
+                                   status=status, platform=PLATFORM)
+    if code in ("INVALID_FIELD", "INVALID_FIELD_FOR_INSERT_UPDATE"):
+        return ConfigurationError(f"{text} - run 'cem-connector install salesforce' and make sure the integration "
+                                  "user holds the CEM Connector permission set.", status=status, platform=PLATFORM)
+    if code in ("API_DISABLED_FOR_ORG", "API_CURRENTLY_DISABLED", "INSUFFICIENT_ACCESS"):
+        return PermissionDenied(f"{text} - the integration user needs the 'API Enabled' permission and access to "
+                                "the objects it reads.", status=status, platform=PLATFORM)
+    if code in ("NOT_FOUND", "ENTITY_IS_DELETED", "INVALID_CROSS_REFERENCE_KEY"):
+        return NotFound(text, status=status, platform=PLATFORM)
+    return error_for_status(status, text, platform=PLATFORM)

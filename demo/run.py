@@ -1,0 +1,150 @@
+"""The demo: the whole product on one machine with sandbox CRMs.
+
+Starts the sandboxes, the web app, an embedded Redis and a real worker process;
+connects and provisions each CRM, lets the sandboxes send signed webhooks for
+their demo contacts, and reads the CEM fields back from the sandbox CRMs.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select
+
+from adapters.base import ConnectionInfo
+from connector.app import create_app
+from connector.config import Settings
+from connector.connections import create_connection, new_webhook_secret, remembered_settings
+from connector.registry import Platform, available_platforms, get_platform
+from connector.runtime import Runtime, set_runtime
+from connector.store import WrittenValues
+from sandbox import sandbox_class
+from sandbox.dataset import demo_records
+from sandbox.server import ServerThread
+
+
+@dataclass
+class DemoPlatform:
+    platform: Platform
+    sandbox: Any
+    connection_id: int
+    contact_ids: list[str]
+    names: dict[str, str] = field(default_factory=dict)  # native id -> person
+    expected: dict[str, dict[str, str]] = field(default_factory=dict)  # native id -> scripted story
+
+
+@dataclass
+class DemoRun:
+    runtime: Runtime
+    server: ServerThread
+    worker: subprocess.Popen[bytes]
+    platforms: list[DemoPlatform]
+    started: float
+
+    def stop(self) -> None:
+        self.worker.terminate()
+        try:
+            self.worker.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.worker.kill()
+        for item in self.platforms:
+            item.sandbox.stop()
+        self.server.stop()
+        set_runtime(None)
+        self.runtime.close()
+
+
+def start_demo(*, platform_names: list[str] | None, contacts: int, data_dir: Path,
+               say: Callable[[str], None] = print) -> DemoRun:
+    shutil.rmtree(data_dir, ignore_errors=True)  # each demo starts from a clean slate
+    env = {"CEM_LOG_LEVEL": "WARNING", **os.environ, "CEM_DATA_DIR": str(data_dir)}
+    env.pop("DATABASE_URL", None)
+    env.pop("REDIS_URL", None)
+    settings = Settings.from_env(env)
+    runtime = Runtime(settings)
+    set_runtime(runtime)
+    server = ServerThread(create_app(runtime))
+    runtime.settings = replace(settings, public_url=server.url)
+    server.start()
+    say(f"Connector listening on {server.url} (SQLite in {data_dir}, embedded Redis)")
+
+    records = demo_records(contacts)
+    chosen = [get_platform(n) for n in platform_names] if platform_names else available_platforms()
+    platforms = [_connect(runtime, p, records, say) for p in chosen]
+
+    worker_env = {**env, "REDIS_URL": runtime.redis_url, "CEM_PUBLIC_URL": server.url}
+    worker = subprocess.Popen([sys.executable, "-m", "connector.cli", "worker"], env=worker_env)
+    return DemoRun(runtime, server, worker, platforms, time.monotonic())
+
+
+def _connect(runtime: Runtime, platform: Platform, records: list[dict[str, Any]],
+             say: Callable[[str], None]) -> DemoPlatform:
+    sandbox = sandbox_class(platform.name)()
+    sandbox.seed(records)
+    sandbox.start()
+    settings, credentials = sandbox.connection_settings()
+    secret = credentials.get("client_secret") if platform.name == "hubspot" else None
+    secret = secret or new_webhook_secret()
+    adapter_cls = platform.adapter_class()
+    facts = adapter_cls(ConnectionInfo(0, platform.name, settings, credentials)).check_connection()
+    connection_id = create_connection(runtime.store, runtime.box, platform=platform.name, name="demo",
+                                      settings=remembered_settings(adapter_cls, settings, facts),
+                                      credentials=credentials, webhook_secrets=[secret],
+                                      account_id=str(facts.get("account_id") or "") or None)
+    report = runtime.adapter(connection_id).provision()
+    created = sum(1 for s in report.steps if s.action != "unchanged")
+    sandbox.subscribe(f"{runtime.settings.public_url}/webhooks/{platform.name}/{connection_id}", secret)
+    item = DemoPlatform(platform, sandbox, connection_id, sandbox.contact_ids())
+    for record in records:
+        if record.get("record") == "contact":
+            native = sandbox.native_contact_id(record["contact_id"])
+            item.names[native] = f"{record.get('first_name', '')} {record.get('last_name', '')}".strip()
+            item.expected[native] = record.get("expected") or {}
+    say(f"{platform.label} sandbox on {sandbox.url}: {len(item.contact_ids)} contacts, "
+        f"{created} install steps applied, webhooks -> connection {connection_id}")
+    return item
+
+
+def emit_all(run: DemoRun) -> int:
+    return sum(item.sandbox.emit_contact_changes(item.contact_ids) for item in run.platforms)
+
+
+def written_count(run: DemoRun) -> int:
+    with run.runtime.store.session() as session:
+        return int(session.scalar(select(func.count()).select_from(WrittenValues)) or 0)
+
+
+def wait_until_written(run: DemoRun, timeout: float, tick: Callable[[int, int], None]) -> bool:
+    total = sum(len(item.contact_ids) for item in run.platforms)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        done = written_count(run)
+        tick(done, total)
+        if done >= total:
+            return True
+        if run.worker.poll() is not None:
+            raise RuntimeError(f"The worker process exited with code {run.worker.returncode}; see its output above.")
+        time.sleep(0.25)
+    return False
+
+
+def read_back(run: DemoRun) -> list[dict[str, Any]]:
+    """The CEM fields as the sandbox CRMs hold them, read through each platform's real API."""
+    rows: list[dict[str, Any]] = []
+    for item in run.platforms:
+        adapter = run.runtime.adapter(item.connection_id)
+        values = adapter.read_fields(item.contact_ids)
+        for contact_id in item.contact_ids:
+            fields = values.get(contact_id, {})
+            rows.append({"platform": item.platform.label, "contact_id": contact_id,
+                         "name": item.names.get(contact_id, contact_id), "expected": item.expected.get(contact_id, {}),
+                         **fields})
+    return rows
