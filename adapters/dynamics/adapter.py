@@ -29,6 +29,7 @@ from ..base import ConnectionInfo, ContactPage, CRMAdapter, FieldUpdate, Provisi
 from ..errors import AdapterError, InvalidRequest, NotFound, TransientError
 from ..fields import FIELDS_BY_KEY, FieldSpec, to_iso_z
 from ..http import error_for_status
+from . import links
 from .auth import PLATFORM, TokenProvider
 from .batch import BatchResponseError, Operation, PartResponse, build_batch, parse_batch_response
 from .bulk_read import BulkContactReader
@@ -45,6 +46,8 @@ class DynamicsAdapter(CRMAdapter):
     label = "Dynamics 365"
     write_batch_size: ClassVar[int] = MAX_BATCH_REQUESTS
     remembered_facts = ("application_user_id",)  # the receiver drops changes made by this user
+    frame_ancestors = links.FRAME_ANCESTORS  # CRM pages allowed to embed the rep's journey map
+    record_url = staticmethod(links.record_url)
 
     def __init__(self, connection: ConnectionInfo) -> None:
         super().__init__(connection)

@@ -49,7 +49,7 @@ from ..errors import (
     TransientError,
 )
 from ..fields import FIELDS_BY_KEY, FieldSpec, to_epoch_ms
-from . import auth, errors, mapping
+from . import auth, errors, links, mapping
 
 READ_BATCH = 100  # v3 batch read inputs per call
 ASSOCIATION_BATCH = 1000  # v4 association batch read inputs per call (since 2025-02-10)
@@ -69,6 +69,8 @@ class HubSpotAdapter(CRMAdapter):
     label = "HubSpot"
     write_batch_size = 100
     remembered_facts = ("app_id",)
+    frame_ancestors = links.FRAME_ANCESTORS  # CRM pages allowed to embed the rep's journey map
+    record_url = staticmethod(links.record_url)
 
     def __init__(self, connection: Any, *, sleep: Callable[[float], None] = time.sleep,
                  clock: Callable[[], float] = time.time, retry_policy: http.RetryPolicy | None = None,

@@ -32,6 +32,7 @@ from ..errors import (
     TransientError,
 )
 from ..fields import FIELDS_BY_KEY, FieldSpec, to_iso_z
+from . import links
 from .auth import PLATFORM
 from .client import SalesforceClient, budget_ceiling
 from .install import ID_PATTERN, Provisioner, soql_id
@@ -63,6 +64,8 @@ class SalesforceAdapter(CRMAdapter):
     label = "Salesforce"
     write_batch_size: ClassVar[int] = 200  # sObject Collections: at most 200 records a call
     remembered_facts = ("integration_user_id",)  # the receiver drops changes made by this user
+    frame_ancestors = links.FRAME_ANCESTORS  # CRM pages allowed to embed the rep's journey map
+    record_url = staticmethod(links.record_url)
 
     def __init__(self, connection: ConnectionInfo, *, http: requests.Session | None = None,
                  sleep: Callable[[float], None] = time.sleep) -> None:

@@ -28,5 +28,6 @@ def view(connection_id: int, contact_id: str):  # type: ignore[no-untyped-def]
             hint="New and recently imported contacts appear within a few minutes of their next change, or after "
                  "the admin runs a backfill. Reopen the record later."), 404
     model = journey_model(state.profile, contact_id,
-                          record_links(connection.platform, connection.settings, connection.account_id))
+                          record_links(connection.platform, connection.settings, connection.account_id,
+                                       contact_id))
     return render_template("journey.html", m=model)
