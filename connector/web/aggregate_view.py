@@ -17,7 +17,10 @@ from . import words as w
 from .journey_view import sentiment_class
 
 MAX_CONTACTS = 20000  # bounded: one page never loads an unbounded book into memory
-WIDTH, HEIGHT, LEFT, RIGHT, TOP, BOTTOM = 720, 250, 44, 14, 20, 46
+# Two rows in one SVG: the feeling per stage on top (-100..100), contacts per stage as bars below it.
+WIDTH, LEFT, RIGHT, TOP = 980, 44, 14, 16
+FEELING_HEIGHT, GAP, BARS_HEIGHT, LABELS = 170, 22, 70, 40
+HEIGHT = TOP + FEELING_HEIGHT + GAP + BARS_HEIGHT + LABELS
 STAGES = (*w.STAGE_PATH, "at_risk", "churned")
 
 
@@ -106,24 +109,27 @@ def _chart(stages: list[dict[str, Any]]) -> dict[str, Any]:
     """Columns per stage: a bar for contacts in it now, a dot for the average feeling during it."""
     span = WIDTH - LEFT - RIGHT
     step = span / max(1, len(stages))
-    plot_bottom = HEIGHT - BOTTOM
+    feeling_bottom = TOP + FEELING_HEIGHT
+    bars_bottom = feeling_bottom + GAP + BARS_HEIGHT
     most = max((s["contacts"] for s in stages), default=0) or 1
 
     def y(score: float) -> float:
-        return round(TOP + (100 - max(-100.0, min(100.0, score))) / 200 * (plot_bottom - TOP), 1)
+        return round(TOP + (100 - max(-100.0, min(100.0, score))) / 200 * FEELING_HEIGHT, 1)
 
     columns, line = [], []
     for index, s in enumerate(stages):
         cx = round(LEFT + step * (index + 0.5), 1)
-        bar = round((plot_bottom - TOP) * 0.45 * s["contacts"] / most, 1)
+        bar = round(BARS_HEIGHT * s["contacts"] / most, 1)
         column = {"x": cx, "bar_x": round(cx - step * 0.3, 1), "bar_w": round(step * 0.6, 1),
-                  "bar_y": round(plot_bottom - bar, 1), "bar_h": bar, **s}
+                  "bar_y": round(bars_bottom - bar, 1), "bar_h": bar, "count_y": round(bars_bottom - bar - 4, 1),
+                  **s}
         if s["emotion"] is not None:
             column["y"] = y(s["emotion"])
             line.append(f"{cx},{column['y']}")
         columns.append(column)
     return {"width": WIDTH, "height": HEIGHT, "left": LEFT, "right": WIDTH - RIGHT, "top": TOP,
-            "plot_bottom": plot_bottom, "columns": columns, "line": " ".join(line),
+            "feeling_bottom": feeling_bottom, "bars_top": feeling_bottom + GAP, "bars_bottom": bars_bottom,
+            "columns": columns, "line": " ".join(line),
             "grid": [{"y": y(v), "label": f"{v:+d}" if v else "0"} for v in (100, 50, 0, -50, -100)]}
 
 

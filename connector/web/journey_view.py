@@ -14,9 +14,11 @@ from . import words as w
 
 LinkFor = Callable[[str, str], str | None]  # (interaction id, kind) -> URL of that record in the CRM
 
-# Chart geometry in SVG user units; the SVG scales to the page width.
-WIDTH, HEIGHT = 720, 280
-LEFT, RIGHT, TOP, BOTTOM = 44, 14, 30, 28
+# Chart geometry in SVG user units; each SVG scales to the page width. The narrow one is drawn for a
+# 400 px CRM side panel, where the wide one's text would shrink below reading size.
+WIDE = {"width": 980, "height": 320, "months": 8}
+NARROW = {"width": 380, "height": 260, "months": 3}
+LEFT, RIGHT, TOP, BOTTOM = 40, 10, 30, 28
 LANE = 26  # the bottom lane holds what the team and systems did (no feeling of the customer's own)
 POSITIVE_AT, NEGATIVE_AT = 15.0, -15.0
 
@@ -38,7 +40,8 @@ def journey_model(profile: dict[str, Any], contact_id: str, link_for: LinkFor | 
     interactions = [_interaction(p, link_for) for p in points]
     return {
         "header": _header(profile, _dict(display.get("contact")), contact_id, now),
-        "chart": _chart(points, history, explanation, now),
+        "chart": _chart(points, history, explanation, now, **WIDE),
+        "chart_narrow": _chart(points, history, explanation, now, **NARROW),
         "stages": _stage_path(history, str(profile.get("journey_stage") or "")),
         "why": _why(profile, explanation, {p["id"]: p for p in points if "id" in p}, link_for),
         "signals": _signals(explanation),
@@ -113,7 +116,7 @@ def _stage_path(history: list[dict[str, Any]], current: str) -> list[dict[str, A
 
 # -- the emotion curve -------------------------------------------------------------------------------
 def _chart(points: list[dict[str, Any]], history: list[dict[str, Any]], explanation: dict[str, Any],
-           now: datetime) -> dict[str, Any]:
+           now: datetime, *, width: int, height: int, months: int) -> dict[str, Any]:
     times = [w.parse_time(p["at"]) for p in points]
     stage_times = [w.parse_time(h.get("since")) for h in history]
     known = [t for t in times + stage_times if t is not None]
@@ -122,10 +125,10 @@ def _chart(points: list[dict[str, Any]], history: list[dict[str, Any]], explanat
     if (end - start) < timedelta(days=14):
         start, end = start - timedelta(days=7), end + timedelta(days=7)
     span = (end - start).total_seconds()
-    plot_bottom = HEIGHT - BOTTOM - LANE
+    plot_bottom = height - BOTTOM - LANE
 
     def x(t: datetime) -> float:
-        return round(LEFT + (t - start).total_seconds() / span * (WIDTH - LEFT - RIGHT), 1)
+        return round(LEFT + (t - start).total_seconds() / span * (width - LEFT - RIGHT), 1)
 
     def y(score: float) -> float:
         score = max(-100.0, min(100.0, score))
@@ -136,7 +139,7 @@ def _chart(points: list[dict[str, Any]], history: list[dict[str, Any]], explanat
         assert t is not None
         score = w.to_number(p.get("sentiment")) if p.get("author") == "customer" else None
         cx = x(t)
-        cy = y(score) if score is not None else HEIGHT - BOTTOM - LANE / 2
+        cy = y(score) if score is not None else height - BOTTOM - LANE / 2
         if score is not None:
             line.append(f"{cx},{cy}")
         dots.append({"x": cx, "y": cy, "cls": sentiment_class(score), "anchor": _anchor(p),
@@ -148,25 +151,28 @@ def _chart(points: list[dict[str, Any]], history: list[dict[str, Any]], explanat
         finish = min(finish or end, end)
         if finish <= begin:
             continue
-        bands.append({"x": x(begin), "w": round(x(finish) - x(begin), 1), "stage": h["stage"],
-                      "label": w.stage_label(h["stage"]), "label_x": round(x(begin) + 4, 1)})
+        label = w.stage_label(h["stage"])
+        band_width = round(x(finish) - x(begin), 1)
+        bands.append({"x": x(begin), "w": band_width, "stage": h["stage"], "label": label,
+                      "label_x": round(x(begin) + 4, 1),
+                      "show_label": len(label) * 7.5 + 8 <= band_width})  # 12px bold text: ~7.5 units a letter
     return {
-        "width": WIDTH, "height": HEIGHT, "left": LEFT, "right": WIDTH - RIGHT, "top": TOP,
-        "plot_bottom": plot_bottom, "lane_y": HEIGHT - BOTTOM - LANE / 2, "axis_y": HEIGHT - BOTTOM,
+        "width": width, "height": height, "left": LEFT, "right": width - RIGHT, "top": TOP,
+        "plot_bottom": plot_bottom, "lane_y": height - BOTTOM - LANE / 2, "axis_y": height - BOTTOM,
         "zero_y": y(0), "grid": [{"y": y(v), "label": f"{v:+d}" if v else "0"} for v in (100, 50, 0, -50, -100)],
-        "ticks": _month_ticks(start, end, x), "bands": bands, "dots": dots, "line": " ".join(line),
+        "ticks": _month_ticks(start, end, x, months), "bands": bands, "dots": dots, "line": " ".join(line),
         "customer_points": len(line), "team_points": len(dots) - len(line),
     }
 
 
-def _month_ticks(start: datetime, end: datetime, x: Callable[[datetime], float]) -> list[dict[str, Any]]:
+def _month_ticks(start: datetime, end: datetime, x: Callable[[datetime], float], most: int) -> list[dict[str, Any]]:
     months = []
     cursor = datetime(start.year, start.month, 1, tzinfo=UTC)
     while cursor <= end:
         if cursor >= start:
             months.append(cursor)
         cursor = datetime(cursor.year + cursor.month // 12, cursor.month % 12 + 1, 1, tzinfo=UTC)
-    step = max(1, -(-len(months) // 6))  # at most six labels, so they never overlap
+    step = max(1, -(-len(months) // most))  # few enough labels that they never overlap
     return [{"x": x(m), "label": f"{m:%b}" + (f" {m:%Y}" if m.month == 1 or i == 0 else "")}
             for i, m in enumerate(months) if i % step == 0]
 
