@@ -99,7 +99,7 @@ def _budget(c: dict[str, Any]) -> dict[str, Any]:
     used = w.to_number(limits.get("used"))  # org-wide use, when the CRM reports it (all integrations together)
     share = min(1.0, calls / budget) if budget else None
     return {"calls": calls, "budget": int(budget) if budget else None, "share": share,
-            "percent": round(share * 100) if share is not None else None,
+            "percent": (("under 1" if 0 < share < 0.01 else round(share * 100)) if share is not None else None),
             "width": round(160 * share, 1) if share is not None else 0,
             "cls": "bad" if share is not None and share >= 0.9 else "warn" if share is not None and share >= 0.7
             else "", "org_used": int(used) if used is not None else None}

@@ -193,10 +193,10 @@ def _point_title(point: dict[str, Any], when: datetime, score: float | None) -> 
 def _interaction(point: dict[str, Any], link_for: LinkFor) -> dict[str, Any]:
     score = w.to_number(point.get("sentiment")) if point.get("author") == "customer" else None
     extra = []
-    if point.get("nps") is not None:
-        extra.append(f"NPS {point['nps']}")
-    if point.get("csat") is not None:
-        extra.append(f"CSAT {point['csat']}")
+    for key, label in (("nps", "NPS"), ("csat", "CSAT")):
+        value = w.to_number(point.get(key))
+        if value is not None:
+            extra.append(f"{label} {value:g}")
     if point.get("status"):
         extra.append(f"status {point['status']}")
     return {
