@@ -78,12 +78,27 @@ def _safe_next(target: str | None) -> str:
 @require_admin
 def dashboard() -> str:
     rt = _rt()
-    model = console_model(collect_status(rt))
+    status = collect_status(rt)
+    model = console_model(status, _names(rt, status))
     secrets = {}
     for row in list_connections(rt.store):
         stored = webhook_secrets(rt.box, row)
         secrets[row.id] = stored[0] if stored else ""
     return render_template("console.html", m=model, secrets=secrets, page="status")
+
+
+def _names(rt: Runtime, status: dict) -> dict[tuple[int, str], str]:  # type: ignore[type-arg]
+    """Names of the people the error and activity lists mention (ids only are stored there)."""
+    wanted = {(row["connection_id"], row["contact_id"]) for row in status["errors"] + status["recent"]
+              if row.get("contact_id")}
+    names: dict[tuple[int, str], str] = {}
+    with rt.store.session() as db:
+        for key in wanted:
+            state = db.get(ContactState, key)
+            person = (((state.profile if state else None) or {}).get("display") or {}).get("contact") or {}
+            if person.get("name") or person.get("email"):
+                names[key] = person.get("name") or person.get("email")
+    return names
 
 
 @bp.get("/contacts")

@@ -82,18 +82,16 @@ def _active_between(timeline: list[dict[str, Any]], since: datetime | None, unti
 
 
 def _stages(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Per stage: contacts in it now, and the average feeling of messages sent during it (all contacts)."""
+    """Per stage: contacts in it now, and the average feeling of the customer messages sent while each
+    contact was in that stage (from the contact's own stage history, at_risk and advocacy included)."""
     now_in: dict[str, int] = {}
-    feeling: dict[str, list[float]] = {}  # [weighted sum, messages]
+    feeling: dict[str, list[float]] = {}  # stage -> [sum of sentiments, messages]
     for profile in rows:
         now_in[profile["journey_stage"]] = now_in.get(profile["journey_stage"], 0) + 1
-        for stage, agg in ((profile.get("explanation") or {}).get("stage_emotions") or {}).items():
-            count = w.to_number((agg or {}).get("count")) or 0
-            score = w.to_number((agg or {}).get("score"))
-            if count and score is not None:
-                acc = feeling.setdefault(stage, [0.0, 0.0])
-                acc[0] += score * count
-                acc[1] += count
+        for stage, score in _messages_by_stage(profile):
+            acc = feeling.setdefault(stage, [0.0, 0.0])
+            acc[0] += score
+            acc[1] += 1
     out = []
     for stage in STAGES:
         acc = feeling.get(stage)
@@ -102,6 +100,26 @@ def _stages(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
             continue
         out.append({"code": stage, "label": w.stage_label(stage), "contacts": now_in.get(stage, 0),
                     "emotion": average, "messages": int(acc[1]) if acc else 0, "cls": sentiment_class(average)})
+    return out
+
+
+def _messages_by_stage(profile: dict[str, Any]) -> list[tuple[str, float]]:
+    """(stage the contact was in, sentiment) of each customer message on the contact's timeline."""
+    explanation = profile.get("explanation") or {}
+    history = [(w.parse_time(h.get("since")), h["stage"]) for h in explanation.get("stage_history") or []
+               if isinstance(h, dict) and h.get("stage")]
+    if not history or history[-1][1] != profile.get("journey_stage"):
+        history.append((w.parse_time(profile.get("journey_stage_since")), str(profile.get("journey_stage"))))
+    out = []
+    for point in (profile.get("display") or {}).get("timeline") or []:
+        score, at = w.to_number(point.get("sentiment")), w.parse_time(point.get("at"))
+        if point.get("author") != "customer" or score is None or at is None:
+            continue
+        stage = history[0][1]
+        for since, name in history:
+            if since is None or since <= at:
+                stage = name
+        out.append((stage, score))
     return out
 
 

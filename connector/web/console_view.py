@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from adapters.fields import FIELDS_BY_KEY
@@ -28,6 +29,10 @@ ADVICE = {
     "InvalidRequest": "The CRM refused the data. Check that the CEM fields match (re-run the field install), "
                       "then replay.",
 }
+KINDS = {"AuthenticationError": "credentials refused", "PermissionDenied": "permission missing",
+         "ConfigurationError": "setting wrong", "NotFound": "not found in the CRM", "RateLimited": "API limit reached",
+         "BudgetExhausted": "daily budget used up", "TransientError": "CRM unavailable",
+         "InvalidRequest": "data refused"}
 DEFAULT_ADVICE = "Read the message, fix the cause in the CRM or the connection, then replay."
 JOBS = {"write": "writing fields", "refresh": "reading the contact", "process_events": "handling webhook events",
         "reconcile_connection": "catching up on missed changes"}
@@ -35,7 +40,9 @@ ACTIONS = {"written": "Fields written", "unchanged": "Analysed, nothing new to w
            "skipped_own": "Ignored our own write", "received": "Webhook received", "install": "Field install"}
 
 
-def console_model(status: dict[str, Any]) -> dict[str, Any]:
+def console_model(status: dict[str, Any], names: dict[tuple[int, str], str] | None = None) -> dict[str, Any]:
+    """``names``: (connection id, contact id) -> the person's name, for the error and activity lists."""
+    names = names or {}
     connections = [_connection(c) for c in status.get("connections") or []]
     queue = status.get("queue") or {}
     throughput = status.get("throughput") or {}
@@ -45,8 +52,8 @@ def console_model(status: dict[str, Any]) -> dict[str, Any]:
         "queue": {"error": queue.get("error"), "waiting": queue.get("queued", 0), "running": queue.get("started", 0),
                   "scheduled": queue.get("scheduled", 0), "failed": queue.get("failed", 0)},
         "throughput": throughput,
-        "errors": [_error(e, connections) for e in status.get("errors") or []],
-        "recent": [_activity(a, connections) for a in status.get("recent") or []],
+        "errors": [_error(e, connections, names) for e in status.get("errors") or []],
+        "recent": [_activity(a, connections, names) for a in status.get("recent") or []],
         "totals": {"analysed": sum(c["analysed"] for c in connections),
                    "written": sum(c["written"] for c in connections),
                    "dead": sum(c["dead_letters"] for c in connections)},
@@ -121,26 +128,42 @@ def _progress(cursor: dict[str, Any] | None) -> dict[str, Any] | None:
             "when": w.ago(cursor.get("updated_at")), "at": w.stamp(cursor.get("updated_at"))}
 
 
-def _error(e: dict[str, Any], connections: list[dict[str, Any]]) -> dict[str, Any]:
+def _error(e: dict[str, Any], connections: list[dict[str, Any]], names: dict[tuple[int, str], str]) -> dict[str, Any]:
     kind, _, message = str(e.get("error") or "").partition(": ")
     return {"id": e["id"], "connection": _name_of(e.get("connection_id"), connections),
             "contact_id": e.get("contact_id"), "connection_id": e.get("connection_id"),
+            "contact": _person(e, names),
             "job": JOBS.get(str(e.get("job")), w.humanize(e.get("job"))),
-            "message": message or kind, "kind": w.humanize(kind) if message else "",
+            "message": message or kind, "kind": (KINDS.get(kind) or _words(kind)) if message else "",
             "advice": ADVICE.get(kind, DEFAULT_ADVICE), "attempts": e.get("attempts", 1),
             "when": w.ago(e.get("at")), "at": w.stamp(e.get("at"))}
 
 
-def _activity(a: dict[str, Any], connections: list[dict[str, Any]]) -> dict[str, Any]:
+def _activity(a: dict[str, Any], connections: list[dict[str, Any]], names: dict[tuple[int, str], str]
+              ) -> dict[str, Any]:
     detail = str(a.get("detail") or "")
     if a.get("action") == "written":  # the detail lists field keys: name them as the CRM does
-        detail = ", ".join(FIELDS_BY_KEY[k].label if k in FIELDS_BY_KEY else w.humanize(k)
-                           for k in detail.split(", ") if k)
+        keys = [k for k in detail.split(", ") if k]
+        detail = f"all {len(keys)} CEM fields" if set(FIELDS_BY_KEY) <= set(keys) else ", ".join(
+            FIELDS_BY_KEY[k].label if k in FIELDS_BY_KEY else w.humanize(k) for k in keys)
     return {"what": ACTIONS.get(str(a.get("action")), w.humanize(a.get("action"))), "detail": detail,
             "connection": _name_of(a.get("connection_id"), connections), "contact_id": a.get("contact_id"),
+            "contact": _person(a, names),
             "connection_id": a.get("connection_id"), "bad": a.get("action") == "failed",
             "when": w.ago(a.get("at")), "at": w.stamp(a.get("at"))}
 
 
 def _name_of(connection_id: Any, connections: list[dict[str, Any]]) -> str:
     return next((c["label"] for c in connections if c["id"] == connection_id), f"connection {connection_id}")
+
+
+def _person(row: dict[str, Any], names: dict[tuple[int, str], str]) -> str:
+    contact_id = row.get("contact_id")
+    if not contact_id:
+        return ""
+    return names.get((row.get("connection_id"), contact_id)) or f"contact {contact_id}"
+
+
+def _words(class_name: str) -> str:
+    """'SomeNewError' -> 'some new error'."""
+    return re.sub(r"(?<!^)(?=[A-Z])", " ", class_name).lower()
