@@ -115,6 +115,17 @@ def _screenshot(driver: Any, name: str) -> Path:
     return path
 
 
+def _submit(driver: Any, element: Any) -> None:
+    """Click something that loads a new page, and wait for that page (not the old one's text)."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    old = driver.find_element(By.TAG_NAME, "html")
+    element.click()
+    WebDriverWait(driver, 15).until(expected_conditions.staleness_of(old))
+
+
 def _visible_text(driver: Any) -> str:
     from selenium.webdriver.common.by import By
 
@@ -204,10 +215,10 @@ def test_console_signs_in_searches_and_replays(site: Site, browser: Any) -> None
     browser.get(f"{site.base}/admin/")
     assert "Admin token" in _visible_text(browser)  # not signed in: the sign-in page
     browser.find_element(By.ID, "token").send_keys("not-the-token")
-    browser.find_element(By.CSS_SELECTOR, "form button").click()
+    _submit(browser, browser.find_element(By.CSS_SELECTOR, "form button"))
     assert "not right" in _visible_text(browser)
     browser.find_element(By.ID, "token").send_keys(site.runtime.settings.admin_token)
-    browser.find_element(By.CSS_SELECTOR, "form button").click()
+    _submit(browser, browser.find_element(By.CSS_SELECTOR, "form button"))
     text = _visible_text(browser)
     assert ("HubSpot · test" in text and "Healthy" in text) or "Dead letters waiting" in text or "failure" in text
     assert re.search(r"Last webhook\s+(just now|\d+ (min|h) ago)", text), "last webhook in words"
@@ -218,12 +229,12 @@ def test_console_signs_in_searches_and_replays(site: Site, browser: Any) -> None
     _assert_words_not_codes(text, "console")
     _screenshot(browser, "console-1280")
     _width(browser, 1280)
-    browser.find_element(By.CSS_SELECTOR, "[data-test=install]").click()
+    _submit(browser, browser.find_element(By.CSS_SELECTOR, "[data-test=install]"))
     assert "Field install finished" in _visible_text(browser)
     assert "unchanged" in browser.find_element(By.CSS_SELECTOR, f"#connection-{site.pipeline.connection_id}").text
     rows = browser.find_elements(By.CSS_SELECTOR, "[data-test=dead-letter]")
     assert len(rows) == 1
-    rows[0].find_element(By.CSS_SELECTOR, "[data-test=replay]").click()
+    _submit(browser, rows[0].find_element(By.CSS_SELECTOR, "[data-test=replay]"))
     assert "Replayed 1 job(s)" in _visible_text(browser)
     with site.runtime.store.session() as session:
         assert session.get(DeadLetter, letter_id).replayed_at is not None
@@ -235,7 +246,7 @@ def test_console_signs_in_searches_and_replays(site: Site, browser: Any) -> None
     browser.get(f"{site.base}/admin/contacts?q={name.split()[0]}")
     links = browser.find_elements(By.CSS_SELECTOR, "[data-test=journey-link]")
     assert any(link.text == name for link in links)
-    next(link for link in links if link.text == name).click()
+    _submit(browser, next(link for link in links if link.text == name))
     assert browser.find_element(By.CSS_SELECTOR, "[data-test=name]").text == name
 
     # the aggregate map
