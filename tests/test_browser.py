@@ -142,7 +142,7 @@ def test_journey_maps_show_the_customer_in_words(site: Site, browser: Any) -> No
     from selenium.webdriver.common.by import By
 
     _width(browser, 1280)
-    checked_evidence = customer_points = 0
+    checked_evidence = customer_points = crm_links = 0
     for contact_id in site.ids:
         profile = site.profile(contact_id)
         browser.get(site.journey_url(contact_id))
@@ -164,6 +164,9 @@ def test_journey_maps_show_the_customer_in_words(site: Site, browser: Any) -> No
             assert item["quote"] in text, (contact_id, item["quote"])
             checked_evidence += 1
         assert "Journey" in text and "Why:" in text
+        for link in browser.find_elements(By.LINK_TEXT, "open in CRM"):  # back to that record in HubSpot
+            assert re.match(r"https://app\.hubspot\.com/contacts/\d+/record/0-[15]/\d+$", link.get_attribute("href"))
+            crm_links += 1
         _assert_words_not_codes(text, f"journey map of {contact_id}")
         if contact_id == site.ids[0]:
             # tapping a point (no JavaScript needed) jumps to that message in the list below
@@ -171,7 +174,7 @@ def test_journey_maps_show_the_customer_in_words(site: Site, browser: Any) -> No
             target = browser.execute_script("return location.hash")
             assert target.startswith("#i-")
             assert browser.find_element(By.CSS_SELECTOR, target.replace(":", "\\:")).is_displayed()
-    assert checked_evidence >= 5 and customer_points >= 20
+    assert checked_evidence >= 5 and customer_points >= 20 and crm_links >= 20
 
 
 def test_journey_map_fits_a_400px_crm_side_panel(site: Site, browser: Any) -> None:
