@@ -40,7 +40,7 @@ def collect_status(rt: Runtime) -> dict[str, Any]:
         recent = list(session.scalars(select(Activity).order_by(Activity.id.desc()).limit(15)))
     try:
         queue: dict[str, Any] = rt.queue.depth()
-        deliveries = {c.id: rt.queue.last_delivery(c.id) for c in connections}
+        deliveries = {c.id: rt.queue.deliveries.last_delivery(c.id) for c in connections}
     except Exception as exc:
         queue = {"error": f"queue unreachable: {type(exc).__name__}"}
         deliveries = {}
