@@ -11,7 +11,7 @@ from flask_wtf.csrf import CSRFError
 
 from .config import Settings
 from .runtime import Runtime, get_runtime, set_runtime
-from .web import admin, journey, oauth, security, webhooks
+from .web import admin, journey, oauth, security, webhooks, words
 from .web.auth import csrf
 
 MAX_BODY_BYTES = 4 * 1024 * 1024
@@ -30,6 +30,7 @@ def create_app(runtime: Runtime | None = None, settings: Settings | None = None)
     app.extensions["cem_targets"] = webhooks.TargetCache()
     configure_logging(runtime.settings.log_level)
     security.init_app(app, runtime)
+    app.add_template_filter(words.signed)
     csrf.init_app(app)
 
     app.register_blueprint(webhooks.bp)

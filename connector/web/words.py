@@ -166,3 +166,11 @@ def stamp(value: Any) -> str:
     """'3 Oct 2026, 14:05 UTC' for tooltips next to a relative time."""
     when = parse_time(value)
     return f"{day(when)}, {when.astimezone(UTC):%H:%M} UTC" if when else ""
+
+
+def signed(value: Any) -> str:
+    """'+12', '-7', '0' (a zero has no sign)."""
+    number = to_number(value)
+    if number is None:
+        return "–"
+    return f"{round(number):+d}" if round(number) else "0"
