@@ -11,7 +11,7 @@ from flask_wtf.csrf import CSRFError
 
 from .config import Settings
 from .runtime import Runtime, get_runtime, set_runtime
-from .web import admin, journey, oauth, security, webhooks, words
+from .web import admin, cards, journey, oauth, security, webhooks, words
 from .web.auth import csrf
 
 MAX_BODY_BYTES = 4 * 1024 * 1024
@@ -37,6 +37,7 @@ def create_app(runtime: Runtime | None = None, settings: Settings | None = None)
     app.register_blueprint(admin.bp)
     app.register_blueprint(journey.bp)
     app.register_blueprint(oauth.bp)
+    app.register_blueprint(cards.bp)
 
     @app.get("/healthz")
     def healthz() -> Response:

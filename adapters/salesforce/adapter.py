@@ -33,8 +33,8 @@ from ..errors import (
 )
 from ..fields import FIELDS_BY_KEY, FieldSpec, to_iso_z
 from . import links
-from .auth import PLATFORM
 from .client import SalesforceClient, budget_ceiling
+from .consts import INTEGRATION_USER_SETTING, PLATFORM
 from .install import ID_PATTERN, Provisioner, soql_id
 from .mapping import from_salesforce, native_name, to_salesforce
 from .read import ContactReader
@@ -63,7 +63,7 @@ class SalesforceAdapter(CRMAdapter):
     platform = PLATFORM
     label = "Salesforce"
     write_batch_size: ClassVar[int] = 200  # sObject Collections: at most 200 records a call
-    remembered_facts = ("integration_user_id",)  # the receiver drops changes made by this user
+    remembered_facts = (INTEGRATION_USER_SETTING,)  # the receiver drops changes made by this user
     frame_ancestors = links.FRAME_ANCESTORS  # CRM pages allowed to embed the rep's journey map
     record_url = staticmethod(links.record_url)
 
@@ -91,7 +91,7 @@ class SalesforceAdapter(CRMAdapter):
         assert session is not None
         if session.org_id and session.user_id:
             return session.org_id, session.user_id
-        info = self.client.call(lambda sf: sf.oauth2("userinfo"), "read the connected user (userinfo)")
+        info = self.client.run(lambda sf: sf.oauth2("userinfo"), "read the connected user (userinfo)")
         return str(info["organization_id"]), str(info["user_id"])
 
     def check_connection(self) -> dict[str, Any]:
@@ -191,7 +191,7 @@ class SalesforceAdapter(CRMAdapter):
         conditions = [f"Id > {soql_id(last_id)}"] if last_id else []
         if modified_since is not None:
             conditions.append(f"LastModifiedDate > {to_iso_z(modified_since)}")
-            own = self.connection.settings.get("integration_user_id")
+            own = self.connection.settings.get(INTEGRATION_USER_SETTING)
             if own:
                 conditions.append(f"LastModifiedById != {soql_id(str(own))}")
         where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
@@ -265,7 +265,7 @@ class SalesforceAdapter(CRMAdapter):
         return found
 
     def api_usage(self) -> dict[str, Any]:
-        usage = self.client.usage()
+        usage = self.client.org_usage()
         ceiling = budget_ceiling(self.connection.settings.get("daily_api_budget"), usage.limit)
         remaining = usage.limit - usage.used if usage.limit is not None and usage.used is not None else None
         return {"used": usage.used, "limit": usage.limit, "remaining": remaining, "budget": ceiling,
