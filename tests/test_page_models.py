@@ -86,3 +86,17 @@ def test_console_words_progress_and_advice() -> None:
     assert c["budget"]["percent"] == 90 and c["budget"]["cls"] == "bad"
     error = model["errors"][0]
     assert error["job"] == "writing fields" and "Reconnect" in error["advice"] and error["message"] == "token revoked"
+
+
+def test_taxonomy_labels_and_capped_risk_read_right() -> None:
+    from connector.web.words import reason_words
+
+    words = reason_words(load_config(None))
+    assert words["pricing_value"][0]  # the engine's taxonomy names every reason it can give
+    profile = {"churn_reason": "late_delivery", "churn_risk": 66, "explanation": {"risk_signals": [
+        {"signal": "negative_emotion", "points": 70, "detail": "emotion score -80 (angry)"},
+        {"signal": "no_stated_intent", "points": -4, "detail": "high risk needs a stated intent to leave"}]}}
+    model = journey_model(profile, "1", now=NOW, reasons={"late_delivery": ("Late delivery", "Orders arrive late.")})
+    assert model["header"]["reason_label"] == "Late delivery" and model["why"]["meaning"] == "Orders arrive late."
+    assert [s["text"] for s in model["signals"]] == ["+70", "-4"]
+    assert model["signals"][1]["label"].startswith("Held at medium")

@@ -148,7 +148,7 @@ def _contact_row(state: ContactState, person: dict, connections: dict) -> dict: 
 def aggregate() -> str:
     rt = _rt()
     connections = list_connections(rt.store)
-    model = aggregate_model(rt.store, connections, request.args)
+    model = aggregate_model(rt.store, connections, request.args, words.reason_words(rt.engine_config))
     return render_template("aggregate.html", m=model, page="map")
 
 

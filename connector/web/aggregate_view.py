@@ -24,7 +24,8 @@ HEIGHT = TOP + FEELING_HEIGHT + GAP + BARS_HEIGHT + LABELS
 STAGES = (*w.STAGE_PATH, "at_risk", "churned")
 
 
-def aggregate_model(store: Store, connections: Sequence[Connection], args: Mapping[str, str]) -> dict[str, Any]:
+def aggregate_model(store: Store, connections: Sequence[Connection], args: Mapping[str, str],
+                    reasons: w.ReasonWords | None = None) -> dict[str, Any]:
     connection_id = _int(args.get("connection"))
     owner = (args.get("owner") or "").strip()
     since, until = _date(args.get("from")), _date(args.get("to"), end=True)
@@ -53,7 +54,7 @@ def aggregate_model(store: Store, connections: Sequence[Connection], args: Mappi
                     "to": args.get("to") or ""},
         "connections": [{"id": c.id, "label": f"{c.name} ({c.platform})"} for c in connections],
         "owners": sorted(owners), "total": len(rows), "stages": stages, "chart": _chart(stages),
-        "pains": _pains(rows), "reasons": _reasons(rows),
+        "pains": _pains(rows, reasons), "reasons": _reasons(rows, reasons),
         "capped": len(rows) >= MAX_CONTACTS,
     }
 
@@ -151,7 +152,7 @@ def _chart(stages: list[dict[str, Any]]) -> dict[str, Any]:
             "grid": [{"y": y(v), "label": f"{v:+d}" if v else "0"} for v in (100, 50, 0, -50, -100)]}
 
 
-def _pains(rows: list[dict[str, Any]], top: int = 6) -> list[dict[str, Any]]:
+def _pains(rows: list[dict[str, Any]], reasons: w.ReasonWords | None, top: int = 6) -> list[dict[str, Any]]:
     topics: dict[str, dict[str, Any]] = {}
     for profile in rows:
         seen_here: set[str] = set()
@@ -170,12 +171,12 @@ def _pains(rows: list[dict[str, Any]], top: int = 6) -> list[dict[str, Any]]:
                 if quote and quote not in entry["quotes"] and len(entry["quotes"]) < 2:
                     entry["quotes"].append(quote)
     ranked = sorted(topics.items(), key=lambda kv: (-kv[1]["contacts"], -kv[1]["mentions"], kv[0]))[:top]
-    return [{"label": w.reason_label(topic), "contacts": e["contacts"], "mentions": e["mentions"],
+    return [{"label": w.reason_label(topic, reasons), "contacts": e["contacts"], "mentions": e["mentions"],
              "quotes": e["quotes"], "stages": ", ".join(w.stage_label(s) for s in sorted(
                  e["stages"], key=lambda s: STAGES.index(s) if s in STAGES else 99))} for topic, e in ranked]
 
 
-def _reasons(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _reasons(rows: list[dict[str, Any]], words: w.ReasonWords | None) -> list[dict[str, Any]]:
     reasons: dict[str, list[int]] = {}
     for profile in rows:
         reason = str(profile.get("churn_reason") or "none")
@@ -184,7 +185,7 @@ def _reasons(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         reasons.setdefault(reason, []).append(int(w.to_number(profile.get("churn_risk")) or 0))
     total = sum(len(v) for v in reasons.values()) or 1
     ranked = sorted(reasons.items(), key=lambda kv: (-len(kv[1]), -sum(kv[1]), kv[0]))
-    return [{"label": w.reason_label(r), "meaning": w.reason_meaning(r), "contacts": len(risks),
+    return [{"label": w.reason_label(r, words), "meaning": w.reason_meaning(r, words), "contacts": len(risks),
              "share": round(100 * len(risks) / total), "width": round(160 * len(risks) / total, 1),
              "avg_risk": round(sum(risks) / len(risks)), "high": sum(1 for x in risks if x >= 67),
              "band": w.risk_band(sum(risks) / len(risks))[0]} for r, risks in ranked]

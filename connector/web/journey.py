@@ -8,6 +8,7 @@ from ..store import Connection, ContactState
 from .auth import verify_journey
 from .journey_view import journey_model
 from .links import record_links
+from .words import reason_words
 
 bp = Blueprint("journey", __name__)
 
@@ -27,7 +28,8 @@ def view(connection_id: int, contact_id: str):  # type: ignore[no-untyped-def]
             message="The connector has not analysed this record yet.",
             hint="New and recently imported contacts appear within a few minutes of their next change, or after "
                  "the admin runs a backfill. Reopen the record later."), 404
+    rt = current_app.extensions["cem"]
     model = journey_model(state.profile, contact_id,
                           record_links(connection.platform, connection.settings, connection.account_id,
-                                       contact_id))
+                                       contact_id), reasons=reason_words(rt.engine_config))
     return render_template("journey.html", m=model)

@@ -30,7 +30,8 @@ def sentiment_class(score: float | None) -> str:
 
 
 def journey_model(profile: dict[str, Any], contact_id: str, link_for: LinkFor | None = None,
-                  now: datetime | None = None) -> dict[str, Any]:
+                  now: datetime | None = None, reasons: w.ReasonWords | None = None) -> dict[str, Any]:
+    """``reasons``: the engine taxonomy's labels (``words.reason_words``), so admin-defined reasons read right."""
     now = now or datetime.now(UTC)
     link_for = link_for or (lambda _iid, _kind: None)
     explanation = _dict(profile.get("explanation"))
@@ -39,13 +40,13 @@ def journey_model(profile: dict[str, Any], contact_id: str, link_for: LinkFor | 
     history = _stage_history(explanation, profile)
     interactions = [_interaction(p, link_for) for p in points]
     return {
-        "header": _header(profile, _dict(display.get("contact")), contact_id, now),
+        "header": _header(profile, _dict(display.get("contact")), contact_id, now, reasons),
         "chart": _chart(points, history, explanation, now, **WIDE),
         "chart_narrow": _chart(points, history, explanation, now, **NARROW),
         "stages": _stage_path(history, str(profile.get("journey_stage") or "")),
-        "why": _why(profile, explanation, {p["id"]: p for p in points if "id" in p}, link_for),
+        "why": _why(profile, explanation, {p["id"]: p for p in points if "id" in p}, link_for, reasons),
         "signals": _signals(explanation),
-        "pains": _pains(explanation),
+        "pains": _pains(explanation, reasons),
         "interactions": list(reversed(interactions)),
         "as_of": w.stamp(explanation.get("as_of")),
     }
@@ -56,7 +57,8 @@ def _dict(value: Any) -> dict[str, Any]:
 
 
 # -- header ----------------------------------------------------------------------------------------
-def _header(profile: dict[str, Any], contact: dict[str, Any], contact_id: str, now: datetime) -> dict[str, Any]:
+def _header(profile: dict[str, Any], contact: dict[str, Any], contact_id: str, now: datetime,
+            reasons: w.ReasonWords | None) -> dict[str, Any]:
     stage = str(profile.get("journey_stage") or "")
     since = w.parse_time(profile.get("journey_stage_since"))
     score = w.to_number(profile.get("emotion_score"))
@@ -74,7 +76,7 @@ def _header(profile: dict[str, Any], contact: dict[str, Any], contact_id: str, n
         "emotion_label": w.emotion_label(profile.get("emotion")), "score": round(score) if score is not None else None,
         "emotion_class": sentiment_class(score), "trend": round(trend), "arrow": arrow, "trend_word": trend_word,
         "risk": risk, "band": band, "band_word": band_word,
-        "reason": reason, "reason_label": w.reason_label(reason),
+        "reason": reason, "reason_label": w.reason_label(reason, reasons),
     }
 
 
@@ -210,7 +212,7 @@ def _interaction(point: dict[str, Any], link_for: LinkFor) -> dict[str, Any]:
 
 # -- why ---------------------------------------------------------------------------------------------
 def _why(profile: dict[str, Any], explanation: dict[str, Any], points: dict[str, dict[str, Any]],
-         link_for: LinkFor) -> dict[str, Any]:
+         link_for: LinkFor, reasons: w.ReasonWords | None) -> dict[str, Any]:
     reason = str(profile.get("churn_reason") or "none")
     evidence = []
     seen: set[str] = set()
@@ -226,15 +228,16 @@ def _why(profile: dict[str, Any], explanation: dict[str, Any], points: dict[str,
             "source": _source_word(item.get("source") or source.get("author")),
             "url": link_for(iid, kind or str(source.get("kind", ""))) if iid else None,
         })
-    return {"reason": reason, "label": w.reason_label(reason), "meaning": w.reason_meaning(reason),
+    return {"reason": reason, "label": w.reason_label(reason, reasons), "meaning": w.reason_meaning(reason, reasons),
             "evidence": evidence,
             # the field text the CRM shows, for engines that give no structured evidence
             "detail": "" if evidence else str(profile.get("churn_reason_detail") or "")}
 
 
 def _source_word(source: Any) -> str:
-    return {"customer": "the customer's words", "rep": "rep note", "system": "system record",
-            "absence": "no reply"}.get(str(source or ""), "")
+    """Whose words the evidence is (engine sources; a timeline point's author when the engine gives none)."""
+    return {"customer": "the customer's words", "rep note": "rep note", "rep": "rep note", "system": "system record",
+            "absence": "what did not happen"}.get(str(source or ""), "")
 
 
 def _sentence(text: Any) -> str:
@@ -248,13 +251,14 @@ def _signals(explanation: dict[str, Any]) -> list[dict[str, Any]]:
         if not isinstance(s, dict):
             continue
         points = int(w.to_number(s.get("points")) or 0)
-        if points <= 0:
+        if points == 0:
             continue
-        out.append({"label": w.signal_label(s.get("signal")), "points": points, "detail": _sentence(s.get("detail"))})
-    return sorted(out, key=lambda s: -s["points"])
+        out.append({"label": w.signal_label(s.get("signal")), "points": points, "detail": _sentence(s.get("detail")),
+                    "text": f"{points:+d}"})
+    return sorted(out, key=lambda s: -s["points"])  # a cap (negative points) comes last
 
 
-def _pains(explanation: dict[str, Any]) -> list[dict[str, Any]]:
+def _pains(explanation: dict[str, Any], reasons: w.ReasonWords | None = None) -> list[dict[str, Any]]:
     """Pain points per stage in path order, each quote once (the same sentence can carry two topics)."""
     stage_emotions = _dict(explanation.get("stage_emotions"))
     order = {s: i for i, s in enumerate((*w.STAGE_PATH, "at_risk", "churned"))}
@@ -267,6 +271,6 @@ def _pains(explanation: dict[str, Any]) -> list[dict[str, Any]]:
             if quote in seen:
                 continue
             seen.add(quote)
-            out.append({"stage": w.stage_label(stage), "topic": w.reason_label(pain.get("topic")),
+            out.append({"stage": w.stage_label(stage), "topic": w.reason_label(pain.get("topic"), reasons),
                         "mentions": int(w.to_number(pain.get("mentions")) or 1), "quote": quote})
     return out

@@ -47,6 +47,8 @@ SIGNALS = {
     "intent_to_leave": "Said they may leave",
     "gone_silent": "Has gone quiet",
     "renewal_soon": "Renewal coming up while not satisfied",
+    "churn_reason": "An unresolved problem, with evidence",
+    "no_stated_intent": "Held at medium: they have not said they will leave",
 }
 CHANNELS = {
     "email": "Email", "call": "Call", "note": "Note", "meeting": "Meeting", "ticket": "Support case",
@@ -75,15 +77,25 @@ def emotion_label(code: Any) -> str:
     return EMOTIONS.get(str(code), humanize(code))
 
 
-def reason_label(code: Any, labels: dict[str, str] | None = None) -> str:
-    if labels and code in labels:
-        return labels[code]
+ReasonWords = dict[str, tuple[str, str]]  # reason -> (label, description), from the engine's taxonomy
+
+
+def reason_words(engine_config: Any) -> ReasonWords:
+    """The configured taxonomy's labels and descriptions (admin-defined reasons included), if the engine has one."""
+    reasons = getattr(getattr(engine_config, "taxonomy", None), "reasons", None) or {}
+    return {name: (str(getattr(r, "label", "") or humanize(name)), str(getattr(r, "description", "") or ""))
+            for name, r in reasons.items()}
+
+
+def reason_label(code: Any, reasons: ReasonWords | None = None) -> str:
+    if reasons and code in reasons:
+        return reasons[code][0]
     return REASONS.get(str(code), (humanize(code), ""))[0]
 
 
-def reason_meaning(code: Any, descriptions: dict[str, str] | None = None) -> str:
-    if descriptions and code in descriptions:
-        return descriptions[code]
+def reason_meaning(code: Any, reasons: ReasonWords | None = None) -> str:
+    if reasons and code in reasons and reasons[code][1]:
+        return reasons[code][1]
     return REASONS.get(str(code), ("", ""))[1]
 
 
