@@ -144,7 +144,7 @@ def _activity(a: dict[str, Any], connections: list[dict[str, Any]], names: dict[
     detail = str(a.get("detail") or "")
     if a.get("action") == "written":  # the detail lists field keys: name them as the CRM does
         keys = [k for k in detail.split(", ") if k]
-        detail = f"all {len(keys)} CEM fields" if set(FIELDS_BY_KEY) <= set(keys) else ", ".join(
+        detail = f"{len(keys)} CEM fields" if len(keys) > 3 else ", ".join(
             FIELDS_BY_KEY[k].label if k in FIELDS_BY_KEY else w.humanize(k) for k in keys)
     return {"what": ACTIONS.get(str(a.get("action")), w.humanize(a.get("action"))), "detail": detail,
             "connection": _name_of(a.get("connection_id"), connections), "contact_id": a.get("contact_id"),
