@@ -20,7 +20,7 @@ from redis.exceptions import LockError
 from rq import get_current_job
 from sqlalchemy import delete, select
 
-from adapters.base import CRMAdapter
+from adapters.base import CRMAdapter, chunked
 from adapters.errors import AdapterError
 from adapters.fields import as_utc
 from cem_engine import analyze
@@ -30,8 +30,8 @@ from .journey_display import build_display
 from .queue import WriteLedger
 from .retry import retry_delay, will_retry
 from .runtime import Runtime, get_runtime
-from .store import PERSONAL_DATA_TABLES, Activity, ApiUsage, ContactState, DeadLetter, SyncCursor, WrittenValues
-from .writeback import changed_fields, chunks, desired_values, field_update
+from .store import PERSONAL_DATA_TABLES, Activity, ApiUsage, ContactAnalysis, DeadLetter, SyncCursor, WrittenValues
+from .writeback import changed_fields, desired_values, field_update
 
 log = logging.getLogger("cem.jobs")
 
@@ -91,9 +91,9 @@ def _affected_contacts(adapter: CRMAdapter, event: ChangeEvent) -> list[str]:
 
 def _note_source_change(rt: Runtime, connection_id: int, contact_id: str, occurred_at: datetime) -> None:
     with rt.store.session() as session:
-        state = session.get(ContactState, (connection_id, contact_id))
+        state = session.get(ContactAnalysis, (connection_id, contact_id))
         if state is None:
-            state = ContactState(connection_id=connection_id, contact_id=contact_id, profile={}, desired={})
+            state = ContactAnalysis(connection_id=connection_id, contact_id=contact_id, profile={}, desired={})
             session.add(state)
         if state.source_changed_at is None or as_utc(state.source_changed_at) < occurred_at:
             state.source_changed_at = occurred_at
@@ -125,8 +125,8 @@ def refresh_contacts(connection_id: int, contact_ids: list[str], attempt: int = 
     now = utcnow()
     dirty: list[str] = []
     with rt.store.session() as session:
-        states = {s.contact_id: s for s in session.scalars(select(ContactState).where(
-            ContactState.connection_id == connection_id, ContactState.contact_id.in_(list(found))))}
+        states = {s.contact_id: s for s in session.scalars(select(ContactAnalysis).where(
+            ContactAnalysis.connection_id == connection_id, ContactAnalysis.contact_id.in_(list(found))))}
         ledger = {w.contact_id: w.values for w in session.scalars(select(WrittenValues).where(
             WrittenValues.connection_id == connection_id, WrittenValues.contact_id.in_(list(found))))}
         for contact_id, data in found.items():
@@ -134,7 +134,7 @@ def refresh_contacts(connection_id: int, contact_ids: list[str], attempt: int = 
             desired = desired_values(profile, now)
             state = states.get(contact_id)
             if state is None:
-                state = ContactState(connection_id=connection_id, contact_id=contact_id)
+                state = ContactAnalysis(connection_id=connection_id, contact_id=contact_id)
                 session.add(state)
             display = build_display(data, rt.engine_config, (state.profile or {}).get("display"))
             state.profile = _jsonable({**profile.to_dict(), "display": display})
@@ -186,7 +186,7 @@ def _flush(rt: Runtime, ledger: WriteLedger, connection_id: int, attempt: int) -
     ledger.written(connection_id, [cid for cid in contact_ids if cid not in pending])
     counts["unchanged"] = len(contact_ids) - len(updates)
     retry_error: AdapterError | None = None
-    for chunk in chunks(updates, batch):
+    for chunk in chunked(updates, batch):
         ids = [u.contact_id for u in chunk]
         ledger.sending(connection_id, ids)
         try:
@@ -249,8 +249,8 @@ def _pending_updates(rt: Runtime, connection_id: int, contact_ids: list[str], no
     updates = []
     changes: dict[str, dict[str, Any]] = {}
     with rt.store.session() as session:
-        states = {s.contact_id: s for s in session.scalars(select(ContactState).where(
-            ContactState.connection_id == connection_id, ContactState.contact_id.in_(contact_ids)))}
+        states = {s.contact_id: s for s in session.scalars(select(ContactAnalysis).where(
+            ContactAnalysis.connection_id == connection_id, ContactAnalysis.contact_id.in_(contact_ids)))}
         ledger = {w.contact_id: w for w in session.scalars(select(WrittenValues).where(
             WrittenValues.connection_id == connection_id, WrittenValues.contact_id.in_(contact_ids)))}
     for contact_id in contact_ids:

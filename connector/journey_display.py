@@ -1,7 +1,7 @@
 """What the journey map shows beyond the CEM fields: who the contact is and each interaction as a point.
 
 Built at refresh time from the same ContactInput the engine read, stored beside the profile
-(``ContactState.profile["display"]``) so the page never calls the CRM. Only the engine's public
+(``ContactAnalysis.profile["display"]``) so the page never calls the CRM. Only the engine's public
 ``analyze`` is used: a message's own sentiment is the engine's score of that message alone. Quotes are
 cut to QUOTE_CHARS (what the CRM's detail field shows anyway); `forget` deletes them with the row.
 """

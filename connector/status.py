@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from .runtime import Runtime
-from .store import Activity, ApiUsage, Connection, ContactState, DeadLetter, SyncCursor, WrittenValues
+from .store import Activity, ApiUsage, Connection, ContactAnalysis, DeadLetter, SyncCursor, WrittenValues
 
 INSTALL_ACTION = "install"  # Activity rows that record a field install run from the console
 THROUGHPUT_WINDOW = timedelta(hours=1)
@@ -19,8 +19,8 @@ def collect_status(rt: Runtime) -> dict[str, Any]:
     hour_ago = now - THROUGHPUT_WINDOW
     with rt.store.session() as session:
         connections = list(session.scalars(select(Connection).order_by(Connection.id)))
-        analysed = _per_connection(session, select(ContactState.connection_id, func.count()).group_by(
-            ContactState.connection_id))
+        analysed = _per_connection(session, select(ContactAnalysis.connection_id, func.count()).group_by(
+            ContactAnalysis.connection_id))
         written = _per_connection(session, select(WrittenValues.connection_id, func.count()).group_by(
             WrittenValues.connection_id))
         last_write = _per_connection(session, select(WrittenValues.connection_id, func.max(

@@ -21,7 +21,7 @@ import pytest
 from connector.app import create_app
 from connector.config import Settings
 from connector.runtime import Runtime, set_runtime
-from connector.store import ContactState, DeadLetter
+from connector.store import ContactAnalysis, DeadLetter
 from connector.web.auth import sign_journey
 from connector.web.words import CHANNELS, EMOTIONS, REASONS, SIGNALS, STAGES
 from sandbox.dataset import demo_records
@@ -61,7 +61,7 @@ class Site:
 
     def profile(self, contact_id: str) -> dict[str, Any]:
         with self.runtime.store.session() as session:
-            state = session.get(ContactState, (self.pipeline.connection_id, contact_id))
+            state = session.get(ContactAnalysis, (self.pipeline.connection_id, contact_id))
             assert state is not None
             return state.profile
 

@@ -146,14 +146,14 @@ def test_redirects_ignore_the_host_header_and_the_server_header_names_no_version
 
 
 def test_production_refuses_weak_secrets_and_plain_http(runtime) -> None:  # type: ignore[no-untyped-def]
-    from connector.config import ConfigError
+    from connector.errors import SettingsError
 
     strong = {"admin_token": "a" * 32, "signing_key": "k" * 43, "public_url": "https://cem.example.com"}
     for weak, words in (({"admin_token": "x"}, "CEM_ADMIN_TOKEN has 1 characters"),
                         ({"signing_key": "short"}, "CEM_SIGNING_KEY has 5"),
                         ({"public_url": "http://cem.example.com"}, "must be the https address")):
         runtime.settings = replace(runtime.settings, production=True, **{**strong, **weak})
-        with pytest.raises(ConfigError, match=words):
+        with pytest.raises(SettingsError, match=words):
             create_app(runtime)
     runtime.settings = replace(runtime.settings, production=True, **strong)
     assert create_app(runtime).test_client().get("/healthz").status_code == 200

@@ -7,13 +7,13 @@ from .models import (
     ApiUsage,
     Base,
     Connection,
-    ContactState,
+    ContactAnalysis,
     DeadLetter,
     SyncCursor,
     WrittenValues,
 )
 
 __all__ = [
-    "PERSONAL_DATA_TABLES", "Activity", "ApiUsage", "Base", "Connection", "ContactState", "DeadLetter", "Store",
+    "PERSONAL_DATA_TABLES", "Activity", "ApiUsage", "Base", "Connection", "ContactAnalysis", "DeadLetter", "Store",
     "SyncCursor", "WrittenValues",
 ]

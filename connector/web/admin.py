@@ -14,7 +14,7 @@ from ..connections import list_connections, webhook_secrets
 from ..jobs import replay_dead_letters
 from ..runtime import Runtime
 from ..status import INSTALL_ACTION, collect_status
-from ..store import Activity, ContactState
+from ..store import Activity, ContactAnalysis
 from . import words
 from .aggregate_view import aggregate_model
 from .auth import (
@@ -94,7 +94,7 @@ def _names(rt: Runtime, status: dict) -> dict[tuple[int, str], str]:  # type: ig
     names: dict[tuple[int, str], str] = {}
     with rt.store.session() as db:
         for key in wanted:
-            state = db.get(ContactState, key)
+            state = db.get(ContactAnalysis, key)
             person = (((state.profile if state else None) or {}).get("display") or {}).get("contact") or {}
             if person.get("name") or person.get("email"):
                 names[key] = person.get("name") or person.get("email")
@@ -112,9 +112,9 @@ def contacts() -> str:
         pattern = f"%{query.lower()}%"
         with rt.store.session() as db:
             # the profile column is a prefilter (it also holds quotes); matches are kept on id, name or email
-            rows = db.scalars(select(ContactState).where(or_(
-                ContactState.contact_id.ilike(pattern), cast(ContactState.profile, String).ilike(pattern)))
-                .order_by(ContactState.analyzed_at.desc()).limit(SEARCH_LIMIT * 10))
+            rows = db.scalars(select(ContactAnalysis).where(or_(
+                ContactAnalysis.contact_id.ilike(pattern), cast(ContactAnalysis.profile, String).ilike(pattern)))
+                .order_by(ContactAnalysis.analyzed_at.desc()).limit(SEARCH_LIMIT * 10))
             for state in rows:
                 person = ((state.profile or {}).get("display") or {}).get("contact") or {}
                 haystack = " ".join(str(v) for v in (state.contact_id, person.get("name"), person.get("email"),
@@ -126,7 +126,7 @@ def contacts() -> str:
     return render_template("contacts.html", q=query, found=found, limit=SEARCH_LIMIT, page="contacts")
 
 
-def _contact_row(state: ContactState, person: dict, connections: dict) -> dict:  # type: ignore[type-arg]
+def _contact_row(state: ContactAnalysis, person: dict, connections: dict) -> dict:  # type: ignore[type-arg]
     profile = state.profile or {}
     band, band_word = words.risk_band(profile.get("churn_risk"))
     connection = connections.get(state.connection_id)

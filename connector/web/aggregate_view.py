@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from ..store import Connection, ContactState, Store
+from ..store import Connection, ContactAnalysis, Store
 from . import words as w
 from .journey_view import sentiment_class
 
@@ -29,9 +29,9 @@ def aggregate_model(store: Store, connections: Sequence[Connection], args: Mappi
     connection_id = _int(args.get("connection"))
     owner = (args.get("owner") or "").strip()
     since, until = _date(args.get("from")), _date(args.get("to"), end=True)
-    query = select(ContactState).limit(MAX_CONTACTS)
+    query = select(ContactAnalysis).limit(MAX_CONTACTS)
     if connection_id is not None:
-        query = query.where(ContactState.connection_id == connection_id)
+        query = query.where(ContactAnalysis.connection_id == connection_id)
     owners: set[str] = set()
     rows = []
     with store.session() as session:

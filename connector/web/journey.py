@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, render_template, request
 
-from ..store import Connection, ContactState
+from ..store import Connection, ContactAnalysis
 from .auth import verify_journey
 from .journey_view import journey_model
 from .links import record_links
@@ -20,7 +20,7 @@ def view(connection_id: int, contact_id: str):  # type: ignore[no-untyped-def]
         return render_template("message.html", title=problem.title, message=problem.message, hint=problem.hint,
                                icon="⏱️" if problem.expired else "🔒"), 403
     with current_app.extensions["cem"].store.session() as session:
-        state = session.get(ContactState, (connection_id, contact_id))
+        state = session.get(ContactAnalysis, (connection_id, contact_id))
         connection = session.get(Connection, connection_id)
     if state is None or not state.profile or connection is None:
         return render_template(

@@ -14,7 +14,8 @@ from urllib.parse import urlsplit
 from flask import Flask, Response, request
 from werkzeug.serving import WSGIRequestHandler
 
-from ..config import ConfigError, Settings
+from ..config import Settings
+from ..errors import SettingsError
 from ..registry import PLATFORMS
 from ..runtime import Runtime
 
@@ -63,7 +64,8 @@ def check_production(settings: Settings) -> None:
         problems.append(f"CEM_PUBLIC_URL is {settings.public_url!r}; in production it must be the https address "
                         "the CRMs and browsers use")
     if problems:
-        raise ConfigError("Refusing to serve in production: " + "; ".join(problems) + f". Make a key with: {_MAKE_ONE}")
+        raise SettingsError("Refusing to serve in production: " + "; ".join(problems)
+                            + f". Make a key with: {_MAKE_ONE}")
 
 
 def init_app(app: Flask, runtime: Runtime) -> None:
