@@ -129,6 +129,7 @@ def test_journey_view_needs_a_valid_signed_link(runtime) -> None:  # type: ignor
     assert "Support friction" in text and "Support cases still open" in text and "still waiting" in text
     assert "support_friction" not in text and "unresolved_cases" not in text and "{'" not in text
     assert "Onboarding" in text and "At risk" in text and "Advocacy" in text
+    assert "appears after this contact's next analysis" in text  # stored before display records existed
     unknown_token = None
     with app.app_context():
         unknown_token = sign_journey(connection_id, "nobody")

@@ -49,6 +49,8 @@ def journey_model(profile: dict[str, Any], contact_id: str, link_for: LinkFor | 
         "pains": _pains(explanation, reasons),
         "interactions": list(reversed(interactions)),
         "as_of": w.stamp(explanation.get("as_of")),
+        # analysed before the connector kept a display record: the curve comes with the next analysis
+        "awaiting_display": not display,
     }
 
 
