@@ -260,6 +260,11 @@ def test_console_signs_in_searches_and_replays(site: Site, browser: Any) -> None
     _assert_words_not_codes(text, "aggregate map")
     _screenshot(browser, "aggregate-1280")
     _width(browser, 400)
+    for path in ("/admin/", "/admin/map", f"/admin/contacts?q={name.split()[0]}"):
+        browser.get(site.base + path)
+        overflow = browser.execute_script(
+            "return document.documentElement.scrollWidth - document.documentElement.clientWidth")
+        assert overflow <= 1, f"{path} scrolls sideways by {overflow}px at 400px"
     browser.get(f"{site.base}/admin/")
     _screenshot(browser, "console-400")
     _width(browser, 1280)
