@@ -48,6 +48,14 @@ def remembered_settings(adapter_cls: type[CRMAdapter], settings: Mapping[str, An
     return {**learnt, **settings}
 
 
+def update_settings(store: Store, connection_id: int, changes: Mapping[str, Any]) -> None:
+    """Merge ``changes`` into a connection's (non-secret) settings."""
+    with store.session() as session:
+        row = session.get(Connection, connection_id)
+        if row is not None:
+            row.settings = {**(row.settings or {}), **changes}
+
+
 def get_connection(store: Store, connection_id: int) -> Connection:
     with store.session() as session:
         row = session.get(Connection, connection_id)

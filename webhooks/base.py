@@ -84,6 +84,9 @@ class WebhookResponse:
     status: int
     body: str
     content_type: str = "application/json"
+    # connection id -> settings a verified request taught us (e.g. "this HubSpot app signs with v3");
+    # the connector stores them so later requests are held to the stronger rule
+    learnt: Mapping[int, Mapping[str, Any]] = field(default_factory=dict)
 
 
 # The sink persists (dedupes and enqueues) the events of one connection and
@@ -113,6 +116,10 @@ class WebhookReceiver(abc.ABC):
     def is_own_write(self, event: ChangeEvent, target: WebhookTarget) -> bool:
         """True when the change was made by this connector (loop prevention)."""
         return False
+
+    def learn(self, request: InboundRequest, target: WebhookTarget) -> dict[str, Any]:
+        """Settings to remember for ``target`` after ``request`` verified (none by default)."""
+        return {}
 
     def accepted_response(self, events: list[ChangeEvent], new: int) -> WebhookResponse:
         return WebhookResponse(200, json.dumps({"received": len(events), "new": new}))
@@ -148,7 +155,8 @@ class WebhookReceiver(abc.ABC):
                 event = replace(event, own_write=True)
             by_connection.setdefault(target.connection_id, []).append(event)
         new = sum(sink(connection_id, batch) for connection_id, batch in by_connection.items())
-        return self.accepted_response(events, new)
+        learnt = {t.connection_id: facts for t in verified if (facts := self.learn(request, t))}
+        return replace(self.accepted_response(events, new), learnt=learnt)
 
     def _verified_targets(self, request: InboundRequest, targets: Sequence[WebhookTarget]) -> list[WebhookTarget]:
         verified: list[WebhookTarget] = []

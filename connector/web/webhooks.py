@@ -15,7 +15,7 @@ from webhooks.base import CaseInsensitiveDict, InboundRequest, WebhookReceiver, 
 from webhooks.errors import ServiceUnavailable, UnknownConnection
 from webhooks.events import ChangeEvent
 
-from ..connections import ConnectionNotFound, webhook_targets
+from ..connections import ConnectionNotFound, update_settings, webhook_targets
 from ..redis_conn import QueueUnavailable
 from ..registry import UnknownPlatform, get_platform
 from ..runtime import Runtime
@@ -69,7 +69,12 @@ def receive(platform: str, connection_id: int | None = None) -> Response:
         body=request.get_data(cache=False),
         query=request.args.to_dict(),
     )
-    return _response(receiver.handle(inbound, targets, sink))
+    result = receiver.handle(inbound, targets, sink)
+    if result.learnt:
+        for target_connection, facts in result.learnt.items():
+            update_settings(rt.store, target_connection, facts)
+        current_app.extensions["cem_targets"].clear()
+    return _response(result)
 
 
 def _receiver(platform: str) -> WebhookReceiver:

@@ -25,6 +25,7 @@ class Scenario:
     module: str
     ci: dict[str, Any]  # keyword arguments for CI size
     full: dict[str, Any]  # keyword arguments for `make faults`
+    platforms: tuple[str, ...] = PLATFORMS  # a platform-specific fault names only its platform
 
     def runner(self) -> Callable[..., Row]:
         return importlib.import_module(f"{__name__}.{self.module}").run
@@ -46,4 +47,5 @@ SCENARIOS: tuple[Scenario, ...] = (
     Scenario("secrets", "scenario_secrets", {}, {}),
     Scenario("gdpr", "scenario_gdpr", {"contacts": 6}, {"contacts": 20}),
     Scenario("load", "scenario_load", {"events": 1000, "contacts": 50}, {"events": 10_000, "contacts": 200}),
+    Scenario("v1-downgrade", "scenario_downgrade", {}, {}, platforms=("hubspot",)),
 )
