@@ -30,6 +30,8 @@ class ConnectionInfo:
     credentials: Mapping[str, Any]  # secret: tokens, keys, passwords (decrypted in memory only)
     # Called with the new credentials after a token refresh so the connector can persist them.
     on_credentials_changed: Callable[[dict[str, Any]], None] | None = None
+    # Production: credentials go only to the vendor's https hosts (adapters.endpoints).
+    production: bool = False
 
 
 @dataclass
@@ -168,7 +170,7 @@ class CRMAdapter(abc.ABC):
     # -- OAuth consent flow (platforms whose apps are installed by an admin's click) ----------------
     @classmethod
     def oauth_authorize_url(cls, settings: Mapping[str, Any], credentials: Mapping[str, Any], *,
-                            redirect_uri: str, state: str) -> str:
+                            redirect_uri: str, state: str, production: bool = False) -> str:
         """Where to send the admin to grant access; ``state`` protects the callback against CSRF."""
         from .errors import ConfigurationError
 
@@ -177,7 +179,7 @@ class CRMAdapter(abc.ABC):
 
     @classmethod
     def oauth_complete(cls, settings: Mapping[str, Any], credentials: Mapping[str, Any], *, code: str,
-                       redirect_uri: str) -> dict[str, Any]:
+                       redirect_uri: str, production: bool = False) -> dict[str, Any]:
         """Exchange the authorization code for the credentials to store."""
         from .errors import ConfigurationError
 

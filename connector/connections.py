@@ -72,7 +72,7 @@ def list_connections(store: Store, platform: str | None = None) -> list[Connecti
         return list(session.scalars(query))
 
 
-def connection_info(store: Store, box: SecretBox, row: Connection) -> ConnectionInfo:
+def connection_info(store: Store, box: SecretBox, row: Connection, *, production: bool = False) -> ConnectionInfo:
     def persist(new_credentials: dict[str, Any]) -> None:
         with store.session() as session:
             fresh = session.get(Connection, row.id)
@@ -80,7 +80,8 @@ def connection_info(store: Store, box: SecretBox, row: Connection) -> Connection
                 fresh.credentials = box.seal(new_credentials)
 
     return ConnectionInfo(id=row.id, platform=row.platform, settings=dict(row.settings),
-                          credentials=box.open(row.credentials), on_credentials_changed=persist)
+                          credentials=box.open(row.credentials), on_credentials_changed=persist,
+                          production=production)
 
 
 def webhook_secrets(box: SecretBox, row: Connection) -> list[str]:

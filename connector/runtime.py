@@ -59,7 +59,8 @@ class Runtime:
         cached = self._adapters.get(connection_id)
         if cached is not None and cached[0] == row.updated_at:
             return cached[1]
-        adapter = get_platform(row.platform).adapter_class()(connection_info(self.store, self.box, row))
+        adapter = get_platform(row.platform).adapter_class()(connection_info(self.store, self.box, row,
+                                                                          production=self.settings.production))
         self._adapters[connection_id] = (row.updated_at, adapter)
         return adapter
 

@@ -29,7 +29,7 @@ from ..base import ConnectionInfo, ContactPage, CRMAdapter, FieldUpdate, Provisi
 from ..errors import AdapterError, InvalidRequest, NotFound, TransientError
 from ..fields import FIELDS_BY_KEY, FieldSpec, to_iso_z
 from ..http import error_for_status
-from .auth import PLATFORM, TokenProvider
+from .auth import PLATFORM, TokenProvider, endpoint_policy
 from .batch import BatchResponseError, Operation, PartResponse, build_batch, parse_batch_response
 from .bulk_read import BulkContactReader
 from .client import WebApiClient
@@ -50,7 +50,8 @@ class DynamicsAdapter(CRMAdapter):
         super().__init__(connection)
         settings = connection.settings
         self.naming = ColumnNaming.from_settings(settings)
-        self.tokens = TokenProvider(settings, connection.credentials)
+        self.tokens = TokenProvider(settings, connection.credentials,
+                                    endpoint_policy(settings, getattr(connection, "production", False)))
         self.client = WebApiClient(settings, self.tokens)
         self.reader = ContactReader(self.client)
         self.bulk_reader = BulkContactReader(self.client)

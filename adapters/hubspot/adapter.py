@@ -39,6 +39,7 @@ from cem_engine.model import DEAL_STAGES, ContactInput, Interaction
 
 from .. import http
 from ..base import ContactPage, CRMAdapter, FieldUpdate, ProvisionReport, WriteResult
+from ..endpoints import EndpointPolicy
 from ..errors import (
     AdapterError,
     AuthenticationError,
@@ -64,6 +65,14 @@ RATE_HEADERS = {
 }
 
 
+# api.hubapi.com (and regional api-eu1.hubapi.com), app.hubspot.com for the consent page
+VENDOR_DOMAINS = ("hubapi.com", "hubspot.com")
+
+
+def _policy(settings: Mapping[str, Any], production: bool) -> EndpointPolicy:
+    return EndpointPolicy.of("hubspot", "HubSpot", VENDOR_DOMAINS, settings, production)
+
+
 class HubSpotAdapter(CRMAdapter):
     platform = "hubspot"
     label = "HubSpot"
@@ -74,7 +83,8 @@ class HubSpotAdapter(CRMAdapter):
                  clock: Callable[[], float] = time.time, retry_policy: http.RetryPolicy | None = None,
                  timeout: Any = auth.DEFAULT_TIMEOUT) -> None:
         super().__init__(connection)
-        self.base_url = str(connection.settings.get("api_base_url") or auth.DEFAULT_API_BASE_URL).rstrip("/")
+        self.base_url = _policy(connection.settings, getattr(connection, "production", False)).check(
+            connection.settings.get("api_base_url") or auth.DEFAULT_API_BASE_URL, "api_base_url")
         self.credentials: dict[str, Any] = dict(connection.credentials)
         if not self.credentials.get("access_token"):
             raise ConfigurationError("HubSpot connection has no access_token (private app token or OAuth).",
@@ -103,7 +113,7 @@ class HubSpotAdapter(CRMAdapter):
 
     @classmethod
     def oauth_authorize_url(cls, settings: Mapping[str, Any], credentials: Mapping[str, Any], *,
-                            redirect_uri: str, state: str) -> str:
+                            redirect_uri: str, state: str, production: bool = False) -> str:
         client_id = credentials.get("client_id")
         if not client_id:
             raise ConfigurationError("Set the app's client_id (and client_secret) with `cem-connector connect "
@@ -113,15 +123,17 @@ class HubSpotAdapter(CRMAdapter):
             client_id=client_id, redirect_uri=redirect_uri, state=state,
             scopes=settings.get("scopes") or auth.REQUIRED_SCOPES,
             optional_scopes=settings.get("optional_scopes") or auth.OPTIONAL_SCOPES,
-            authorize_base=settings.get("authorize_url") or auth.AUTHORIZE_URL)
+            authorize_base=_policy(settings, production).check(settings.get("authorize_url") or auth.AUTHORIZE_URL,
+                                                               "authorize_url"))
 
     @classmethod
     def oauth_complete(cls, settings: Mapping[str, Any], credentials: Mapping[str, Any], *, code: str,
-                       redirect_uri: str) -> dict[str, Any]:
+                       redirect_uri: str, production: bool = False) -> dict[str, Any]:
         fresh = auth.exchange_code(
             code, client_id=credentials["client_id"], client_secret=credentials["client_secret"],
             redirect_uri=redirect_uri,
-            api_base_url=str(settings.get("api_base_url") or auth.DEFAULT_API_BASE_URL))
+            api_base_url=_policy(settings, production).check(settings.get("api_base_url") or auth.DEFAULT_API_BASE_URL,
+                                                             "api_base_url"))
         return {**dict(credentials), **fresh}
 
     def refresh_token(self) -> None:

@@ -4,7 +4,7 @@ typed errors, one re-login on an expired session, API usage tracking and a daily
 simple-salesforce builds ``https://<host>`` URLs from the instance host. We construct it from
 the session (``session_id`` + ``instance_url``) and then set its URL family from the
 instance URL's own scheme, so production (https) is byte-for-byte what simple-salesforce
-computes and the local sandbox (http on 127.0.0.1, allowed by ``checked_base_url`` only
+computes and the local sandbox (http on 127.0.0.1, allowed by ``adapters.endpoints`` only
 for loopback hosts) goes through the very same code. Paging uses the query locator form of
 ``query_more`` for the same reason.
 """
@@ -33,7 +33,7 @@ from ..errors import (
     TransientError,
 )
 from ..http import error_for_status
-from .auth import PLATFORM, SalesforceSession, api_version, login
+from .auth import PLATFORM, SalesforceSession, api_version, endpoint_policy, login
 
 T = TypeVar("T")
 MAX_QUERY_PAGES = 1000  # 2,000 rows a page: two million rows is far beyond one contact's history
@@ -73,6 +73,7 @@ class SalesforceClient:
         self.connection = connection
         self.settings: Mapping[str, Any] = connection.settings
         self.version = api_version(self.settings)
+        self.policy = endpoint_policy(self.settings, getattr(connection, "production", False))
         self.http = http or requests.Session()
         self.session: SalesforceSession | None = None
         self._sf: Salesforce | None = None
@@ -81,7 +82,7 @@ class SalesforceClient:
     # -- session ------------------------------------------------------------------------------
     def sf(self) -> Salesforce:
         if self._sf is None:
-            self._connect(login(self.settings, self.connection.credentials, self.http))
+            self._connect(login(self.settings, self.connection.credentials, self.http, self.policy))
         assert self._sf is not None
         return self._sf
 

@@ -8,6 +8,8 @@ from pathlib import Path
 import click
 from rich.table import Table
 
+from adapters.endpoints import is_private_endpoint
+
 from ..connections import (
     create_connection,
     get_connection,
@@ -54,11 +56,16 @@ def connect_command(platform: str, name: str, settings: tuple[str, ...], credent
         webhook_secret = secret_values["client_secret"]  # HubSpot signs webhooks with the app's client secret
     with runtime() as rt:
         account_id = setting_values.get("account_id")
+        if rt.settings.production and is_private_endpoint(setting_values):
+            console.print("[yellow]Warning:[/yellow] private_endpoint=true: this connection may send its "
+                          "credentials to hosts that are not the CRM vendor's. Use it only for a proxy or test CRM "
+                          "you control.")
         if check:
             from adapters.base import ConnectionInfo
 
             adapter_cls = get_platform(platform).adapter_class()
-            facts = adapter_cls(ConnectionInfo(0, platform, setting_values, secret_values)).check_connection()
+            facts = adapter_cls(ConnectionInfo(0, platform, setting_values, secret_values,
+                                               production=rt.settings.production)).check_connection()
             account_id = str(facts.get("account_id") or account_id or "") or None
             setting_values = remembered_settings(adapter_cls, setting_values, facts)
             console.print(f"[green]Connected[/green] to {get_platform(platform).label} account {account_id or '?'}.")

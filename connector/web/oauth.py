@@ -44,7 +44,8 @@ def start(platform: str) -> Response | tuple[str, int]:
         adapter_cls = get_platform(platform).adapter_class()
         url = adapter_cls.oauth_authorize_url(row.settings, rt.box.open(row.credentials),
                                               redirect_uri=_redirect_uri(platform),
-                                              state=_states().dumps({"c": row.id, "p": platform}))
+                                              state=_states().dumps({"c": row.id, "p": platform}),
+                                              production=rt.settings.production)
     except (ValueError, ConnectionNotFound, UnknownPlatform, AdapterError) as error:
         return render_template("message.html", message=f"Cannot start the authorization: {error}"), 400
     return redirect(url)
@@ -68,8 +69,10 @@ def callback(platform: str) -> tuple[str, int]:
         adapter_cls = get_platform(platform).adapter_class()
         row = get_connection(rt.store, int(state["c"]))
         credentials = adapter_cls.oauth_complete(row.settings, rt.box.open(row.credentials),
-                                                 code=request.args["code"], redirect_uri=_redirect_uri(platform))
-        facts = adapter_cls(ConnectionInfo(row.id, platform, row.settings, credentials)).check_connection()
+                                                 code=request.args["code"], redirect_uri=_redirect_uri(platform),
+                                                 production=rt.settings.production)
+        facts = adapter_cls(ConnectionInfo(row.id, platform, row.settings, credentials,
+                                           production=rt.settings.production)).check_connection()
     except (ConnectionNotFound, UnknownPlatform, AdapterError) as error:
         return render_template("message.html", message=f"Authorization failed: {error}"), 400
     with rt.store.session() as session:
