@@ -29,6 +29,7 @@ from webhooks.events import CONTACT_DELETED, ChangeEvent
 from .queue import backoff_delay
 from .runtime import Runtime, get_runtime
 from .store import PERSONAL_DATA_TABLES, Activity, ApiUsage, ContactState, DeadLetter, SyncCursor, WrittenValues
+from .stored_profile import storable_profile
 from .writeback import changed_fields, chunks, desired_values, field_update
 
 log = logging.getLogger("cem.jobs")
@@ -136,7 +137,7 @@ def refresh_contacts(connection_id: int, contact_ids: list[str], attempt: int = 
             if state is None:
                 state = ContactState(connection_id=connection_id, contact_id=contact_id)
                 session.add(state)
-            state.profile = _jsonable(profile.to_dict())
+            state.profile = storable_profile(_jsonable(profile.to_dict()))
             state.desired = desired
             state.analyzed_at = now
             if changed_fields(desired, ledger.get(contact_id)):

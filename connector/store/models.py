@@ -1,4 +1,10 @@
-"""The connector's tables. Logs and tables carry ids, never message bodies."""
+"""The connector's tables. Logs and tables carry ids, never message bodies.
+
+The one place customer words are stored is ``churn_reason_detail`` (in ``ContactState.desired`` and
+``.profile``): the short quotes the connector writes to the CRM's Churn Reason Detail field, which the
+record shows anyway. The stored explanation keeps ids, dates, topics and cue words
+(``connector.stored_profile``). ``forget`` clears every table in PERSONAL_DATA_TABLES.
+"""
 
 from __future__ import annotations
 
@@ -37,7 +43,8 @@ class Connection(Base):
 
 
 class ContactState(Base):
-    """The latest analysis of one contact, and the newest source change we have seen."""
+    """The latest analysis of one contact (without customer words, see ``stored_profile``), and the newest
+    source change we have seen."""
 
     __tablename__ = "contact_states"
 
