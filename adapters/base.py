@@ -144,6 +144,12 @@ class CRMAdapter(abc.ABC):
                       page_size: int = 100) -> ContactPage:
         """A page of contact ids, oldest first, optionally only those changed since a time."""
 
+    @abc.abstractmethod
+    def contacts_with_changed_interactions(self, since: datetime) -> list[str]:
+        """Contacts whose interactions, cases or deals were created or modified since ``since``, by anyone
+        (the connector's own user included). Activities do not touch the contact record, so reconcile
+        asks for both this and ``list_contacts(modified_since=...)``."""
+
     def iter_contacts(self, *, modified_since: datetime | None = None) -> Iterator[ContactPage]:
         cursor: str | None = None
         while True:

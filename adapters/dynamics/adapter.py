@@ -35,7 +35,7 @@ from .bulk_read import BulkContactReader
 from .client import WebApiClient
 from .install import Installer
 from .mapping import ColumnNaming
-from .read import RESOLVERS, ContactReader
+from .read import RESOLVERS, ContactReader, changed_contacts
 
 MAX_BATCH_REQUESTS = 1000  # Dataverse: at most 1000 requests in one $batch
 
@@ -99,6 +99,9 @@ class DynamicsAdapter(CRMAdapter):
             return resolver(self.client, object_id)
         except NotFound:
             return []
+
+    def contacts_with_changed_interactions(self, since: datetime) -> list[str]:
+        return changed_contacts(self.client, to_iso_z(since).replace(".000Z", "Z"))
 
     def list_contacts(self, cursor: str | None = None, *, modified_since: datetime | None = None,
                       page_size: int = 100) -> ContactPage:
