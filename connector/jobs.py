@@ -367,24 +367,27 @@ RECONCILE_OVERLAP = timedelta(minutes=5)  # clocks and search indexes lag; re-re
 RECONCILE_FIRST_WINDOW = timedelta(days=1)
 
 
-def reconcile_connection(connection_id: int, attempt: int = 1) -> int:
-    """Refresh every contact changed since the last round, to heal missed webhooks."""
+def reconcile_connection(connection_id: int, attempt: int = 1, full_window: bool = False) -> int:
+    """Refresh every contact changed since the last round, or whose interactions, cases or deals changed
+    (activities do not touch the contact record), to heal missed webhooks. ``full_window``: go back
+    RECONCILE_FIRST_WINDOW whatever the cursor says (after Redis lost its queued work)."""
     rt = get_runtime()
     adapter = rt.adapter(connection_id)
     started = utcnow()
     with rt.store.session() as session:
         cursor = session.get(SyncCursor, (connection_id, "reconcile"))
         last = as_utc(cursor.since) if cursor and cursor.since else None
-    since = last - RECONCILE_OVERLAP if last else started - RECONCILE_FIRST_WINDOW
+    since = last - RECONCILE_OVERLAP if last and not full_window else started - RECONCILE_FIRST_WINDOW
     queued = 0
     try:
         for page in adapter.iter_contacts(modified_since=since):
             queued += rt.queue.refreshes.request(connection_id, page.contact_ids)
+        queued += rt.queue.refreshes.request(connection_id, adapter.contacts_with_changed_interactions(since))
     except AdapterError as error:
         _record_usage(rt, connection_id, adapter)
         delay = retry_delay(error, attempt, rt.settings)
         if delay is not None:
-            rt.queue.enqueue(reconcile_connection, delay, connection_id, attempt=attempt + 1)
+            rt.queue.enqueue(reconcile_connection, delay, connection_id, attempt=attempt + 1, full_window=full_window)
             return queued
         _dead_letter(rt, connection_id, None, "reconcile_connection", {}, error, attempt)
         return queued
