@@ -26,6 +26,7 @@ from adapters.fields import as_utc
 from cem_engine import analyze
 from webhooks.events import CONTACT_DELETED, ChangeEvent
 
+from .connections import list_connections
 from .queue import WriteLedger
 from .retry import retry_delay, will_retry
 from .runtime import Runtime, get_runtime
@@ -365,6 +366,15 @@ def _jsonable(value: Any) -> Any:
 # -- reconcile ------------------------------------------------------------------------------
 RECONCILE_OVERLAP = timedelta(minutes=5)  # clocks and search indexes lag; re-reading a little is cheap
 RECONCILE_FIRST_WINDOW = timedelta(days=1)
+
+
+def reconcile_all() -> int:
+    """Reconcile every active connection over the full window (Redis lost its queued work)."""
+    rt = get_runtime()
+    rows = [row for row in list_connections(rt.store) if row.active]
+    for row in rows:
+        rt.queue.enqueue(reconcile_connection, 0, row.id, full_window=True)
+    return len(rows)
 
 
 def reconcile_connection(connection_id: int, attempt: int = 1, full_window: bool = False) -> int:

@@ -49,8 +49,9 @@ def run(platform: str, directory: Path, contacts: int = 8) -> Row:
         check = check_contacts(world, ids)
         healed = sum(1 for c in native if len(world.writes.of(c)) > before[c])
         crm_writes = {c: len(world.writes.of(c)) - (1 if c in native else 0) for c in ids}
-        row.applied = len(check.applied)
-        row.lost = len(check.lost)
+        unhealed = {c for c in native if len(world.writes.of(c)) <= before[c]}  # the email never counted
+        row.applied = len(set(check.applied) - unhealed)
+        row.lost = len(set(check.lost) | unhealed)
         row.duplicates = world.writes.duplicates(crm_writes)
         row.ok = row.lost == 0 and row.duplicates == 0 and healed == len(native) and reconciled == 0
         row.detail = (f"{len(native)} emails without webhook; reconcile refreshed and rewrote {healed}/{len(native)} "
