@@ -52,11 +52,13 @@ def process_events(connection_id: int, events: list[dict[str, Any]], attempt: in
     for event in map(ChangeEvent.from_dict, events):
         if event.own_write:
             counts["own_writes"] += 1
-            _activity(rt, connection_id, event.contact_ids[0] if event.contact_ids else None, "skipped_own",
-                      f"{event.kind} {event.object_type}:{event.object_id}")
+            named: list[str | None] = list(rt.suppressed.allowed(connection_id, list(event.contact_ids[:1])))
+            if named or not event.contact_ids:  # a forgotten person's echo is dropped without a trace
+                _activity(rt, connection_id, (named or [None])[0], "skipped_own",
+                          f"{event.kind} {event.object_type}:{event.object_id}")
             continue
         if event.kind == CONTACT_DELETED:
-            forget_contact(rt, connection_id, event.object_id)
+            forget_contact(rt, connection_id, event.object_id, record_gone=True)
             counts["deleted"] += 1
             continue
         try:
@@ -68,6 +70,7 @@ def process_events(connection_id: int, events: list[dict[str, Any]], attempt: in
             unresolved.append(event.to_dict())
             last_error = error
             continue
+        contacts = rt.suppressed.allowed(connection_id, contacts)  # forgotten people stay forgotten
         for contact_id in contacts:
             _note_source_change(rt, connection_id, contact_id, event.occurred_at)
         to_refresh.extend(contacts)
@@ -111,7 +114,12 @@ def refresh_contacts(connection_id: int, contact_ids: list[str], attempt: int = 
     rt = get_runtime()
     rt.queue.refreshes.started(connection_id, contact_ids)
     adapter = rt.adapter(connection_id)
-    counts = {"contacts": len(contact_ids), "gone": 0, "unchanged": 0, "dirty": 0}
+    counts = {"contacts": len(contact_ids), "gone": 0, "unchanged": 0, "dirty": 0, "forgotten": 0}
+    allowed = rt.suppressed.allowed(connection_id, contact_ids)  # reconcile, backfill and replay come here too
+    counts["forgotten"] = len(contact_ids) - len(allowed)
+    contact_ids = allowed
+    if not contact_ids:
+        return counts
     try:
         found = adapter.fetch_contacts(contact_ids)
     except AdapterError as error:
@@ -121,7 +129,7 @@ def refresh_contacts(connection_id: int, contact_ids: list[str], attempt: int = 
     _record_usage(rt, connection_id, adapter)
     for contact_id in contact_ids:
         if contact_id not in found:
-            forget_contact(rt, connection_id, contact_id)  # deleted in the CRM: keep nothing about them
+            forget_contact(rt, connection_id, contact_id, record_gone=True)  # deleted in the CRM: keep nothing
             counts["gone"] += 1
     now = utcnow()
     dirty: list[str] = []
@@ -283,8 +291,15 @@ def _record_written(rt: Runtime, connection_id: int, contact_ids: list[str], cha
 
 
 # -- GDPR -----------------------------------------------------------------------------------
-def forget_contact(rt: Runtime, connection_id: int, contact_id: str) -> int:
-    """Remove everything stored about one person; returns the rows deleted."""
+def forget_contact(rt: Runtime, connection_id: int, contact_id: str, *, record_gone: bool = False) -> int:
+    """Remove everything stored about one person; returns the rows deleted.
+
+    While the CRM record exists (``forget`` by an admin) the person joins the suppression list, so no
+    later webhook, reconcile or backfill brings them back; once the record is gone the entry goes too."""
+    if record_gone:
+        rt.suppressed.remove(connection_id, [contact_id])
+    else:
+        rt.suppressed.add(connection_id, contact_id)
     removed = 0
     with rt.store.session() as session:
         for table in PERSONAL_DATA_TABLES:

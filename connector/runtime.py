@@ -21,6 +21,7 @@ from .queue import JobQueue
 from .redis_conn import EmbeddedRedis, connect
 from .registry import get_platform
 from .store import Store
+from .suppression import SuppressionList
 
 log = logging.getLogger("cem.runtime")
 
@@ -40,6 +41,7 @@ class Runtime:
         self.redis_url = redis_url
         self.redis: redis.Redis = connect(redis_url)
         self.queue = JobQueue(self.redis, settings.queue_name)
+        self.suppressed = SuppressionList(self.store, settings.secret_key)
         self._engine_config: Any = None
         # One adapter per connection per process, rebuilt when the connection row changes: logins and
         # tokens are reused across jobs (Salesforce limits logins per user per hour).

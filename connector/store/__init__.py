@@ -9,11 +9,12 @@ from .models import (
     Connection,
     ContactState,
     DeadLetter,
+    SuppressedContact,
     SyncCursor,
     WrittenValues,
 )
 
 __all__ = [
     "PERSONAL_DATA_TABLES", "Activity", "ApiUsage", "Base", "Connection", "ContactState", "DeadLetter", "Store",
-    "SyncCursor", "WrittenValues",
+    "SuppressedContact", "SyncCursor", "WrittenValues",
 ]

@@ -123,5 +123,15 @@ class SyncCursor(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
+class SuppressedContact(Base):
+    """A person forgotten with `forget` whose CRM record still exists: a keyed hash, never the id."""
+
+    __tablename__ = "suppressed_contacts"
+
+    connection_id: Mapped[int] = mapped_column(ForeignKey("connections.id", ondelete="CASCADE"), primary_key=True)
+    contact_key: Mapped[str] = mapped_column(String(64), primary_key=True)  # HMAC-SHA256 hex (connector.suppression)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 # Every table that can hold data about a person: `forget` must clear all of them.
 PERSONAL_DATA_TABLES = (ContactState, WrittenValues, DeadLetter, Activity)

@@ -49,6 +49,7 @@ SCENARIOS: tuple[Scenario, ...] = (
     Scenario("load", "scenario_load", {"events": 1000, "contacts": 50}, {"events": 10_000, "contacts": 200}),
     Scenario("reconcile", "scenario_reconcile", {"contacts": 6}, {"contacts": 8}),
     Scenario("redis-lost", "scenario_redis_lost", {"contacts": 6}, {"contacts": 6}),
+    Scenario("forget", "scenario_forget", {"contacts": 4}, {"contacts": 4}),
     Scenario("sentences", "scenario_sentences", {"contacts": 6}, {"contacts": 10}),
     Scenario("pinning", "scenario_pinning", {}, {}),
     Scenario("v1-downgrade", "scenario_downgrade", {}, {}, platforms=("hubspot",)),

@@ -1,0 +1,27 @@
+"""reliability (issue 13): suppression list of forgotten contacts; connection status
+
+Revision ID: 0002
+Revises: 0001
+"""
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0002"
+down_revision = "0001"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "suppressed_contacts",
+        sa.Column("connection_id", sa.Integer(), nullable=False),
+        sa.Column("contact_key", sa.String(length=64), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(["connection_id"], ["connections.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("connection_id", "contact_key"),
+    )
+
+
+def downgrade() -> None:
+    op.drop_table("suppressed_contacts")
