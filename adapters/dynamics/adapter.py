@@ -33,6 +33,7 @@ from .auth import PLATFORM, TokenProvider, endpoint_policy
 from .batch import BatchResponseError, Operation, PartResponse, build_batch, parse_batch_response
 from .bulk_read import BulkContactReader
 from .client import WebApiClient
+from .consts import APPLICATION_USER_SETTING
 from .install import Installer
 from .mapping import ColumnNaming
 from .read import RESOLVERS, ContactReader, changed_contacts
@@ -44,7 +45,7 @@ class DynamicsAdapter(CRMAdapter):
     platform = "dynamics"
     label = "Dynamics 365"
     write_batch_size: ClassVar[int] = MAX_BATCH_REQUESTS
-    remembered_facts = ("application_user_id",)  # the receiver drops changes made by this user
+    remembered_facts = (APPLICATION_USER_SETTING,)  # the receiver drops changes made by this user
 
     def __init__(self, connection: ConnectionInfo) -> None:
         super().__init__(connection)
@@ -71,7 +72,7 @@ class DynamicsAdapter(CRMAdapter):
         # account_id routes webhooks (RemoteExecutionContext.OrganizationId); application_user_id is the
         # InitiatingUserId of our own writes (loop prevention).
         return {"account_id": organization, "organization_id": organization,
-                "application_user_id": str(who.get("UserId") or "").lower() or None,
+                APPLICATION_USER_SETTING: str(who.get("UserId") or "").lower() or None,
                 "business_unit_id": who.get("BusinessUnitId"), "org_url": self.client.org_url}
 
     def provision(self, *, dry_run: bool = False) -> ProvisionReport:

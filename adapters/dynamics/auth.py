@@ -18,8 +18,8 @@ import requests
 
 from ..endpoints import EndpointPolicy
 from ..errors import AuthenticationError, ConfigurationError, TransientError
+from .consts import PLATFORM
 
-PLATFORM = "dynamics"
 DEFAULT_AUTHORITY_HOST = "https://login.microsoftonline.com"
 # Dataverse environments (<org>.crm[N].dynamics.com; US government .microsoftdynamics.us / .appsplatform.us;
 # China .dynamics.cn) and the Entra ID authorities of those clouds

@@ -30,8 +30,8 @@ from defusedxml import ElementTree
 
 from ..endpoints import EndpointPolicy
 from ..errors import AuthenticationError, ConfigurationError, TransientError
+from .consts import PLATFORM
 
-PLATFORM = "salesforce"
 DEFAULT_API_VERSION = "59.0"
 PRODUCTION_LOGIN = "https://login.salesforce.com"
 SANDBOX_LOGIN = "https://test.salesforce.com"
