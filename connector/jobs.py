@@ -30,7 +30,17 @@ from .connections import list_connections
 from .queue import WriteLedger
 from .retry import retry_delay, will_retry
 from .runtime import Runtime, get_runtime
-from .store import PERSONAL_DATA_TABLES, Activity, ApiUsage, ContactState, DeadLetter, SyncCursor, WrittenValues
+from .store import (
+    PERSONAL_DATA_TABLES,
+    Activity,
+    ApiUsage,
+    ContactState,
+    DeadLetter,
+    Store,
+    SyncCursor,
+    WrittenValues,
+    upsert,
+)
 from .stored_profile import storable_profile
 from .writeback import changed_fields, chunks, desired_values, field_update
 
@@ -120,6 +130,7 @@ def refresh_contacts(connection_id: int, contact_ids: list[str], attempt: int = 
     contact_ids = allowed
     if not contact_ids:
         return counts
+    read_at = utcnow()  # a result may replace only the analysis of an older read (see _commit_newer)
     try:
         found = adapter.fetch_contacts(contact_ids)
     except AdapterError as error:
@@ -134,26 +145,34 @@ def refresh_contacts(connection_id: int, contact_ids: list[str], attempt: int = 
     now = utcnow()
     dirty: list[str] = []
     with rt.store.session() as session:
+        # Row locks (PostgreSQL): two refreshes of one contact commit one after the other, and the
+        # second sees the first's read time. SQLite serialises writers anyway.
         states = {s.contact_id: s for s in session.scalars(select(ContactState).where(
-            ContactState.connection_id == connection_id, ContactState.contact_id.in_(list(found))))}
+            ContactState.connection_id == connection_id, ContactState.contact_id.in_(list(found))).with_for_update())}
         ledger = {w.contact_id: w.values for w in session.scalars(select(WrittenValues).where(
             WrittenValues.connection_id == connection_id, WrittenValues.contact_id.in_(list(found))))}
         for contact_id, data in found.items():
+            state = states.get(contact_id)
+            if state is not None and state.read_at is not None and as_utc(state.read_at) > read_at:
+                # A refresh that read the CRM after us has committed already (we waited on the CRM
+                # meanwhile): our result is older than the stored one and must not replace it.
+                counts["stale"] = counts.get("stale", 0) + 1
+                continue
             profile = analyze(data, now=now, config=rt.engine_config)
             desired = desired_values(profile, now)
-            state = states.get(contact_id)
             if state is None:
                 state = ContactState(connection_id=connection_id, contact_id=contact_id)
                 session.add(state)
             state.profile = storable_profile(_jsonable(profile.to_dict()))
             state.desired = desired
             state.analyzed_at = now
+            state.read_at = read_at
             if changed_fields(desired, ledger.get(contact_id)):
                 dirty.append(contact_id)
             else:
                 session.add(Activity(connection_id=connection_id, contact_id=contact_id, action="unchanged",
                                      detail="analysis gave the values already on the record"))
-    counts["dirty"], counts["unchanged"] = len(dirty), len(found) - len(dirty)
+    counts["dirty"], counts["unchanged"] = len(dirty), len(found) - len(dirty) - counts.get("stale", 0)
     if dirty:
         rt.queue.writes.mark_dirty(connection_id, dirty)
         rt.queue.writes.request_flush(connection_id)
@@ -358,14 +377,16 @@ def _record_usage(rt: Runtime, connection_id: int, adapter: CRMAdapter) -> None:
     calls = rt.new_api_calls(connection_id, adapter, int(usage.get("calls", 0) or 0))
     if not calls and not usage:
         return
-    today = date.today()
-    with rt.store.session() as session:
-        row = session.get(ApiUsage, (connection_id, today))
-        if row is None:
-            row = ApiUsage(connection_id=connection_id, day=today, calls=0, limits={})
-            session.add(row)
-        row.calls = (row.calls or 0) + calls
-        row.limits = _jsonable({k: v for k, v in usage.items() if k != "calls"})
+    add_api_usage(rt.store, connection_id, calls, _jsonable({k: v for k, v in usage.items() if k != "calls"}))
+
+
+def add_api_usage(store: Store, connection_id: int, calls: int, limits: dict[str, Any]) -> None:
+    """Count ``calls`` for today in one statement: workers counting at the same moment add up instead of
+    both inserting the day's row (a primary-key violation with get-then-insert)."""
+    with store.session() as session:
+        session.execute(upsert(store, ApiUsage).values(
+            connection_id=connection_id, day=date.today(), calls=calls, limits=limits).on_conflict_do_update(
+            index_elements=["connection_id", "day"], set_={"calls": ApiUsage.calls + calls, "limits": limits}))
 
 
 def _jsonable(value: Any) -> Any:

@@ -1,6 +1,6 @@
 """Persistence: SQLAlchemy models, the Store and its migrations."""
 
-from .db import Store
+from .db import Store, upsert
 from .models import (
     PERSONAL_DATA_TABLES,
     Activity,
@@ -16,5 +16,5 @@ from .models import (
 
 __all__ = [
     "PERSONAL_DATA_TABLES", "Activity", "ApiUsage", "Base", "Connection", "ContactState", "DeadLetter", "Store",
-    "SuppressedContact", "SyncCursor", "WrittenValues",
+    "SuppressedContact", "SyncCursor", "WrittenValues", "upsert",
 ]

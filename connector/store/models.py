@@ -54,6 +54,8 @@ class ContactState(Base):
     desired: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # field values to write, JSON form
     source_changed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     analyzed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # when the CRM read behind this analysis began: an older read never replaces a newer one
+    read_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class WrittenValues(Base):

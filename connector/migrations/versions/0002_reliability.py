@@ -1,4 +1,4 @@
-"""reliability (issue 13): suppression list of forgotten contacts; connection status
+"""reliability (issue 13): suppression list of forgotten contacts; read time of an analysis
 
 Revision ID: 0002
 Revises: 0001
@@ -21,7 +21,11 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["connection_id"], ["connections.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("connection_id", "contact_key"),
     )
+    with op.batch_alter_table("contact_states") as batch:
+        batch.add_column(sa.Column("read_at", sa.DateTime(timezone=True), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("contact_states") as batch:
+        batch.drop_column("read_at")
     op.drop_table("suppressed_contacts")
