@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import secrets as pysecrets
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
 
 from adapters.base import ConnectionInfo, CRMAdapter
+from adapters.errors import AuthenticationError
 from webhooks.base import WebhookTarget
 
 from .crypto import SecretBox
@@ -18,6 +20,34 @@ from .store import Connection, Store
 
 class ConnectionNotFound(LookupError):
     pass
+
+
+NEEDS_RECONNECT = "needs_reconnect"
+
+
+class NeedsReconnect(AuthenticationError):
+    """The CRM refused this connection's credentials earlier: nothing calls it until `connect` again."""
+
+
+def mark_needs_reconnect(store: Store, connection_id: int, detail: str) -> bool:
+    """Stop the connection after a hard authentication failure; True only for the first failure."""
+    with store.session() as session:
+        row = session.get(Connection, connection_id, with_for_update=True)
+        if row is None or row.status == NEEDS_RECONNECT:
+            return False
+        row.status, row.status_detail, row.status_since = NEEDS_RECONNECT, detail[:2000], datetime.now(UTC)
+        return True
+
+
+def clear_needs_reconnect(store: Store, connection_id: int) -> datetime | None:
+    """Working credentials again: the time the connection stopped, or None when it was not stopped."""
+    with store.session() as session:
+        row = session.get(Connection, connection_id)
+        if row is None or row.status != NEEDS_RECONNECT:
+            return None
+        since = row.status_since
+        row.status = row.status_detail = row.status_since = None
+        return since.replace(tzinfo=UTC) if since is not None and since.tzinfo is None else since
 
 
 def new_webhook_secret() -> str:

@@ -21,12 +21,12 @@ from rq import get_current_job
 from sqlalchemy import delete, select
 
 from adapters.base import CRMAdapter
-from adapters.errors import AdapterError
+from adapters.errors import AdapterError, AuthenticationError
 from adapters.fields import as_utc
 from cem_engine import analyze
 from webhooks.events import CONTACT_DELETED, ChangeEvent
 
-from .connections import list_connections
+from .connections import NeedsReconnect, clear_needs_reconnect, list_connections, mark_needs_reconnect
 from .queue import WriteLedger
 from .retry import retry_delay, will_retry
 from .runtime import Runtime, get_runtime
@@ -54,7 +54,8 @@ def utcnow() -> datetime:
 # -- process_events ------------------------------------------------------------------------
 def process_events(connection_id: int, events: list[dict[str, Any]], attempt: int = 1) -> dict[str, int]:
     rt = get_runtime()
-    adapter = rt.adapter(connection_id)
+    adapter: CRMAdapter | None = None  # only events that name no contact need the CRM
+    stopped = False
     counts = {"events": len(events), "own_writes": 0, "deleted": 0, "refreshes": 0}
     unresolved: list[dict[str, Any]] = []
     last_error: AdapterError | None = None
@@ -71,8 +72,16 @@ def process_events(connection_id: int, events: list[dict[str, Any]], attempt: in
             forget_contact(rt, connection_id, event.object_id, record_gone=True)
             counts["deleted"] += 1
             continue
+        if stopped:
+            continue  # the connection stopped: `connect` reconciles everything since (resume_connection)
         try:
+            if adapter is None and not event.contact_ids and event.object_type != "contact":
+                adapter = rt.adapter(connection_id)
             contacts = _affected_contacts(adapter, event)
+        except AuthenticationError as error:
+            _stop_connection(rt, connection_id, error)
+            stopped = True
+            continue
         except AdapterError as error:
             if not error.retryable:
                 _dead_letter(rt, connection_id, None, "process_events", {"events": [event.to_dict()]}, error, attempt)
@@ -85,7 +94,8 @@ def process_events(connection_id: int, events: list[dict[str, Any]], attempt: in
             _note_source_change(rt, connection_id, contact_id, event.occurred_at)
         to_refresh.extend(contacts)
     counts["refreshes"] = rt.queue.refreshes.request(connection_id, to_refresh)
-    _record_usage(rt, connection_id, adapter)
+    if adapter is not None:
+        _record_usage(rt, connection_id, adapter)
     if unresolved and last_error is not None:
         delay = retry_delay(last_error, attempt, rt.settings)
         if delay is not None:
@@ -95,11 +105,12 @@ def process_events(connection_id: int, events: list[dict[str, Any]], attempt: in
     return counts
 
 
-def _affected_contacts(adapter: CRMAdapter, event: ChangeEvent) -> list[str]:
+def _affected_contacts(adapter: CRMAdapter | None, event: ChangeEvent) -> list[str]:
     if event.contact_ids:
         return list(event.contact_ids)
     if event.object_type == "contact":
         return [event.object_id]
+    assert adapter is not None
     return adapter.contacts_for(event.object_type, event.object_id)
 
 
@@ -123,8 +134,11 @@ def collect_refreshes(connection_id: int) -> int:
 def refresh_contacts(connection_id: int, contact_ids: list[str], attempt: int = 1) -> dict[str, int]:
     rt = get_runtime()
     rt.queue.refreshes.started(connection_id, contact_ids)
-    adapter = rt.adapter(connection_id)
     counts = {"contacts": len(contact_ids), "gone": 0, "unchanged": 0, "dirty": 0, "forgotten": 0}
+    try:
+        adapter = rt.adapter(connection_id)
+    except NeedsReconnect:
+        return counts  # `connect` reconciles everything that changed meanwhile (resume_connection)
     allowed = rt.suppressed.allowed(connection_id, contact_ids)  # reconcile, backfill and replay come here too
     counts["forgotten"] = len(contact_ids) - len(allowed)
     contact_ids = allowed
@@ -200,7 +214,10 @@ def flush_writes(connection_id: int, attempt: int = 1) -> dict[str, int]:
 
 
 def _flush(rt: Runtime, ledger: WriteLedger, connection_id: int, attempt: int) -> dict[str, int]:
-    adapter = rt.adapter(connection_id)
+    try:
+        adapter = rt.adapter(connection_id)
+    except NeedsReconnect:
+        return {"stopped": 1}  # the contacts stay marked dirty; `connect` flushes them (resume_connection)
     batch = adapter.write_batch_size
     contact_ids = ledger.peek_dirty(connection_id, limit=batch * 10)
     counts = {"contacts": len(contact_ids), "written": 0, "unchanged": 0, "failed": 0, "calls": 0}
@@ -221,6 +238,9 @@ def _flush(rt: Runtime, ledger: WriteLedger, connection_id: int, attempt: int) -
         except AdapterError as error:
             ledger.sent(connection_id, ids)  # an error answer: the CRM did not apply it
             counts["failed"] += len(ids)
+            if isinstance(error, AuthenticationError):
+                _stop_connection(rt, connection_id, error)
+                return counts  # everything stays marked dirty for the flush after `connect`
             if will_retry(error, attempt, rt.settings):
                 retry_error = error
                 break  # the CRM is struggling: stop here, the rest stays marked for the retry
@@ -334,6 +354,9 @@ def forget_contact(rt: Runtime, connection_id: int, contact_id: str, *, record_g
 def _retry_or_dead_letter(rt: Runtime, connection_id: int, contact_ids: list[str], error: AdapterError,
                           attempt: int) -> None:
     """A refresh that failed: try again later with backoff, or dead-letter each contact."""
+    if isinstance(error, AuthenticationError):
+        _stop_connection(rt, connection_id, error)
+        return
     delay = retry_delay(error, attempt, rt.settings)
     if delay is not None:
         rt.queue.enqueue(refresh_contacts, delay, connection_id, contact_ids, attempt=attempt + 1)
@@ -342,6 +365,30 @@ def _retry_or_dead_letter(rt: Runtime, connection_id: int, contact_ids: list[str
         return
     for contact_id in contact_ids:
         _dead_letter(rt, connection_id, contact_id, "refresh", {"contact_id": contact_id}, error, attempt)
+
+
+def _stop_connection(rt: Runtime, connection_id: int, error: AdapterError) -> None:
+    """The CRM refused the credentials: stop the connection (status needs_reconnect, one message) rather
+    than fail every job, log in again per batch (Salesforce locks the user out) and dead-letter every event."""
+    if isinstance(error, NeedsReconnect):
+        return
+    if mark_needs_reconnect(rt.store, connection_id, str(error)):
+        _activity(rt, connection_id, None, "needs_reconnect", f"{type(error).__name__}: {error}"[:1000])
+        log.error("connection %s stopped: the CRM refused its credentials (%s); reconnect it with "
+                  "`cem-connector connect`", connection_id, type(error).__name__)
+
+
+def resume_connection(rt: Runtime, connection_id: int) -> bool:
+    """After `connect` with working credentials: clear the stop, write what waited, and reconcile everything
+    that changed since a little before the stop (webhooks that came meanwhile were acknowledged, not applied)."""
+    stopped_at = clear_needs_reconnect(rt.store, connection_id)
+    if stopped_at is None:
+        return False
+    rt.queue.enqueue(reconcile_connection, 0, connection_id,
+                     since_iso=(stopped_at - RECONCILE_FIRST_WINDOW).isoformat())
+    rt.queue.writes.request_flush(connection_id)
+    _activity(rt, connection_id, None, "reconnected", "credentials accepted again; reconciling since the stop")
+    return True
 
 
 def _dead_letter(rt: Runtime, connection_id: int, contact_id: str | None, job: str, payload: dict[str, Any],
@@ -413,17 +460,24 @@ def reconcile_all() -> int:
     return len(rows)
 
 
-def reconcile_connection(connection_id: int, attempt: int = 1, full_window: bool = False) -> int:
+def reconcile_connection(connection_id: int, attempt: int = 1, full_window: bool = False,
+                         since_iso: str | None = None) -> int:
     """Refresh every contact changed since the last round, or whose interactions, cases or deals changed
     (activities do not touch the contact record), to heal missed webhooks. ``full_window``: go back
-    RECONCILE_FIRST_WINDOW whatever the cursor says (after Redis lost its queued work)."""
+    RECONCILE_FIRST_WINDOW whatever the cursor says (after Redis lost its queued work); ``since_iso``: from
+    that moment (after a stopped connection was reconnected)."""
     rt = get_runtime()
-    adapter = rt.adapter(connection_id)
+    try:
+        adapter = rt.adapter(connection_id)
+    except NeedsReconnect:
+        return 0
     started = utcnow()
     with rt.store.session() as session:
         cursor = session.get(SyncCursor, (connection_id, "reconcile"))
         last = as_utc(cursor.since) if cursor and cursor.since else None
     since = last - RECONCILE_OVERLAP if last and not full_window else started - RECONCILE_FIRST_WINDOW
+    if since_iso:
+        since = min(since, datetime.fromisoformat(since_iso))
     queued = 0
     try:
         for page in adapter.iter_contacts(modified_since=since):
@@ -431,9 +485,13 @@ def reconcile_connection(connection_id: int, attempt: int = 1, full_window: bool
         queued += rt.queue.refreshes.request(connection_id, adapter.contacts_with_changed_interactions(since))
     except AdapterError as error:
         _record_usage(rt, connection_id, adapter)
+        if isinstance(error, AuthenticationError):
+            _stop_connection(rt, connection_id, error)
+            return queued
         delay = retry_delay(error, attempt, rt.settings)
         if delay is not None:
-            rt.queue.enqueue(reconcile_connection, delay, connection_id, attempt=attempt + 1, full_window=full_window)
+            rt.queue.enqueue(reconcile_connection, delay, connection_id, attempt=attempt + 1, full_window=full_window,
+                             since_iso=since_iso)
             return queued
         _dead_letter(rt, connection_id, None, "reconcile_connection", {}, error, attempt)
         return queued

@@ -15,7 +15,7 @@ import redis
 from adapters.base import CRMAdapter
 
 from .config import Settings
-from .connections import connection_info, get_connection
+from .connections import NEEDS_RECONNECT, NeedsReconnect, connection_info, get_connection
 from .crypto import SecretBox
 from .queue import JobQueue
 from .redis_conn import EmbeddedRedis, connect
@@ -58,6 +58,10 @@ class Runtime:
 
     def adapter(self, connection_id: int) -> CRMAdapter:
         row = get_connection(self.store, connection_id)
+        if row.status == NEEDS_RECONNECT:
+            raise NeedsReconnect(f"{row.platform} connection {connection_id} is stopped: {row.status_detail} "
+                                 f"Reconnect it with `cem-connector connect {row.platform} --name {row.name} ...`.",
+                                 platform=row.platform)
         cached = self._adapters.get(connection_id)
         if cached is not None and cached[0] == row.updated_at:
             return cached[1]

@@ -33,6 +33,8 @@ def collect_status(rt: Runtime) -> dict[str, Any]:
         "connections": [
             {
                 "id": c.id, "platform": c.platform, "name": c.name, "account_id": c.account_id, "active": c.active,
+                "status": c.status or "ok", "status_detail": c.status_detail,
+                "status_since": c.status_since.isoformat() if c.status_since else None,
                 "webhook_url": f"{rt.settings.public_url}/webhooks/{c.platform}/{c.id}",
                 "contacts_analysed": analysed.get(c.id, 0), "contacts_written": written.get(c.id, 0),
                 "dead_letters": dead.get(c.id, 0),

@@ -32,6 +32,12 @@ def status_command(as_json: bool) -> None:
         table.add_row(str(c["id"]), c["platform"], c["name"], c["account_id"] or "", str(c["contacts_analysed"]),
                       str(c["contacts_written"]), str(c["dead_letters"]), str(c["api_calls_today"]), c["webhook_url"])
     console.print(table)
+    for c in status["connections"]:
+        if c["status"] != "ok":
+            console.print(f"[bold red]Connection {c['id']} ({c['platform']}/{c['name']}) is stopped "
+                          f"({c['status']}) since {c['status_since']}:[/bold red] {c['status_detail']}\n"
+                          f"Fix the credentials and run `cem-connector connect {c['platform']} --name {c['name']} "
+                          "...` again; it resumes where it stopped.")
     console.print("Queue: " + ", ".join(f"{k} {v}" for k, v in status["queue"].items()))
     if status["errors"]:
         errors = Table(title="Recent errors (replay with `cem-connector replay`)")

@@ -18,6 +18,7 @@ from ..connections import (
     rotate_webhook_secret,
     webhook_secrets,
 )
+from ..jobs import resume_connection
 from ..registry import PLATFORMS, get_platform
 from .common import console, parse_pairs, pick_connection, runtime
 
@@ -75,6 +76,10 @@ def connect_command(platform: str, name: str, settings: tuple[str, ...], credent
                                           webhook_secrets=[webhook_secret] if webhook_secret else None,
                                           account_id=account_id)
         console.print(f"Connection [bold]{connection_id}[/bold] ({platform}/{name}) saved.")
+        if resume_connection(rt, connection_id):
+            console.print("[green]Resumed:[/green] this connection was stopped because the CRM refused its "
+                          "credentials; waiting writes go out now and everything that changed meanwhile is "
+                          "reconciled.")
         console.print(f"Webhook URL: {rt.settings.public_url}/webhooks/{platform}/{connection_id}")
         console.print(f"Next: cem-connector install {platform} --connection {connection_id}")
 

@@ -36,6 +36,10 @@ class Connection(Base):
     credentials: Mapped[bytes] = mapped_column(LargeBinary)
     webhook_secrets: Mapped[bytes] = mapped_column(LargeBinary)
     active: Mapped[bool] = mapped_column(default=True)
+    # "needs_reconnect" after the CRM refused the credentials: jobs stop calling it until `connect` again
+    status: Mapped[str | None] = mapped_column(String(20))
+    status_detail: Mapped[str | None] = mapped_column(Text)
+    status_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

@@ -80,5 +80,8 @@ def callback(platform: str) -> tuple[str, int]:
         assert fresh is not None
         fresh.credentials = rt.box.seal(credentials)
         fresh.account_id = str(facts.get("account_id") or fresh.account_id or "") or None
+    from ..jobs import resume_connection  # jobs pull in the engine; only an OAuth callback needs them here
+
+    resume_connection(rt, row.id)  # a connection stopped by refused credentials picks up where it stopped
     return render_template("message.html", message=f"Connected: {get_platform(platform).label} account "
                                                    f"{facts.get('account_id', '')} is authorized."), 200

@@ -48,6 +48,7 @@ SCENARIOS: tuple[Scenario, ...] = (
     Scenario("gdpr", "scenario_gdpr", {"contacts": 6}, {"contacts": 20}),
     Scenario("load", "scenario_load", {"events": 1000, "contacts": 50}, {"events": 10_000, "contacts": 200}),
     Scenario("race", "scenario_race", {"contacts": 4}, {"contacts": 4}),
+    Scenario("auth", "scenario_auth", {"contacts": 5}, {"contacts": 6}),
     Scenario("reconcile", "scenario_reconcile", {"contacts": 6}, {"contacts": 8}),
     Scenario("redis-lost", "scenario_redis_lost", {"contacts": 6}, {"contacts": 6}),
     Scenario("forget", "scenario_forget", {"contacts": 4}, {"contacts": 4}),

@@ -1,4 +1,4 @@
-"""reliability (issue 13): suppression list of forgotten contacts; read time of an analysis
+"""reliability (issue 13): suppression list of forgotten contacts; read time of an analysis; connection status
 
 Revision ID: 0002
 Revises: 0001
@@ -23,9 +23,17 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("contact_states") as batch:
         batch.add_column(sa.Column("read_at", sa.DateTime(timezone=True), nullable=True))
+    with op.batch_alter_table("connections") as batch:
+        batch.add_column(sa.Column("status", sa.String(length=20), nullable=True))
+        batch.add_column(sa.Column("status_detail", sa.Text(), nullable=True))
+        batch.add_column(sa.Column("status_since", sa.DateTime(timezone=True), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("connections") as batch:
+        batch.drop_column("status_since")
+        batch.drop_column("status_detail")
+        batch.drop_column("status")
     with op.batch_alter_table("contact_states") as batch:
         batch.drop_column("read_at")
     op.drop_table("suppressed_contacts")
