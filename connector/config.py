@@ -12,9 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-
-class ConfigError(Exception):
-    """A setting is missing or malformed; the message says which and how to fix it."""
+from .errors import SettingsError
 
 
 @dataclass(frozen=True)
@@ -72,7 +70,7 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
     try:
         return int(raw)
     except ValueError:
-        raise ConfigError(f"{name} must be a whole number, got {raw!r}.") from None
+        raise SettingsError(f"{name} must be a whole number, got {raw!r}.") from None
 
 
 def _new_fernet_key() -> str:
@@ -86,7 +84,7 @@ def _secret(env: Mapping[str, str], name: str, data_dir: Path, production: bool,
     if env.get(name):
         return env[name]
     if production:
-        raise ConfigError(f"{name} is not set. In production every secret must come from the environment "
+        raise SettingsError(f"{name} is not set. In production every secret must come from the environment "
                           f"(see .env.example).")
     path = data_dir / "secrets" / name.lower()
     if path.exists():

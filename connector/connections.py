@@ -14,18 +14,14 @@ from adapters.errors import AuthenticationError
 from webhooks.base import WebhookTarget
 
 from .crypto import SecretBox
+from .errors import ConnectionNotFound, ConnectorError
 from .registry import get_platform
 from .store import Connection, Store
-
-
-class ConnectionNotFound(LookupError):
-    pass
-
 
 NEEDS_RECONNECT = "needs_reconnect"
 
 
-class NeedsReconnect(AuthenticationError):
+class NeedsReconnect(ConnectorError, AuthenticationError):
     """The CRM refused this connection's credentials earlier: nothing calls it until `connect` again."""
 
 

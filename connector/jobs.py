@@ -20,7 +20,7 @@ from redis.exceptions import LockError
 from rq import get_current_job
 from sqlalchemy import delete, select
 
-from adapters.base import CRMAdapter
+from adapters.base import CRMAdapter, chunked
 from adapters.errors import AdapterError, AuthenticationError
 from adapters.fields import as_utc
 from cem_engine import analyze
@@ -34,7 +34,7 @@ from .store import (
     PERSONAL_DATA_TABLES,
     Activity,
     ApiUsage,
-    ContactState,
+    ContactAnalysis,
     DeadLetter,
     Store,
     SyncCursor,
@@ -42,7 +42,7 @@ from .store import (
     upsert,
 )
 from .stored_profile import storable_profile
-from .writeback import changed_fields, chunks, desired_values, field_update
+from .writeback import changed_fields, desired_values, field_update
 
 log = logging.getLogger("cem.jobs")
 
@@ -116,9 +116,9 @@ def _affected_contacts(adapter: CRMAdapter | None, event: ChangeEvent) -> list[s
 
 def _note_source_change(rt: Runtime, connection_id: int, contact_id: str, occurred_at: datetime) -> None:
     with rt.store.session() as session:
-        state = session.get(ContactState, (connection_id, contact_id))
+        state = session.get(ContactAnalysis, (connection_id, contact_id))
         if state is None:
-            state = ContactState(connection_id=connection_id, contact_id=contact_id, profile={}, desired={})
+            state = ContactAnalysis(connection_id=connection_id, contact_id=contact_id, profile={}, desired={})
             session.add(state)
         if state.source_changed_at is None or as_utc(state.source_changed_at) < occurred_at:
             state.source_changed_at = occurred_at
@@ -161,8 +161,9 @@ def refresh_contacts(connection_id: int, contact_ids: list[str], attempt: int = 
     with rt.store.session() as session:
         # Row locks (PostgreSQL): two refreshes of one contact commit one after the other, and the
         # second sees the first's read time. SQLite serialises writers anyway.
-        states = {s.contact_id: s for s in session.scalars(select(ContactState).where(
-            ContactState.connection_id == connection_id, ContactState.contact_id.in_(list(found))).with_for_update())}
+        states = {s.contact_id: s for s in session.scalars(select(ContactAnalysis).where(
+            ContactAnalysis.connection_id == connection_id,
+            ContactAnalysis.contact_id.in_(list(found))).with_for_update())}
         ledger = {w.contact_id: w.values for w in session.scalars(select(WrittenValues).where(
             WrittenValues.connection_id == connection_id, WrittenValues.contact_id.in_(list(found))))}
         for contact_id, data in found.items():
@@ -175,7 +176,7 @@ def refresh_contacts(connection_id: int, contact_ids: list[str], attempt: int = 
             profile = analyze(data, now=now, config=rt.engine_config)
             desired = desired_values(profile, now)
             if state is None:
-                state = ContactState(connection_id=connection_id, contact_id=contact_id)
+                state = ContactAnalysis(connection_id=connection_id, contact_id=contact_id)
                 session.add(state)
             state.profile = storable_profile(_jsonable(profile.to_dict()))
             state.desired = desired
@@ -230,7 +231,7 @@ def _flush(rt: Runtime, ledger: WriteLedger, connection_id: int, attempt: int) -
     ledger.written(connection_id, [cid for cid in contact_ids if cid not in pending])
     counts["unchanged"] = len(contact_ids) - len(updates)
     retry_error: AdapterError | None = None
-    for chunk in chunks(updates, batch):
+    for chunk in chunked(updates, batch):
         ids = [u.contact_id for u in chunk]
         ledger.sending(connection_id, ids)
         try:
@@ -296,8 +297,8 @@ def _pending_updates(rt: Runtime, connection_id: int, contact_ids: list[str], no
     updates = []
     changes: dict[str, dict[str, Any]] = {}
     with rt.store.session() as session:
-        states = {s.contact_id: s for s in session.scalars(select(ContactState).where(
-            ContactState.connection_id == connection_id, ContactState.contact_id.in_(contact_ids)))}
+        states = {s.contact_id: s for s in session.scalars(select(ContactAnalysis).where(
+            ContactAnalysis.connection_id == connection_id, ContactAnalysis.contact_id.in_(contact_ids)))}
         ledger = {w.contact_id: w for w in session.scalars(select(WrittenValues).where(
             WrittenValues.connection_id == connection_id, WrittenValues.contact_id.in_(contact_ids)))}
     for contact_id in contact_ids:

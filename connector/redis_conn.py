@@ -15,10 +15,6 @@ from pathlib import Path
 import redis
 
 
-class QueueUnavailable(Exception):
-    """Redis cannot be reached; receivers answer 503 so the CRM retries later."""
-
-
 def as_text(value: bytes | str | None) -> str:
     """A Redis reply as text: clients without ``decode_responses`` return bytes."""
     if isinstance(value, bytes):

@@ -8,14 +8,14 @@ from typing import Any
 from sqlalchemy import func, select
 
 from .runtime import Runtime
-from .store import Activity, ApiUsage, Connection, ContactState, DeadLetter, SyncCursor, WrittenValues
+from .store import Activity, ApiUsage, Connection, ContactAnalysis, DeadLetter, SyncCursor, WrittenValues
 
 
 def collect_status(rt: Runtime) -> dict[str, Any]:
     with rt.store.session() as session:
         connections = list(session.scalars(select(Connection).order_by(Connection.id)))
-        analysed = dict(session.execute(select(ContactState.connection_id, func.count()).group_by(
-            ContactState.connection_id)).all())
+        analysed = dict(session.execute(select(ContactAnalysis.connection_id, func.count()).group_by(
+            ContactAnalysis.connection_id)).all())
         written = dict(session.execute(select(WrittenValues.connection_id, func.count()).group_by(
             WrittenValues.connection_id)).all())
         dead = dict(session.execute(select(DeadLetter.connection_id, func.count()).where(

@@ -19,7 +19,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from adapters.base import ConnectionInfo
+from adapters.base import ConnectionInfo, ProvisionReport
 from connector.app import create_app
 from connector.config import Settings
 from connector.connections import create_connection, crm_signing_secret, new_webhook_secret, remembered_settings
@@ -90,17 +90,8 @@ def _connect(runtime: Runtime, platform: Platform, records: list[dict[str, Any]]
     sandbox = sandbox_class(platform.name)()
     sandbox.seed(records)
     sandbox.start()
-    settings, credentials = sandbox.connection_settings()
-    adapter_cls = platform.adapter_class()
-    secret = crm_signing_secret(adapter_cls, credentials) or new_webhook_secret()
-    facts = adapter_cls(ConnectionInfo(0, platform.name, settings, credentials)).check_connection()
-    connection_id = create_connection(runtime.store, runtime.box, platform=platform.name, name="demo",
-                                      settings=remembered_settings(adapter_cls, settings, facts),
-                                      credentials=credentials, webhook_secrets=[secret],
-                                      account_id=str(facts.get("account_id") or "") or None)
-    report = runtime.adapter(connection_id).provision()
+    connection_id, _, report = connect_sandbox(runtime, platform, sandbox, name="demo")
     created = sum(1 for s in report.steps if s.action != "unchanged")
-    sandbox.subscribe(f"{runtime.settings.public_url}/webhooks/{platform.name}/{connection_id}", secret)
     item = DemoPlatform(platform, sandbox, connection_id, sandbox.contact_ids())
     for record in records:
         if record.get("record") == "contact":
@@ -110,6 +101,24 @@ def _connect(runtime: Runtime, platform: Platform, records: list[dict[str, Any]]
     say(f"{platform.label} sandbox on {sandbox.url}: {len(item.contact_ids)} contacts, "
         f"{created} install steps applied, webhooks -> connection {connection_id}")
     return item
+
+
+def connect_sandbox(runtime: Runtime, platform: Platform, sandbox: Any, *,
+                    name: str) -> tuple[int, str, ProvisionReport]:
+    """Wire a running sandbox CRM to the connector as an admin would: check the connection, store it
+    (with what the check learnt), install the CEM fields, point the CRM's webhooks at us.
+    Returns (connection id, webhook secret, install report)."""
+    settings, credentials = sandbox.connection_settings()
+    adapter_cls = platform.adapter_class()
+    secret = crm_signing_secret(adapter_cls, credentials) or new_webhook_secret()
+    facts = adapter_cls(ConnectionInfo(0, platform.name, settings, credentials)).check_connection()
+    connection_id = create_connection(runtime.store, runtime.box, platform=platform.name, name=name,
+                                      settings=remembered_settings(adapter_cls, settings, facts),
+                                      credentials=credentials, webhook_secrets=[secret],
+                                      account_id=str(facts.get("account_id") or "") or None)
+    report = runtime.adapter(connection_id).provision()
+    sandbox.subscribe(f"{runtime.settings.public_url}/webhooks/{platform.name}/{connection_id}", secret)
+    return connection_id, secret, report
 
 
 def emit_all(run: DemoRun) -> int:

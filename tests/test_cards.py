@@ -32,7 +32,7 @@ def _connection(rt, platform: str, **kwargs) -> int:  # type: ignore[no-untyped-
 
 def test_hubspot_card_gets_the_summary_with_a_v3_signed_request(runtime) -> None:  # type: ignore[no-untyped-def]
     connection = _connection(runtime, "hubspot", account_id="111")
-    store_profile(runtime, connection, "501")
+    profile = store_profile(runtime, connection, "501")
     client = create_app(runtime).test_client()
     path = f"/cards/hubspot/{connection}/summary"
     body = json.dumps({"contactId": 501}).encode()
@@ -43,7 +43,9 @@ def test_hubspot_card_gets_the_summary_with_a_v3_signed_request(runtime) -> None
     assert data["status"] == "ready" and data["contactId"] == "501"
     assert data["stage"] == {"key": "onboarding", "label": "Onboarding", "since": data["stage"]["since"]}
     assert data["emotion"]["label"] == "Confused" and data["emotion"]["trendDirection"] == "down"
-    assert data["risk"] == {"score": 15, "band": "low"}
+    # the card shows the engine's own risk, banded as DESIGN.md §3 says reps read it
+    risk = int(profile["churn_risk"])
+    assert data["risk"] == {"score": risk, "band": "high" if risk >= 67 else "medium" if risk >= 34 else "low"}
     assert data["reason"]["label"] == "Onboarding confusion"
     assert data["reason"]["quote"].startswith("The CSV import keeps rejecting our file")
     assert data["reason"]["quoteKind"] == "chat" and data["reason"]["quoteDate"] == "2026-05-19"

@@ -13,7 +13,7 @@ import requests
 
 from connector.app import create_app
 from connector.connections import create_connection, get_connection
-from connector.store import ContactState
+from connector.store import ContactAnalysis
 from connector.web.auth import sign_journey
 from sandbox.hubspot import HubSpotSandbox
 from webhooks.hubspot import signature_headers
@@ -109,7 +109,7 @@ def test_journey_view_needs_a_valid_signed_link(runtime) -> None:  # type: ignor
     connection_id = create_connection(runtime.store, runtime.box, platform="hubspot", name="j", settings={},
                                       credentials={})
     with runtime.store.session() as session:
-        session.add(ContactState(connection_id=connection_id, contact_id="42", desired={}, profile={
+        session.add(ContactAnalysis(connection_id=connection_id, contact_id="42", desired={}, profile={
             "journey_stage": "at_risk", "journey_stage_since": "2026-10-01T00:00:00+00:00", "emotion": "frustrated",
             "emotion_score": -40.0, "emotion_trend": -12.0, "churn_risk": 61, "churn_reason": "support_friction",
             "churn_reason_detail": 'Support friction. Email 2026-10-02: "still waiting"',

@@ -29,6 +29,7 @@ from xml.sax.saxutils import escape
 from defusedxml import ElementTree
 from defusedxml.common import DefusedXmlException
 
+from adapters.fields import as_utc
 from adapters.salesforce.consts import CALL_OPTIONS, INTEGRATION_USER_SETTING
 
 from .base import InboundRequest, Sink, WebhookReceiver, WebhookResponse, WebhookTarget, load_json
@@ -127,7 +128,7 @@ def _parse_time(value: Any, fallback: float) -> datetime:
             parsed = datetime.fromisoformat(text)
         except ValueError as exc:
             raise MalformedPayload(f"'{value}' is not an ISO 8601 timestamp.") from exc
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+        return as_utc(parsed)
     return datetime.fromtimestamp(fallback, UTC)
 
 

@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 
 from cem_engine.model import ContactInput
 
-from ..base import ConnectionInfo, ContactPage, CRMAdapter, FieldUpdate, ProvisionReport, WriteResult
+from ..base import ConnectionInfo, ContactPage, CRMAdapter, FieldUpdate, ProvisionReport, WriteResult, chunked
 from ..errors import AdapterError, InvalidRequest, NotFound, TransientError
 from ..fields import FIELDS_BY_KEY, FieldSpec, to_iso_z
 from ..http import error_for_status
@@ -137,7 +137,7 @@ class DynamicsAdapter(CRMAdapter):
                 operations.append(self._operation(update, len(operations) + 1))
             except (ValueError, TypeError) as exc:
                 result.failed[update.contact_id] = InvalidRequest(f"Cannot write CEM values: {exc}", platform=PLATFORM)
-        batches = [operations[i: i + self.batch_size] for i in range(0, len(operations), self.batch_size)]
+        batches = list(chunked(operations, self.batch_size))
         with ThreadPoolExecutor(max_workers=self.parallel_batches) as pool:
             for partial in pool.map(self._write_batch, batches):
                 result.succeeded.extend(partial.succeeded)
@@ -158,7 +158,7 @@ class DynamicsAdapter(CRMAdapter):
 
     def _write_batch(self, operations: list[Operation]) -> WriteResult:
         result = WriteResult()
-        changesets = [operations[i: i + self.changeset_size] for i in range(0, len(operations), self.changeset_size)]
+        changesets = list(chunked(operations, self.changeset_size))
         items = self._send_batch(changesets, (), result)
         retry: list[Operation] = []
         for operations_in_set, item in zip(changesets, items, strict=True):

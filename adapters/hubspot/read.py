@@ -16,7 +16,7 @@ from hubspot.crm.objects import SimplePublicObjectId as ObjectsId
 
 from cem_engine.model import DEAL_STAGES, ContactInput, Interaction
 
-from ..base import ContactPage
+from ..base import ContactPage, chunked
 from ..fields import FieldSpec, to_epoch_ms
 from . import mapping
 from .client import HubSpotClient
@@ -91,8 +91,7 @@ class ContactReader:
         """v3 batch read, 100 ids a call; ids that no longer exist are skipped (207 errors)."""
         unique = list(dict.fromkeys(str(i) for i in ids))
         records: list[dict[str, Any]] = []
-        for start in range(0, len(unique), READ_BATCH):
-            chunk = unique[start:start + READ_BATCH]
+        for chunk in chunked(unique, READ_BATCH):
             body = ObjectsBatchRead(properties=list(properties), properties_with_history=[],
                                     inputs=[ObjectsId(id=i) for i in chunk])
             _, data = self.client.request(f"reading {object_type}", "crm.objects.batch_api", "read", object_type, body)
@@ -202,10 +201,10 @@ class ContactReader:
         names = {mapping.property_name(spec): spec for spec in self.fields}
         values: dict[str, dict[str, Any]] = {}
         unique = list(dict.fromkeys(str(i) for i in contact_ids))
-        for start in range(0, len(unique), READ_BATCH):
+        for chunk in chunked(unique, READ_BATCH):
             body = BatchReadInputSimplePublicObjectId(
                 properties=list(names), properties_with_history=[],
-                inputs=[SimplePublicObjectId(id=i) for i in unique[start:start + READ_BATCH]])
+                inputs=[SimplePublicObjectId(id=i) for i in chunk])
             _, data = self.client.request("reading CEM fields", "crm.contacts.batch_api", "read", body)
             for record in data.get("results") or []:
                 props = record.get("properties") or {}

@@ -22,7 +22,7 @@ import requests
 
 from cem_engine.model import ContactInput
 
-from ..base import ConnectionInfo, ContactPage, CRMAdapter, FieldUpdate, ProvisionReport, WriteResult
+from ..base import ConnectionInfo, ContactPage, CRMAdapter, FieldUpdate, ProvisionReport, WriteResult, chunked
 from ..errors import (
     AdapterError,
     ConfigurationError,
@@ -33,7 +33,7 @@ from ..errors import (
 )
 from ..fields import FIELDS_BY_KEY, FieldSpec, to_iso_z
 from .client import SalesforceClient, budget_ceiling
-from .consts import INTEGRATION_USER_SETTING, PLATFORM
+from .consts import COLLECTION_LIMIT, INTEGRATION_USER_SETTING, PLATFORM
 from .install import ID_PATTERN, Provisioner, soql_id
 from .mapping import from_salesforce, native_name, to_salesforce
 from .read import ContactReader
@@ -61,11 +61,6 @@ IN_CHUNK = 200  # ids per IN (...) clause keeps the query URL well under Salesfo
 WRITE_RETRY_DELAYS = (0.5, 1.5)  # in-place retries of locked records before handing them to the job layer
 
 
-def _chunks(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start:start + size]
-
-
 def _in(ids: Iterable[str]) -> str:
     return "(" + ", ".join(soql_id(i) for i in ids) + ")"
 
@@ -73,7 +68,7 @@ def _in(ids: Iterable[str]) -> str:
 class SalesforceAdapter(CRMAdapter):
     platform = PLATFORM
     label = "Salesforce"
-    write_batch_size: ClassVar[int] = 200  # sObject Collections: at most 200 records a call
+    write_batch_size: ClassVar[int] = COLLECTION_LIMIT
     remembered_facts = (INTEGRATION_USER_SETTING,)  # the receiver drops changes made by this user
 
     def __init__(self, connection: ConnectionInfo, *, http: requests.Session | None = None,
@@ -243,7 +238,7 @@ class SalesforceAdapter(CRMAdapter):
 
     def write_fields(self, updates: Sequence[FieldUpdate]) -> WriteResult:
         result = WriteResult()
-        for chunk in _chunks(list(updates), self.write_batch_size):
+        for chunk in chunked(list(updates), self.write_batch_size):
             pending = list(chunk)
             for attempt in range(len(WRITE_RETRY_DELAYS) + 1):
                 retry = self._write_chunk(pending, result)
@@ -286,7 +281,7 @@ class SalesforceAdapter(CRMAdapter):
             by_object.setdefault(self._sobject_of(contact_id), []).append(contact_id)
         for sobject, ids in by_object.items():
             wanted = {i[:15]: i for i in ids}
-            for chunk in _chunks(ids, IN_CHUNK):
+            for chunk in chunked(ids, IN_CHUNK):
                 for row in self.client.query(f"SELECT {columns} FROM {sobject} WHERE Id IN {_in(chunk)}"):
                     key = wanted.get(str(row["Id"])[:15], str(row["Id"]))
                     found[key] = {s.key: from_salesforce(s, row.get(native_name(s))) for s in specs}

@@ -17,6 +17,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from adapters.fields import as_utc
 from cem_engine import CEMEngineError, analyze, load_config
 from cem_engine.exchange import Problem, read_exchange
 
@@ -33,7 +34,7 @@ def _parse_now(value: str | None) -> datetime:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         raise click.BadParameter(f"not an ISO date-time: {value!r}", param_hint="--now") from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return as_utc(parsed)
 
 
 def _open(path: str) -> BinaryIO:

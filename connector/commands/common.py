@@ -15,10 +15,9 @@ from rich.console import Console
 from adapters.errors import AdapterError
 from cem_engine.errors import CEMEngineError
 
-from ..config import ConfigError, Settings
-from ..connections import ConnectionNotFound, list_connections
-from ..crypto import CryptoError
-from ..registry import UnknownPlatform
+from ..config import Settings
+from ..connections import list_connections
+from ..errors import ConnectorError
 from ..runtime import Runtime, set_runtime
 
 # Piped output (CI logs, `make demo | tee`) gets a wide page instead of rich's 80-column default.
@@ -33,7 +32,7 @@ def runtime() -> Iterator[Runtime]:
         rt = Runtime(Settings.from_env())
         set_runtime(rt)
         yield rt
-    except (ConfigError, CryptoError, ConnectionNotFound, UnknownPlatform, CEMEngineError) as error:
+    except (ConnectorError, CEMEngineError) as error:
         raise click.ClickException(str(error).strip("'\"")) from error
     except AdapterError as error:
         raise click.ClickException(f"{type(error).__name__}: {error}") from error

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from ..jobs import reconcile_connection
 from ..runtime import Runtime
-from ..store import ContactState, SyncCursor
+from ..store import ContactAnalysis, SyncCursor
 from .common import console, pick_connection, runtime
 
 
@@ -96,8 +96,8 @@ def _wait_for_analysis(rt: Runtime, connection_id: int, contact_ids: list[str]) 
 
 def _analysed_since(rt: Runtime, connection_id: int, started: datetime) -> int:
     with rt.store.session() as session:
-        return int(session.scalar(select(func.count()).select_from(ContactState).where(
-            ContactState.connection_id == connection_id, ContactState.analyzed_at >= started)) or 0)
+        return int(session.scalar(select(func.count()).select_from(ContactAnalysis).where(
+            ContactAnalysis.connection_id == connection_id, ContactAnalysis.analyzed_at >= started)) or 0)
 
 
 def _progress() -> Progress:

@@ -9,7 +9,7 @@ import redis
 
 from webhooks.events import ChangeEvent
 
-from ..redis_conn import QueueUnavailable
+from ..errors import QueueUnavailable
 from .keys import PROCESS_EVENTS, QueueKeys
 from .scheduling import Enqueue
 

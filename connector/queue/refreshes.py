@@ -6,6 +6,8 @@ from collections.abc import Sequence
 
 import redis
 
+from adapters.base import chunked
+
 from ..redis_conn import as_text
 from .keys import COLLECT_REFRESHES, REFRESH_CONTACTS, QueueKeys
 from .scheduling import FLAG_TTL, Enqueue
@@ -41,9 +43,8 @@ class RefreshCoalescer:
         self.redis.delete(self.keys.collect(connection_id))  # arrivals from now on need a new collector
         key = self.keys.waiting(connection_id)
         ids = sorted(map(as_text, self.redis.srandmember(key, limit) or []))
-        for start in range(0, len(ids), REFRESH_BATCH):
-            chunk = ids[start:start + REFRESH_BATCH]
-            self.enqueue(REFRESH_CONTACTS, 0, connection_id, chunk)
+        for chunk in chunked(ids, REFRESH_BATCH):
+            self.enqueue(REFRESH_CONTACTS, 0, connection_id, list(chunk))
             self.redis.srem(key, *chunk)
         if self.redis.scard(key):
             self._ensure_collector(connection_id)

@@ -7,7 +7,7 @@ from .models import (
     ApiUsage,
     Base,
     Connection,
-    ContactState,
+    ContactAnalysis,
     DeadLetter,
     SuppressedContact,
     SyncCursor,
@@ -15,6 +15,6 @@ from .models import (
 )
 
 __all__ = [
-    "PERSONAL_DATA_TABLES", "Activity", "ApiUsage", "Base", "Connection", "ContactState", "DeadLetter", "Store",
+    "PERSONAL_DATA_TABLES", "Activity", "ApiUsage", "Base", "Connection", "ContactAnalysis", "DeadLetter", "Store",
     "SuppressedContact", "SyncCursor", "WrittenValues", "upsert",
 ]

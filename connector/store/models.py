@@ -1,6 +1,6 @@
 """The connector's tables. Logs and tables carry ids, never message bodies.
 
-The one place customer words are stored is ``churn_reason_detail`` (in ``ContactState.desired`` and
+The one place customer words are stored is ``churn_reason_detail`` (in ``ContactAnalysis.desired`` and
 ``.profile``): the short quotes the connector writes to the CRM's Churn Reason Detail field, which the
 record shows anyway. The stored explanation keeps ids, dates, topics and cue words
 (``connector.stored_profile``). ``forget`` clears every table in PERSONAL_DATA_TABLES.
@@ -46,7 +46,7 @@ class Connection(Base):
     __table_args__ = (UniqueConstraint("platform", "name", name="uq_connection_name"),)
 
 
-class ContactState(Base):
+class ContactAnalysis(Base):
     """The latest analysis of one contact (without customer words, see ``stored_profile``), and the newest
     source change we have seen."""
 
@@ -140,4 +140,4 @@ class SuppressedContact(Base):
 
 
 # Every table that can hold data about a person: `forget` must clear all of them.
-PERSONAL_DATA_TABLES = (ContactState, WrittenValues, DeadLetter, Activity)
+PERSONAL_DATA_TABLES = (ContactAnalysis, WrittenValues, DeadLetter, Activity)

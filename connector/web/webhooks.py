@@ -16,7 +16,7 @@ from webhooks.errors import ServiceUnavailable, UnknownConnection
 from webhooks.events import ChangeEvent
 
 from ..connections import ConnectionNotFound, update_settings, webhook_targets
-from ..redis_conn import QueueUnavailable
+from ..errors import QueueUnavailable
 from ..registry import UnknownPlatform, get_platform
 from ..runtime import Runtime
 

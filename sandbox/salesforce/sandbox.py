@@ -18,7 +18,7 @@ from typing import Any
 
 from flask import Flask
 
-from ..base import SandboxCRM
+from ..base import SandboxCRM, chunked
 from ..sender import WebhookSender
 from .api import SalesforceApi
 from .soql import parse_datetime
@@ -94,18 +94,7 @@ class SalesforceSandbox(SandboxCRM):
         return self.api.issue_session(self.store.integration_user_id)
 
     # -- data ---------------------------------------------------------------------------------
-    def seed(self, records: Iterable[Mapping[str, Any]]) -> None:
-        ordered = sorted(records, key=lambda r: {"contact": 0, "deal": 1}.get(str(r.get("record")), 2))
-        for record in ordered:
-            kind = record.get("record")
-            if kind == "contact":
-                self._seed_contact(record)
-            elif kind == "deal":
-                self._seed_deal(record)
-            elif kind == "interaction":
-                self.add_interaction(record, notify=False)
-
-    def _seed_contact(self, record: Mapping[str, Any]) -> str:
+    def seed_contact(self, record: Mapping[str, Any]) -> str:
         exchange_id = str(record["contact_id"])
         name = str(record.get("name") or f"Customer {exchange_id}")
         first, _, last = name.partition(" ")
@@ -118,10 +107,10 @@ class SalesforceSandbox(SandboxCRM):
 
     def _contact(self, exchange_id: str) -> str:
         if exchange_id not in self._exchange_ids:
-            self._seed_contact({"contact_id": exchange_id})
+            self.seed_contact({"contact_id": exchange_id})
         return self._exchange_ids[exchange_id]
 
-    def _seed_deal(self, record: Mapping[str, Any]) -> str:
+    def seed_deal(self, record: Mapping[str, Any]) -> str:
         contact_id = self._contact(str(record["contact_id"]))
         opportunity = self.store.insert("Opportunity", {
             "Name": record.get("name") or f"Deal {record.get('id')}",
@@ -253,8 +242,7 @@ class SalesforceSandbox(SandboxCRM):
                 continue
             notification_id = self.store.new_id("04l")
             notifications.append((notification_id, sobject or "", dict(record)))
-        for start in range(0, len(notifications), MAX_NOTIFICATIONS):
-            body = envelope(self.store.org_id, self._action_id, self.url, self.api_version,
-                            notifications[start:start + MAX_NOTIFICATIONS])
+        for chunk in chunked(notifications, MAX_NOTIFICATIONS):
+            body = envelope(self.store.org_id, self._action_id, self.url, self.api_version, chunk)
             self.sender.send(self.webhook_url, body, content_type="text/xml; charset=utf-8")
         return len(notifications)

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from cem_engine import analyze
-from connector.store import ContactState, WrittenValues
+from connector.store import ContactAnalysis, WrittenValues
 from connector.writeback import NUMERIC_TOLERANCE, desired_values
 
 COMPARED_KEYS = ("journey_stage", "emotion", "churn_reason", "churn_risk", "emotion_score")
@@ -61,7 +61,7 @@ def check_contacts(world: Any, contact_ids: list[str]) -> ContactCheck:
     ledger: dict[str, int] = {}
     with world.runtime.store.session() as session:
         for contact_id in contact_ids:
-            state = session.get(ContactState, (world.connection_id, contact_id))
+            state = session.get(ContactAnalysis, (world.connection_id, contact_id))
             written = session.get(WrittenValues, (world.connection_id, contact_id))
             ledger[contact_id] = written.write_count if written else 0
             at = state.analyzed_at if state is not None else None
