@@ -9,6 +9,7 @@ It never touches Flask, the queue or the database; the connector hands it a
 from __future__ import annotations
 
 import abc
+import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -111,6 +112,17 @@ class CRMAdapter(abc.ABC):
     @property
     def fields(self) -> Sequence[FieldSpec]:
         return CEM_FIELDS
+
+    # How the CRM words "this field does not exist" (the native name in group 1): a CEM field deleted
+    # after install. The job layer then writes the other fields and tells the admin to run install.
+    missing_field_pattern: ClassVar[re.Pattern[str] | None] = None
+
+    def missing_fields(self, error: BaseException) -> list[str]:
+        """Keys of the CEM fields ``error`` says the CRM does not have."""
+        if self.missing_field_pattern is None:
+            return []
+        named = {name.lower() for name in self.missing_field_pattern.findall(str(error))}
+        return [spec.key for spec in self.fields if self.native_field_name(spec).lower() in named]
 
     @abc.abstractmethod
     def native_field_name(self, spec: FieldSpec) -> str:

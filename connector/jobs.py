@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -20,8 +21,8 @@ from redis.exceptions import LockError
 from rq import get_current_job
 from sqlalchemy import delete, select
 
-from adapters.base import CRMAdapter, chunked
-from adapters.errors import AdapterError, AuthenticationError
+from adapters.base import CRMAdapter, FieldUpdate, WriteResult, chunked
+from adapters.errors import AdapterError, AuthenticationError, ConfigurationError
 from adapters.fields import as_utc
 from cem_engine import analyze
 from webhooks.events import CONTACT_DELETED, ChangeEvent
@@ -235,7 +236,7 @@ def _flush(rt: Runtime, ledger: WriteLedger, connection_id: int, attempt: int) -
         ids = [u.contact_id for u in chunk]
         ledger.sending(connection_id, ids)
         try:
-            result = adapter.write_fields(chunk)
+            result, left_out = _write_present_fields(adapter, chunk)
         except AdapterError as error:
             ledger.sent(connection_id, ids)  # an error answer: the CRM did not apply it
             counts["failed"] += len(ids)
@@ -252,6 +253,8 @@ def _flush(rt: Runtime, ledger: WriteLedger, connection_id: int, attempt: int) -
         counts["calls"] += result.calls
         counts["written"] += len(result.succeeded)
         counts["failed"] += len(result.failed)
+        if left_out:
+            _report_missing_fields(rt, adapter, connection_id, result.succeeded, changes, left_out, attempt)
         _record_written(rt, connection_id, result.succeeded, changes, now)
         ledger.sent(connection_id, ids)
         finished = list(result.succeeded)
@@ -271,6 +274,55 @@ def _flush(rt: Runtime, ledger: WriteLedger, connection_id: int, attempt: int) -
     elif ledger.dirty_count(connection_id):
         ledger.request_flush(connection_id)
     return counts
+
+
+def _write_present_fields(adapter: CRMAdapter, chunk: Sequence[FieldUpdate]) -> tuple[WriteResult, set[str]]:
+    """Write ``chunk``; when the CRM says CEM fields do not exist (deleted after install), write the other
+    fields without them rather than hold every field of those contacts. Returns the result and the keys
+    left out."""
+    left_out: set[str] = set()
+    for _ in range(len(adapter.fields) + 1):  # each round can only reveal more missing fields
+        pending = [_without(u, left_out) for u in chunk]
+        try:
+            result = adapter.write_fields(pending)
+        except AdapterError as error:
+            gone = set(adapter.missing_fields(error)) - left_out
+            if not gone:
+                raise
+            left_out |= gone
+            continue
+        retry = {cid for cid, error in result.failed.items() if set(adapter.missing_fields(error)) - left_out}
+        if not retry:
+            return result, left_out
+        for cid in retry:
+            left_out |= set(adapter.missing_fields(result.failed.pop(cid)))
+        again, more = _write_present_fields(adapter, [_without(u, left_out) for u in chunk if u.contact_id in retry])
+        result.succeeded += again.succeeded
+        result.failed.update(again.failed)
+        result.calls += again.calls
+        return result, left_out | more
+    raise AssertionError("unreachable: every round leaves out at least one more field")
+
+
+def _without(update: FieldUpdate, keys: set[str]) -> FieldUpdate:
+    return update if not keys else FieldUpdate(update.contact_id, {k: v for k, v in update.values.items()
+                                                                   if k not in keys})
+
+
+def _report_missing_fields(rt: Runtime, adapter: CRMAdapter, connection_id: int, written: Sequence[str],
+                           changes: dict[str, dict[str, Any]], left_out: set[str], attempt: int) -> None:
+    """The other fields are on the record; the values of missing fields wait as dead letters (replay after
+    install), and the ledger records only what was written."""
+    labels = ", ".join(f"{spec.label} ({adapter.native_field_name(spec)})" for spec in adapter.fields
+                       if spec.key in left_out)
+    error = ConfigurationError(f"Field {labels} is missing in {adapter.label}: run `cem-connector install "
+                               f"{adapter.platform}`, then `cem-connector replay`.", platform=adapter.platform)
+    for contact_id in written:
+        missed = sorted(set(changes.get(contact_id, {})) & left_out)
+        if missed:
+            changes[contact_id] = {k: v for k, v in changes[contact_id].items() if k not in left_out}
+            _dead_letter(rt, connection_id, contact_id, "write", {"contact_id": contact_id, "fields": missed},
+                         error, attempt)
 
 
 def _skip_already_applied(rt: Runtime, ledger: WriteLedger, adapter: CRMAdapter, connection_id: int,

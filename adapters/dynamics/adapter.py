@@ -17,6 +17,7 @@ other records of that change set are sent again as standalone parts (no change s
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
@@ -46,6 +47,8 @@ class DynamicsAdapter(CRMAdapter):
     label = "Dynamics 365"
     write_batch_size: ClassVar[int] = MAX_BATCH_REQUESTS
     remembered_facts = (APPLICATION_USER_SETTING,)  # the receiver drops changes made by this user
+    # 0x80060888: "Could not find a property named 'cem_x' on type 'Microsoft.Dynamics.CRM.contact'"
+    missing_field_pattern = re.compile(r"Could not find a property named '(\w+)'")
 
     def __init__(self, connection: ConnectionInfo) -> None:
         super().__init__(connection)

@@ -12,6 +12,7 @@ headers and the exact JSON the API sent; request bodies use the SDK models.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
@@ -35,6 +36,8 @@ class HubSpotAdapter(CRMAdapter):
     label = "HubSpot"
     write_batch_size = WRITE_BATCH
     remembered_facts = (APP_ID_SETTING,)
+    # batch update 400 VALIDATION_ERROR: PROPERTY_DOESNT_EXIST, 'Property "cem_x" does not exist'
+    missing_field_pattern = re.compile(r'Property \\?"([A-Za-z0-9_]+)\\?" does not exist')
     webhook_secret_credential = WEBHOOK_SECRET_CREDENTIAL
 
     def __init__(self, connection: Any, *, sleep: Callable[[float], None] = time.sleep,

@@ -13,6 +13,7 @@ Credentials (secret): ``consumer_key`` + ``private_key`` (jwt), ``password`` +
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
@@ -70,6 +71,8 @@ class SalesforceAdapter(CRMAdapter):
     label = "Salesforce"
     write_batch_size: ClassVar[int] = COLLECTION_LIMIT
     remembered_facts = (INTEGRATION_USER_SETTING,)  # the receiver drops changes made by this user
+    # INVALID_FIELD: "No such column 'CEM_X__c' on sobject of type Contact"
+    missing_field_pattern = re.compile(r"No such column '(\w+)'")
 
     def __init__(self, connection: ConnectionInfo, *, http: requests.Session | None = None,
                  sleep: Callable[[float], None] = time.sleep) -> None:
