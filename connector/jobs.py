@@ -455,6 +455,46 @@ def _dead_letter(rt: Runtime, connection_id: int, contact_id: str | None, job: s
               type(error).__name__)
 
 
+def job_failed(job: Any, connection: Any, error_type: Any, error: BaseException | None, traceback: Any) -> None:
+    """RQ failure callback: a job out of retries (the database or Redis away for minutes, a bug) becomes a
+    dead letter that `status` shows and `replay` puts back. If the database is still away, the job stays
+    in RQ's failed list, which `status` counts and `replay` requeues as well."""
+    if job.should_retry or not job.args:
+        return  # RQ tries it again later
+    try:
+        rt = get_runtime()
+        with rt.store.session() as session:
+            letter = DeadLetter(connection_id=int(job.args[0]), contact_id=None, job=f"rq:{job.func_name}",
+                                payload={"args": _jsonable(list(job.args)), "kwargs": _jsonable(dict(job.kwargs))},
+                                error=f"{getattr(error_type, '__name__', 'Error')}: {error}"[:2000],
+                                attempts=int(job.retries_left or 0) + 1)
+            session.add(letter)
+            session.flush()
+            letter_id = letter.id
+        job.meta["dead_letter"] = letter_id  # replay requeues the letter, not the failed-list entry too
+        job.save_meta()
+    except Exception:  # the database is still away: the failed list keeps the job
+        log.exception("job %s failed for good and could not be dead-lettered; it stays in RQ's failed list", job.id)
+
+
+def replay_failed_jobs(rt: Runtime) -> int:
+    """Requeue the jobs in RQ's failed list that never became dead letters; returns how many."""
+    from rq.job import Job
+    from rq.registry import FailedJobRegistry
+
+    registry = FailedJobRegistry(queue=rt.queue.rq)
+    requeued = 0
+    for job in Job.fetch_many(registry.get_job_ids(), connection=rt.redis):
+        if job is None:
+            continue
+        if job.meta.get("dead_letter"):
+            registry.remove(job, delete_job=True)  # its dead letter is replayed instead
+            continue
+        registry.requeue(job.id)
+        requeued += 1
+    return requeued
+
+
 def replay_dead_letter(rt: Runtime, letter: DeadLetter) -> None:
     """Put a dead-lettered job back on the queue with a fresh attempt count."""
     if letter.job in ("write", "refresh") and letter.contact_id:
@@ -464,6 +504,8 @@ def replay_dead_letter(rt: Runtime, letter: DeadLetter) -> None:
         rt.queue.enqueue(process_events, 0, letter.connection_id, letter.payload.get("events", []))
     elif letter.job == "reconcile_connection":
         rt.queue.enqueue(reconcile_connection, 0, letter.connection_id)
+    elif letter.job.startswith("rq:"):  # a job that ran out of RQ retries (job_failed)
+        rt.queue.enqueue(letter.job[3:], 0, *letter.payload.get("args", []), **letter.payload.get("kwargs", {}))
 
 
 # -- bookkeeping ------------------------------------------------------------------------------

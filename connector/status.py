@@ -46,7 +46,8 @@ def collect_status(rt: Runtime) -> dict[str, Any]:
         ],
         "queue": queue,
         "errors": [{"id": d.id, "connection_id": d.connection_id, "contact_id": d.contact_id, "job": d.job,
-                    "error": d.error, "attempts": d.attempts, "at": d.created_at.isoformat()} for d in errors],
+                    "error": d.error, "attempts": d.attempts, "at": d.created_at.isoformat()} for d in errors]
+        + _failed_list(queue),
         "recent": [{"connection_id": a.connection_id, "contact_id": a.contact_id, "action": a.action,
                     "detail": a.detail, "at": a.at.isoformat()} for a in recent],
     }
@@ -56,3 +57,13 @@ def _cursor(cursor: SyncCursor | None) -> dict[str, Any] | None:
     if cursor is None:
         return None
     return {"status": cursor.status, "processed": cursor.processed, "total": cursor.total}
+
+
+def _failed_list(queue: dict[str, Any]) -> list[dict[str, Any]]:
+    """Jobs in RQ's failed list that could not become dead letters (the database was away): one line."""
+    failed = int(queue.get("failed") or 0) if isinstance(queue.get("failed"), int) else 0
+    if not failed:
+        return []
+    return [{"id": None, "connection_id": None, "contact_id": None, "job": "rq failed list",
+             "error": f"{failed} job(s) failed for good (e.g. while the database was away); "
+                      "`cem-connector replay` puts them back", "attempts": None, "at": None}]

@@ -9,7 +9,7 @@ import click
 from rich.table import Table
 from sqlalchemy import select
 
-from ..jobs import forget_contact, replay_dead_letter
+from ..jobs import forget_contact, replay_dead_letter, replay_failed_jobs
 from ..status import collect_status
 from ..store import DeadLetter
 from .common import console, pick_connection, runtime
@@ -68,7 +68,11 @@ def replay_command(connection_id: int | None, letter_id: int | None) -> None:
                 replay_dead_letter(rt, letter)
                 letter.replayed_at = datetime.now(UTC)
                 replayed += 1
-        console.print(f"Replayed {replayed} dead-lettered job(s)." if replayed else "Nothing to replay.")
+        requeued = replay_failed_jobs(rt) if letter_id is None else 0
+        replayed += requeued
+        console.print(f"Replayed {replayed} dead-lettered job(s)"
+                      + (f", {requeued} of them from RQ's failed list." if requeued else ".")
+                      if replayed else "Nothing to replay.")
 
 
 @click.command("forget")

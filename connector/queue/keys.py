@@ -80,3 +80,4 @@ REFRESH_CONTACTS = "connector.jobs.refresh_contacts"
 FLUSH_WRITES = "connector.jobs.flush_writes"
 RECONCILE_CONNECTION = "connector.jobs.reconcile_connection"
 RECONCILE_ALL = "connector.jobs.reconcile_all"
+FAILED_JOB = "connector.jobs.job_failed"  # RQ failure callback: a job out of retries becomes a dead letter

@@ -51,6 +51,7 @@ SCENARIOS: tuple[Scenario, ...] = (
     Scenario("auth", "scenario_auth", {"contacts": 5}, {"contacts": 6}),
     Scenario("reconcile", "scenario_reconcile", {"contacts": 6}, {"contacts": 8}),
     Scenario("redis-lost", "scenario_redis_lost", {"contacts": 6}, {"contacts": 6}),
+    Scenario("database", "scenario_database", {"contacts": 3}, {"contacts": 4}, platforms=("dynamics",)),
     Scenario("field", "scenario_field", {"contacts": 5}, {"contacts": 5}),
     Scenario("forget", "scenario_forget", {"contacts": 4}, {"contacts": 4}),
     Scenario("sentences", "scenario_sentences", {"contacts": 6}, {"contacts": 10}),
