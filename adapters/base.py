@@ -59,7 +59,12 @@ class ProvisionReport:
 
     @property
     def changed(self) -> bool:
-        return any(s.action != "unchanged" for s in self.steps)
+        return any(s.action not in ("unchanged", "todo") for s in self.steps)
+
+    @property
+    def todo(self) -> list[ProvisionStep]:
+        """Steps install could not do: the admin must act (their detail says how)."""
+        return [s for s in self.steps if s.action == "todo"]
 
     def add(self, action: str, target: str, detail: str = "") -> None:
         self.steps.append(ProvisionStep(action, target, detail))
@@ -104,6 +109,9 @@ class CRMAdapter(abc.ABC):
     # The credential the CRM signs its webhooks with, when it is one (HubSpot: the app's client secret);
     # None: the connector generates a webhook secret and the admin configures the CRM with it.
     webhook_secret_credential: ClassVar[str | None] = None
+    # When `install` registers the CRM-side webhook itself: the setting that holds its URL and the
+    # credential that holds its secret; `connect` fills both in.
+    webhook_registration: ClassVar[tuple[str, str] | None] = None
 
     def __init__(self, connection: ConnectionInfo) -> None:
         self.connection = connection

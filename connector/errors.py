@@ -29,3 +29,23 @@ class UnknownPlatform(ConnectorError, KeyError):
 
 class ConnectionNotFound(ConnectorError, LookupError):
     """No connection with that id (or the connection is gone)."""
+
+
+class QueueUrlError(SettingsError):
+    """REDIS_URL is not a Redis URL."""
+
+
+class StoreError(ConnectorError):
+    """The database cannot be used; every message says what is wrong and what to do."""
+
+
+class SchemaNotMigrated(StoreError):
+    """The database is behind this version's migrations; the message names the command that fixes it."""
+
+
+class DatabaseUrlError(StoreError):
+    """DATABASE_URL cannot be used: not a URL, an unknown database, or its driver is not installed."""
+
+
+class DatabaseUnreachable(StoreError):
+    """The database refused or did not answer."""

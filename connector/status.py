@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from .diagnose import explain
 from .runtime import Runtime
 from .store import Activity, ApiUsage, Connection, ContactAnalysis, DeadLetter, SyncCursor, WrittenValues
 
@@ -28,7 +29,7 @@ def collect_status(rt: Runtime) -> dict[str, Any]:
     try:
         queue: dict[str, Any] = rt.queue.depth()
     except Exception as exc:
-        queue = {"error": f"queue unreachable: {type(exc).__name__}"}
+        queue = {"error": explain(exc) or f"queue unreachable: {type(exc).__name__}"}
     return {
         "connections": [
             {

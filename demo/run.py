@@ -48,6 +48,7 @@ class DemoRun:
     worker: subprocess.Popen[bytes]
     platforms: list[DemoPlatform]
     started: float
+    data_dir: Path
 
     def stop(self) -> None:
         self.worker.terminate()
@@ -63,15 +64,17 @@ class DemoRun:
 
 
 def start_demo(*, platform_names: list[str] | None, contacts: int, data_dir: Path,
-               say: Callable[[str], None] = print) -> DemoRun:
+               say: Callable[[str], None] = print, port: int = 0) -> DemoRun:
+    data_dir = data_dir.expanduser().resolve()
     shutil.rmtree(data_dir, ignore_errors=True)  # each demo starts from a clean slate
-    env = {"CEM_LOG_LEVEL": "WARNING", **os.environ, "CEM_DATA_DIR": str(data_dir)}
+    # always the embedded laptop defaults, whatever this shell exports for a real deployment
+    env = {"CEM_LOG_LEVEL": "WARNING", **os.environ, "CEM_DATA_DIR": str(data_dir), "CEM_ENV": "development"}
     env.pop("DATABASE_URL", None)
     env.pop("REDIS_URL", None)
     settings = Settings.from_env(env)
     runtime = Runtime(settings)
     set_runtime(runtime)
-    server = ServerThread(create_app(runtime))
+    server = ServerThread(create_app(runtime), port=port)
     runtime.settings = replace(settings, public_url=server.url)
     server.start()
     say(f"Connector listening on {server.url} (SQLite in {data_dir}, embedded Redis)")
@@ -82,7 +85,7 @@ def start_demo(*, platform_names: list[str] | None, contacts: int, data_dir: Pat
 
     worker_env = {**env, "REDIS_URL": runtime.redis_url, "CEM_PUBLIC_URL": server.url}
     worker = subprocess.Popen([sys.executable, "-m", "connector.cli", "worker"], env=worker_env)
-    return DemoRun(runtime, server, worker, platforms, time.monotonic())
+    return DemoRun(runtime, server, worker, platforms, time.monotonic(), data_dir)
 
 
 def _connect(runtime: Runtime, platform: Platform, records: list[dict[str, Any]],
@@ -142,6 +145,35 @@ def wait_until_written(run: DemoRun, timeout: float, tick: Callable[[int, int], 
             raise RuntimeError(f"The worker process exited with code {run.worker.returncode}; see its output above.")
         time.sleep(0.25)
     return False
+
+
+@dataclass(frozen=True)
+class StoryMatch:
+    """How many contacts of one CRM ended with the scripted stage and churn reason."""
+
+    label: str
+    contacts: int
+    stage: int
+    reason: int
+    misses: list[str]  # "<name>: stage adoption (story: at_risk)", for the first few
+
+
+def story_matches(rows: list[dict[str, Any]], *, keep: int = 3) -> list[StoryMatch]:
+    """Stage and churn reason read back from each CRM against the data set's scripted story."""
+    results = []
+    for label in dict.fromkeys(row["platform"] for row in rows):
+        mine = [row for row in rows if row["platform"] == label and row.get("expected")]
+        misses: list[str] = []
+        counts = {"journey_stage": 0, "churn_reason": 0}
+        for row in mine:
+            for key in counts:
+                if row.get(key) == row["expected"].get(key):
+                    counts[key] += 1
+                elif len(misses) < keep:
+                    misses.append(f"{row['name']}: {key.replace('_', ' ')} {row.get(key) or '-'} "
+                                  f"(story: {row['expected'].get(key)})")
+        results.append(StoryMatch(label, len(mine), counts["journey_stage"], counts["churn_reason"], misses))
+    return results
 
 
 def read_back(run: DemoRun) -> list[dict[str, Any]]:

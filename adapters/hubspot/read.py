@@ -172,29 +172,38 @@ class ContactReader:
         return self._search_modified(cursor, to_epoch_ms(modified_since), max(1, min(page_size, SEARCH_PAGE_MAX)))
 
     def _search_modified(self, cursor: str | None, since_ms: int, limit: int) -> ContactPage:
-        # cursor "since_ms:after": when the 10,000-result window is near, restart from the last timestamp seen
+        """Contacts modified since ``since_ms``, oldest first. ``after`` is HubSpot's opaque string cursor;
+        the search never pages past 10,000 results, so after ~10,000 in one window the next window starts
+        at the last timestamp seen. Our cursor: "<since_ms>:<results read in this window>:<after>"."""
+        seen, after = 0, None
         if cursor:
-            since_text, _, after_text = cursor.partition(":")
-            since_ms, after = int(since_text), int(after_text or 0)
-        else:
-            after = 0
+            parts = cursor.split(":", 2)
+            since_ms = int(parts[0])
+            if len(parts) == 3:
+                seen, after = int(parts[1] or 0), parts[2] or None
+            elif len(parts) == 2 and parts[1] not in ("", "0"):  # a cursor saved before: "<since>:<after>"
+                after = parts[1]
+                seen = int(after) if after.isdigit() else 0
         body: dict[str, Any] = {
             "filterGroups": [{"filters": [{"propertyName": "lastmodifieddate", "operator": "GTE",
                                            "value": str(since_ms)}]}],
             "sorts": [{"propertyName": "lastmodifieddate", "direction": "ASCENDING"}],
-            "properties": ["lastmodifieddate"], "limit": limit, "after": after,
+            "properties": ["lastmodifieddate"], "limit": limit,
         }
+        if after:
+            body["after"] = str(after)  # a string, as HubSpot's OpenAPI spec defines it
         _, data = self.client.request("searching modified contacts", "crm.contacts.search_api", "do_search", body)
         results = data.get("results") or []
         ids = [str(r["id"]) for r in results]
+        seen += len(results)
         next_after = ((data.get("paging") or {}).get("next") or {}).get("after")
         next_cursor = None
         if next_after:
-            if int(next_after) + limit >= SEARCH_RESULT_CAP and results:
+            if seen + limit > SEARCH_RESULT_CAP and results:
                 last = mapping.parse_moment((results[-1].get("properties") or {}).get("lastmodifieddate"))
-                next_cursor = f"{to_epoch_ms(last) if last else since_ms}:0"
+                next_cursor = f"{to_epoch_ms(last) if last else since_ms}:0:"
             else:
-                next_cursor = f"{since_ms}:{next_after}"
+                next_cursor = f"{since_ms}:{seen}:{next_after}"
         return ContactPage(ids, next_cursor, data.get("total"))
 
     def read_fields(self, contact_ids: Sequence[str]) -> dict[str, dict[str, Any]]:

@@ -1,6 +1,7 @@
 """Persistence: SQLAlchemy models, the Store and its migrations."""
 
-from .db import Store, upsert
+from ..errors import DatabaseUnreachable, DatabaseUrlError, SchemaNotMigrated, StoreError
+from .db import Store, display_url, upsert
 from .models import (
     PERSONAL_DATA_TABLES,
     Activity,
@@ -15,6 +16,21 @@ from .models import (
 )
 
 __all__ = [
-    "PERSONAL_DATA_TABLES", "Activity", "ApiUsage", "Base", "Connection", "ContactAnalysis", "DeadLetter", "Store",
-    "SuppressedContact", "SyncCursor", "WrittenValues", "upsert",
+    "PERSONAL_DATA_TABLES",
+    "Activity",
+    "ApiUsage",
+    "Base",
+    "Connection",
+    "ContactAnalysis",
+    "DatabaseUnreachable",
+    "DatabaseUrlError",
+    "DeadLetter",
+    "SchemaNotMigrated",
+    "Store",
+    "StoreError",
+    "SuppressedContact",
+    "SyncCursor",
+    "WrittenValues",
+    "display_url",
+    "upsert",
 ]

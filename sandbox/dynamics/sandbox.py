@@ -265,7 +265,7 @@ class DynamicsSandbox(SandboxCRM):
             url, headers = self._authenticated(endpoint)
             headers.update({
                 "x-request-id": str(uuid.uuid4()),
-                "x-ms-dynamics-organization": urlsplit(self.org.base_url).netloc,
+                "x-ms-dynamics-organization": urlsplit(self.org.base_url).hostname or "",  # a host name, no port
                 "x-ms-dynamics-entity-name": logical_name,
                 "x-ms-dynamics-request-name": message,
                 "x-ms-correlation-request-id": correlation,

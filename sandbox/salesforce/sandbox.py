@@ -44,7 +44,14 @@ def _stamp(value: Any) -> str:
 class SalesforceSandbox(SandboxCRM):
     platform = "salesforce"
 
-    def __init__(self, *, time_scale: float = 0.001, api_version: str = "59.0", daily_limit: int = 15000) -> None:
+    def __init__(self, *, time_scale: float = 0.001, api_version: str = "59.0", daily_limit: int = 15000,
+                 outbound_org_id: str = "both") -> None:
+        """``outbound_org_id``: which form of the org id outbound messages carry, "18", "15", or "both"
+        (alternating per message: real orgs' messages are seen with either, and receivers must take both)."""
+        if outbound_org_id not in ("18", "15", "both"):
+            raise ValueError("outbound_org_id must be '18', '15' or 'both'")
+        self.outbound_org_id = outbound_org_id
+        self._outbound_messages = itertools.count()
         self.store = OrgStore()
         self.api_version = api_version
         super().__init__(time_scale=time_scale)
@@ -93,15 +100,22 @@ class SalesforceSandbox(SandboxCRM):
         """An access token for the "existing session" mode (as if copied from another tool)."""
         return self.api.issue_session(self.store.integration_user_id)
 
+    def _outbound_org_id(self) -> str:
+        short = self.outbound_org_id == "15" or (self.outbound_org_id == "both" and next(self._outbound_messages) % 2)
+        return self.store.org_id[:15] if short else self.store.org_id
+
     # -- data ---------------------------------------------------------------------------------
     def seed_contact(self, record: Mapping[str, Any]) -> str:
         exchange_id = str(record["contact_id"])
-        name = str(record.get("name") or f"Customer {exchange_id}")
-        first, _, last = name.partition(" ")
+        # the exchange format's fields (first_name, last_name, created); "name" / "created_at" for older files
+        first, last = record.get("first_name"), record.get("last_name")
+        if not first and not last:
+            first, _, last = str(record.get("name") or f"Customer {exchange_id}").partition(" ")
+        created = record.get("created") or record.get("created_at")
         native = self.store.insert("Contact", {
-            "FirstName": first if last else None, "LastName": last or first,
+            "FirstName": (first or None) if last else None, "LastName": last or first,
             "Email": record.get("email") or f"{exchange_id}@customer.example",
-        }, user_id=self.store.admin_id, created=_stamp(record.get("created_at")) if record.get("created_at") else None)
+        }, user_id=self.store.admin_id, created=_stamp(created) if created else None)
         self._exchange_ids[exchange_id] = native
         return native
 
@@ -243,6 +257,6 @@ class SalesforceSandbox(SandboxCRM):
             notification_id = self.store.new_id("04l")
             notifications.append((notification_id, sobject or "", dict(record)))
         for chunk in chunked(notifications, MAX_NOTIFICATIONS):
-            body = envelope(self.store.org_id, self._action_id, self.url, self.api_version, chunk)
+            body = envelope(self._outbound_org_id(), self._action_id, self.url, self.api_version, chunk)
             self.sender.send(self.webhook_url, body, content_type="text/xml; charset=utf-8")
         return len(notifications)
