@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import json
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +22,7 @@ from connector.store import DeadLetter
 from sandbox.dataset import demo_records
 
 from .outcome import Row, check_contacts
+from .story import exchange_contact_ids, first_sync, send_email
 from .world import World
 
 HEAL_WITHIN = 30.0
@@ -35,15 +35,14 @@ def run(platform: str, directory: Path, contacts: int = 6) -> Row:
     world = World(platform, directory, records, max_attempts=3)
     try:
         ids = world.contact_ids()
-        row.sent = world.deliver(world.capture(lambda: world.sandbox.emit_contact_changes(ids)))
-        world.drain(until=lambda: world.idle() and all(world.writes.of(c) for c in ids))
+        row.sent = first_sync(world)
         settings, credentials = world.sandbox.connection_settings()
         before_writes = {c: len(world.writes.of(c)) for c in ids}
         restore = _revoke(world)
         calls_before = _crm_auth_calls(world)
-        exchange_ids = [r["contact_id"] for r in records if r.get("record") == "contact"]
+        exchange_ids = exchange_contact_ids(records)
         for exchange_id in exchange_ids:  # one webhook (and job) per contact
-            row.sent += world.deliver(world.capture(lambda e=exchange_id: world.sandbox.add_interaction(_email(e))))
+            row.sent += send_email(world, exchange_id, "auth")
         world.drain(timeout=120)
         refused = _crm_auth_calls(world) - calls_before
         letters = _dead_letters(world)
@@ -130,9 +129,3 @@ def _pairs(option: str, values: dict[str, Any]) -> list[str]:
         out += [option, f"{key}={value if isinstance(value, str) else json.dumps(value)}"]
     return out
 
-
-def _email(exchange_contact_id: str) -> dict[str, object]:
-    return {"record": "interaction", "contact_id": exchange_contact_id, "id": f"auth-{exchange_contact_id}",
-            "kind": "email", "direction": "inbound", "author": "customer", "occurred_at": datetime.now(UTC).isoformat(),
-            "subject": "Cancellation", "body": "We have decided to cancel our contract and move to another vendor. "
-                                               "Please send me the termination terms and confirm the notice period."}

@@ -18,14 +18,15 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import create_engine, text
 
+from connector.store import Store
 from sandbox.dataset import demo_records
 
 from .outcome import Row, check_contacts
+from .story import exchange_contact_ids, first_sync, send_email
 from .tcp_proxy import TcpProxy
 from .webhook_http import post, real_delivery_body
 from .world import World
@@ -41,20 +42,21 @@ def run(platform: str, directory: Path, contacts: int = 4) -> Row:
     with _schema() as (schema, host, port):
         proxy = TcpProxy((host, port))
         url = f"postgresql+psycopg://postgres@127.0.0.1:{proxy.port}/test?options=-csearch_path%3D{schema}"
+        store = Store(url)
+        store.upgrade()  # the release phase (`cem-connector migrate`); processes only check the schema
+        store.dispose()
         world = World(platform, directory, records, extra_env={"DATABASE_URL": url})
         try:
             ids = world.contact_ids()
-            row.sent = world.deliver(world.capture(lambda: world.sandbox.emit_contact_changes(ids)))
-            world.drain(until=lambda: world.idle() and all(world.writes.of(c) for c in ids))
+            row.sent = first_sync(world)
             before = {c: len(world.writes.of(c)) for c in ids}
             world.runtime.redis.set(world.runtime.queue.keys.data_marker, "faults")  # no start-up reconcile
             worker = world.spawn_worker()
             time.sleep(3.0)  # started, with its database connections
             os.kill(worker.pid, signal.SIGSTOP)
             try:
-                for exchange_id in [r["contact_id"] for r in records if r.get("record") == "contact"]:
-                    row.sent += world.deliver(world.capture(
-                        lambda e=exchange_id: world.sandbox.add_interaction(_email(e))))
+                for exchange_id in exchange_contact_ids(records):
+                    row.sent += send_email(world, exchange_id, "db")
                 world.wait_deliveries(timeout=30)  # acknowledged, waiting in Redis
                 probe_body = real_delivery_body(world)
                 proxy.cut()
@@ -103,9 +105,3 @@ def _schema() -> Iterator[tuple[str, str, int]]:
             connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         engine.dispose()
 
-
-def _email(exchange_contact_id: str) -> dict[str, object]:
-    return {"record": "interaction", "contact_id": exchange_contact_id, "id": f"db-{exchange_contact_id}",
-            "kind": "email", "direction": "inbound", "author": "customer", "occurred_at": datetime.now(UTC).isoformat(),
-            "subject": "Cancellation", "body": "We have decided to cancel our contract and move to another vendor. "
-                                               "Please send me the termination terms and confirm the notice period."}

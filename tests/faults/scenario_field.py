@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
 from adapters.fields import FIELDS_BY_KEY
 from sandbox.dataset import demo_records
 
 from .outcome import Row, check_contacts
+from .story import exchange_contact_ids, first_sync, send_email
 from .world import World
 
 DELETED = "emotion_score"
@@ -31,13 +31,12 @@ def run(platform: str, directory: Path, contacts: int = 5) -> Row:
     world = World(platform, directory, records, max_attempts=2)
     try:
         ids = world.contact_ids()
-        row.sent = world.deliver(world.capture(lambda: world.sandbox.emit_contact_changes(ids)))
-        world.drain(until=lambda: world.idle() and all(world.writes.of(c) for c in ids))
+        row.sent = first_sync(world)
         before = {c: len(world.writes.of(c)) for c in ids}
         native = world.adapter.native_field_name(FIELDS_BY_KEY[DELETED])
         restore = _delete_field(world, native)
-        for exchange_id in [r["contact_id"] for r in records if r.get("record") == "contact"]:
-            row.sent += world.deliver(world.capture(lambda e=exchange_id: world.sandbox.add_interaction(_email(e))))
+        for exchange_id in exchange_contact_ids(records):
+            row.sent += send_email(world, exchange_id, "field")
         world.drain(timeout=120)
         written_kept = sum(1 for c in ids if any(set(KEPT) & set(w.values) for w in world.writes.of(c)[before[c]:]))
         status = world.cli("status", "--json")
@@ -82,9 +81,3 @@ def _delete_field(world: World, native: str):  # type: ignore[no-untyped-def]
     sandbox.org.attributes.pop(native.lower())
     return lambda: None
 
-
-def _email(exchange_contact_id: str) -> dict[str, object]:
-    return {"record": "interaction", "contact_id": exchange_contact_id, "id": f"field-{exchange_contact_id}",
-            "kind": "email", "direction": "inbound", "author": "customer", "occurred_at": datetime.now(UTC).isoformat(),
-            "subject": "Cancellation", "body": "We have decided to cancel our contract and move to another vendor. "
-                                               "Please send me the termination terms and confirm the notice period."}

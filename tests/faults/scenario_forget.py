@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
 import requests
@@ -22,6 +21,7 @@ from sandbox.dataset import demo_records
 
 from .outcome import Row
 from .scenario_gdpr import _mentions
+from .story import first_sync, send_email
 from .world import World
 
 
@@ -32,8 +32,7 @@ def run(platform: str, directory: Path, contacts: int = 4) -> Row:
     world = World(platform, directory, records)
     try:
         ids = world.contact_ids()
-        row.sent = world.deliver(world.capture(lambda: world.sandbox.emit_contact_changes(ids)))
-        world.drain(until=lambda: world.idle() and all(world.writes.of(c) for c in ids))
+        row.sent = first_sync(world)
         forgotten = ids[0]
         exchange_id = next(r["contact_id"] for r in records if r.get("record") == "contact"
                            and world.sandbox.native_contact_id(r["contact_id"]) == forgotten)
@@ -41,7 +40,7 @@ def run(platform: str, directory: Path, contacts: int = 4) -> Row:
         forget = world.cli("forget", forgotten, "--connection", str(world.connection_id))
         writes_at_forget = len(world.writes.of(forgotten))
         # the CRM keeps talking about the person: an email webhook, a contact change, a reconcile round
-        row.sent += world.deliver(world.capture(lambda: world.sandbox.add_interaction(_email(exchange_id))))
+        row.sent += send_email(world, exchange_id, "x")
         row.sent += world.deliver(world.capture(lambda: world.sandbox.emit_contact_changes([forgotten])))
         world.drain()
         world.cli("reconcile", "--connection", str(world.connection_id))
@@ -90,8 +89,3 @@ def _status(link: str) -> int:
         session.trust_env = False
         return session.get(link, timeout=10).status_code
 
-
-def _email(exchange_contact_id: str) -> dict[str, object]:
-    return {"record": "interaction", "contact_id": exchange_contact_id, "id": f"after-forget-{exchange_contact_id}",
-            "kind": "email", "direction": "inbound", "author": "customer", "occurred_at": datetime.now(UTC).isoformat(),
-            "subject": "Question", "body": "Could you tell me when the new reporting module ships? Thanks a lot."}

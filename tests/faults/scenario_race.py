@@ -11,12 +11,12 @@ second time). Only an analysis of a newer read may replace the stored one.
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
 from sandbox.dataset import demo_records
 
 from .outcome import Row, check_contacts
+from .story import first_sync, send_email
 from .world import World
 
 # the deals read each adapter makes after it has read the interactions
@@ -31,9 +31,7 @@ def run(platform: str, directory: Path, contacts: int = 4) -> Row:
     records = demo_records(contacts)
     world = World(platform, directory, records)
     try:
-        ids = world.contact_ids()
-        row.sent = world.deliver(world.capture(lambda: world.sandbox.emit_contact_changes(ids)))
-        world.drain(until=lambda: world.idle() and all(world.writes.of(c) for c in ids))
+        row.sent = first_sync(world)
         world.runtime.redis.set(world.runtime.queue.keys.data_marker, "faults")  # no start-up reconcile
         for _ in range(2):
             world.spawn_worker()
@@ -42,12 +40,10 @@ def run(platform: str, directory: Path, contacts: int = 4) -> Row:
         target = world.sandbox.native_contact_id(exchange_id)
         before = len(world.writes.of(target))
         world.faults.slow_once(DEALS_READ[platform], STALL)
-        row.sent += world.deliver(world.capture(  # refresh A
-            lambda: world.sandbox.add_interaction(_email(exchange_id, "question", QUESTION))))
+        row.sent += send_email(world, exchange_id, "question", QUESTION)  # refresh A
         if not world.faults.slowed.wait(timeout=30):
             raise TimeoutError("refresh A never reached its deals read")
-        row.sent += world.deliver(world.capture(  # refresh B
-            lambda: world.sandbox.add_interaction(_email(exchange_id, "cancel", CANCEL))))
+        row.sent += send_email(world, exchange_id, "cancel")  # refresh B
         time.sleep(STALL + 1.0)
         world.drain(timeout=60, inline=False)
         check = check_contacts(world, [target])
@@ -68,11 +64,3 @@ def run(platform: str, directory: Path, contacts: int = 4) -> Row:
 
 
 QUESTION = "Quick question: where do I find the export settings? Thanks."
-CANCEL = ("We have decided to cancel our contract and move to another vendor. Please send me the termination "
-          "terms and confirm the notice period.")
-
-
-def _email(exchange_contact_id: str, label: str, body: str) -> dict[str, object]:
-    return {"record": "interaction", "contact_id": exchange_contact_id, "id": f"race-{label}-{exchange_contact_id}",
-            "kind": "email", "direction": "inbound", "author": "customer", "occurred_at": datetime.now(UTC).isoformat(),
-            "subject": label, "body": body}

@@ -12,13 +12,14 @@ LastModifiedDate, whoever modified them, Dataverse activities, notes, cases and 
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 from connector import jobs
 from sandbox.dataset import demo_records
 
 from .outcome import Row, check_contacts
+from .story import customer_email, exchange_contact_ids, first_sync
 from .world import World
 
 LOST_WEBHOOKS = 3
@@ -32,20 +33,19 @@ def run(platform: str, directory: Path, contacts: int = 8) -> Row:
     world = World(platform, directory, records)
     try:
         ids = world.contact_ids()
-        row.sent = world.deliver(world.capture(lambda: world.sandbox.emit_contact_changes(ids)))
-        world.drain(until=lambda: world.idle() and all(world.writes.of(c) for c in ids))
+        row.sent = first_sync(world)
         # Our writes are hours old in real life; here they are seconds old, inside the reconcile's
         # overlap, and would make every contact look modified. Rounds run in this process: no overlap.
         jobs.RECONCILE_OVERLAP = timedelta(0)
         time.sleep(1.1)  # CRMs stamp modification times to the second
         _reconcile(world)  # the first round sets the cursor
         time.sleep(1.1)  # and the emails come in a later second than the cursor
-        exchange_ids = [r["contact_id"] for r in records if r.get("record") == "contact"]
+        exchange_ids = exchange_contact_ids(records)
         targets = exchange_ids[:LOST_WEBHOOKS]
         native = [world.sandbox.native_contact_id(t) for t in targets]
         before = {c: len(world.writes.of(c)) for c in native}
         for target in targets:  # the customer writes; the CRM's webhook is lost
-            world.sandbox.add_interaction(_cancellation_email(target), notify=False)
+            world.sandbox.add_interaction(customer_email(target, "lost"), notify=False)
         reconciled = _reconcile(world)
         check = check_contacts(world, ids)
         healed = sum(1 for c in native if len(world.writes.of(c)) > before[c])
@@ -73,10 +73,3 @@ def _reconcile(world: World) -> int:
     world.drain()
     return result.returncode
 
-
-def _cancellation_email(exchange_contact_id: str) -> dict[str, object]:
-    return {"record": "interaction", "contact_id": exchange_contact_id, "id": f"lost-{exchange_contact_id}",
-            "kind": "email", "direction": "inbound", "author": "customer",
-            "occurred_at": datetime.now(UTC).isoformat(),
-            "subject": "Cancellation", "body": "We have decided to cancel our contract and move to another vendor. "
-                                               "Please send me the termination terms and confirm the notice period."}

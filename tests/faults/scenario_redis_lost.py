@@ -12,12 +12,12 @@ from __future__ import annotations
 import os
 import signal
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
 from sandbox.dataset import demo_records
 
 from .outcome import Row, check_contacts
+from .story import customer_email, exchange_contact_ids, first_sync
 from .world import World
 
 CHANGED = 3
@@ -31,18 +31,17 @@ def run(platform: str, directory: Path, contacts: int = 6) -> Row:
     world = World(platform, directory, records)
     try:
         ids = world.contact_ids()
-        row.sent = world.deliver(world.capture(lambda: world.sandbox.emit_contact_changes(ids)))
-        world.drain(until=lambda: world.idle() and all(world.writes.of(c) for c in ids))
+        row.sent = first_sync(world)
         worker = world.spawn_worker()
         time.sleep(3.0)  # its first heartbeats
-        exchange_ids = [r["contact_id"] for r in records if r.get("record") == "contact"][:CHANGED]
+        exchange_ids = exchange_contact_ids(records)[:CHANGED]
         native = [world.sandbox.native_contact_id(t) for t in exchange_ids]
         before = {c: len(world.writes.of(c)) for c in native}
         os.kill(worker.pid, signal.SIGSTOP)
         try:
             for target in exchange_ids:  # acknowledged webhooks whose jobs wait in Redis
                 row.sent += world.deliver(world.capture(
-                    lambda t=target: world.sandbox.add_interaction(_cancellation_email(t))))
+                    lambda t=target: world.sandbox.add_interaction(customer_email(t, "lost"))))
             world.wait_deliveries(timeout=30)
             world.runtime.redis.flushall()  # Redis restarts empty
         finally:
@@ -72,10 +71,3 @@ def run(platform: str, directory: Path, contacts: int = 6) -> Row:
         world.close()
     return row
 
-
-def _cancellation_email(exchange_contact_id: str) -> dict[str, object]:
-    return {"record": "interaction", "contact_id": exchange_contact_id, "id": f"lost-{exchange_contact_id}",
-            "kind": "email", "direction": "inbound", "author": "customer",
-            "occurred_at": datetime.now(UTC).isoformat(),
-            "subject": "Cancellation", "body": "We have decided to cancel our contract and move to another vendor. "
-                                               "Please send me the termination terms and confirm the notice period."}

@@ -19,6 +19,7 @@ from cem_engine.text import clean_text, split_sentences
 from sandbox.dataset import demo_records
 
 from .outcome import Row
+from .story import first_sync
 from .world import World
 
 MIN_SENTENCE = 25
@@ -32,8 +33,7 @@ def run(platform: str, directory: Path, contacts: int = 6) -> Row:
     world = World(platform, directory, records, max_attempts=1)
     try:
         ids = world.contact_ids()
-        row.sent = world.deliver(world.capture(lambda: world.sandbox.emit_contact_changes(ids)))
-        world.drain(until=lambda: world.idle() and all(world.writes.of(c) for c in ids))
+        row.sent = first_sync(world)
         world.drain()  # and the webhooks our own writes set off, so forget is the last word
         sentences = _customer_sentences(records)
         stored, in_detail = _stored(directory, sentences)
