@@ -1,12 +1,12 @@
-"""What of an analysis the connector keeps: the CEM fields and an explanation without customer words.
+"""What of an analysis the connector keeps: the CEM fields and an explanation whose customer words are
+cut to the length the CRM field shows.
 
-The engine's ``Profile.explanation`` quotes the customer (emotion cues, pain points, reason
-evidence, the intent-to-leave signal, an advocate's review). Tables hold ids, dates, topics, cue
-words and scores, never message text: the only customer words stored are the short quotes of
-``churn_reason_detail``, which the connector writes to the CRM record anyway (at most
-``reason.quote_chars`` characters each, ``reason.max_evidence`` of them). Quoted passages in the
-explanation's texts (risk signals, stage reasons) become "…"; the journey page shows the quotes
-through the Churn Reason Detail. ``forget`` deletes the row like every other personal-data table.
+The engine's ``Profile.explanation`` quotes the customer (emotion cues, pain points, reason evidence,
+the intent-to-leave signal, an advocate's review); the journey map (``journey_display``) keeps a short
+excerpt per interaction. The rule for every stored customer passage: never a message body, at most
+``reason.quote_chars`` characters (what one quote in the CRM's Churn Reason Detail field holds, so
+nothing stored says more than the record shows per quote). ``reason_evidence`` are the very quotes of
+Churn Reason Detail. ``forget`` deletes the row like every other personal-data table.
 """
 
 from __future__ import annotations
@@ -14,43 +14,35 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from cem_engine.text import short_quote
+
 _DOUBLE_QUOTED = re.compile(r'"([^"]*)"')
-# 'Ticket subject' since 2026-10-01: single quotes around free text, not an apostrophe inside a word
-_SINGLE_QUOTED = re.compile(r"(?<![\w'])'([^']*)'(?![\w])")
-OMITTED = "…"
 
 
-def storable_profile(profile: dict[str, Any]) -> dict[str, Any]:
-    """``Profile.to_dict()`` (JSON form) reduced to what may be stored."""
-    explanation = profile.get("explanation") or {}
-    emotion = explanation.get("emotion") or {}
-    kept = {k: v for k, v in profile.items() if k != "explanation"}
-    kept["explanation"] = {
-        "as_of": explanation.get("as_of"),
-        "interactions": explanation.get("interactions"),
-        "customer_messages": explanation.get("customer_messages"),
-        "reason_scores": explanation.get("reason_scores"),
-        "emotion": {
-            **{k: emotion.get(k) for k in ("score", "label", "trend", "cue_weights", "latest_survey",
-                                           "half_life_days")},
-            "cues": [_without(c, "quote") for c in emotion.get("cues") or []],
-        },
-        "risk_signals": [{**s, "detail": redact(str(s.get("detail") or ""))}
-                         for s in explanation.get("risk_signals") or []],
-        "reason_evidence": [_without(e, "quote") for e in explanation.get("reason_evidence") or []],
-        "stage_history": [{**h, "because": redact(str(h.get("because") or ""))}
-                          for h in explanation.get("stage_history") or []],
-        "stage_emotions": {stage: {**agg, "pain_points": [_without(p, "quote") for p in agg.get("pain_points") or []]}
-                           for stage, agg in (explanation.get("stage_emotions") or {}).items()},
-    }
-    return kept
+def storable_profile(profile: dict[str, Any], quote_chars: int) -> dict[str, Any]:
+    """``Profile.to_dict()`` (JSON form) with every customer passage cut to ``quote_chars``."""
+    explanation = dict(profile.get("explanation") or {})
+    emotion = dict(explanation.get("emotion") or {})
+    emotion["cues"] = [_cut(c, "quote", quote_chars) for c in emotion.get("cues") or []]
+    explanation["emotion"] = emotion
+    explanation["reason_evidence"] = [_cut(e, "quote", quote_chars) for e in explanation.get("reason_evidence") or []]
+    explanation["risk_signals"] = [_cut_text(s, "detail", quote_chars) for s in explanation.get("risk_signals") or []]
+    explanation["stage_history"] = [_cut_text(h, "because", quote_chars)
+                                    for h in explanation.get("stage_history") or []]
+    explanation["stage_emotions"] = {
+        stage: {**agg, "pain_points": [_cut(p, "quote", quote_chars) for p in agg.get("pain_points") or []]}
+        for stage, agg in (explanation.get("stage_emotions") or {}).items()}
+    return {**profile, "explanation": explanation}
 
 
-def redact(text: str) -> str:
-    """``text`` with every quoted passage replaced by "…" (in the same quote marks)."""
-    text = _DOUBLE_QUOTED.sub(f'"{OMITTED}"', text)
-    return _SINGLE_QUOTED.sub(f"'{OMITTED}'", text)
+def _cut(item: Any, key: str, limit: int) -> Any:
+    if not isinstance(item, dict) or not isinstance(item.get(key), str):
+        return item
+    return {**item, key: short_quote(item[key], limit)}
 
 
-def _without(item: Any, key: str) -> Any:
-    return {k: v for k, v in item.items() if k != key} if isinstance(item, dict) else item
+def _cut_text(item: Any, key: str, limit: int) -> Any:
+    """Quoted passages inside a sentence ("... says \"...\"") cut to ``limit``."""
+    if not isinstance(item, dict) or not isinstance(item.get(key), str):
+        return item
+    return {**item, key: _DOUBLE_QUOTED.sub(lambda m: f'"{short_quote(m.group(1), limit)}"', item[key])}

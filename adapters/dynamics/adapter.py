@@ -23,6 +23,7 @@ from cem_engine.model import ContactInput
 from ..base import ConnectionInfo, ContactPage, CRMAdapter, FieldUpdate, ProvisionReport, WriteResult
 from ..errors import NotFound
 from ..fields import FieldSpec, to_iso_z
+from . import links
 from .auth import TokenProvider, endpoint_policy
 from .bulk_read import BulkContactReader
 from .client import WebApiClient
@@ -41,6 +42,8 @@ class DynamicsAdapter(CRMAdapter):
     webhook_registration = ("webhook_url", "webhook_secret")  # install registers the service endpoint
     # 0x80060888: "Could not find a property named 'cem_x' on type 'Microsoft.Dynamics.CRM.contact'"
     missing_field_pattern = re.compile(r"Could not find a property named '(\w+)'")
+    frame_ancestors = links.FRAME_ANCESTORS  # CRM pages allowed to embed the rep's journey map
+    record_url = staticmethod(links.record_url)
 
     def __init__(self, connection: ConnectionInfo) -> None:
         super().__init__(connection)

@@ -24,7 +24,7 @@ from ..base import ContactPage, CRMAdapter, FieldUpdate, ProvisionReport, WriteR
 from ..errors import ConfigurationError, NotFound
 from ..fields import FieldSpec
 from ..http import RetryPolicy
-from . import auth, install, mapping
+from . import auth, install, links, mapping
 from .client import HubSpotClient
 from .consts import APP_ID_SETTING, PLATFORM, WEBHOOK_SECRET_CREDENTIAL
 from .read import ContactReader
@@ -39,6 +39,8 @@ class HubSpotAdapter(CRMAdapter):
     # batch update 400 VALIDATION_ERROR: PROPERTY_DOESNT_EXIST, 'Property "cem_x" does not exist'
     missing_field_pattern = re.compile(r'Property \\?"([A-Za-z0-9_]+)\\?" does not exist')
     webhook_secret_credential = WEBHOOK_SECRET_CREDENTIAL
+    frame_ancestors = links.FRAME_ANCESTORS  # CRM pages allowed to embed the rep's journey map
+    record_url = staticmethod(links.record_url)
 
     def __init__(self, connection: Any, *, sleep: Callable[[float], None] = time.sleep,
                  clock: Callable[[], float] = time.time, retry_policy: RetryPolicy | None = None,

@@ -30,6 +30,7 @@ from ..errors import (
     NotFound,
 )
 from ..fields import FieldSpec, to_iso_z
+from . import links
 from .client import SalesforceClient, budget_ceiling
 from .consts import COLLECTION_LIMIT, INTEGRATION_USER_SETTING, OBJECT_PREFIXES, PLATFORM
 from .install import ID_PATTERN, Installer, soql_id
@@ -63,6 +64,8 @@ class SalesforceAdapter(CRMAdapter):
     remembered_facts = (INTEGRATION_USER_SETTING,)  # the receiver drops changes made by this user
     # INVALID_FIELD: "No such column 'CEM_X__c' on sobject of type Contact"
     missing_field_pattern = re.compile(r"No such column '(\w+)'")
+    frame_ancestors = links.FRAME_ANCESTORS  # CRM pages allowed to embed the rep's journey map
+    record_url = staticmethod(links.record_url)
 
     def __init__(self, connection: ConnectionInfo, *, http: requests.Session | None = None,
                  sleep: Callable[[float], None] = time.sleep) -> None:

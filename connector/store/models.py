@@ -1,9 +1,10 @@
 """The connector's tables. Logs and tables carry ids, never message bodies.
 
-The one place customer words are stored is ``churn_reason_detail`` (in ``ContactAnalysis.desired`` and
-``.profile``): the short quotes the connector writes to the CRM's Churn Reason Detail field, which the
-record shows anyway. The stored explanation keeps ids, dates, topics and cue words
-(``connector.stored_profile``). ``forget`` clears every table in PERSONAL_DATA_TABLES.
+Customer words are stored only as short quotes, each at most ``reason.quote_chars`` characters (what one
+quote of the CRM's Churn Reason Detail field holds): in ``ContactAnalysis.profile`` (the explanation, cut by
+``connector.stored_profile``; the journey map's excerpt per interaction, ``connector.journey_display``) and
+``ContactAnalysis.desired["churn_reason_detail"]`` (the field's own text). ``forget`` clears every table in
+PERSONAL_DATA_TABLES.
 """
 
 from __future__ import annotations
