@@ -98,7 +98,8 @@ def _child(element: Element, name: str) -> Element | None:
 def _parse_xml(body: bytes) -> Element:
     try:
         return ElementTree.fromstring(body, forbid_dtd=True)
-    except (ElementTree.ParseError, DefusedXmlException, ValueError) as exc:
+    # LookupError: an XML declaration naming an encoding Python does not know (encoding="ATF-8")
+    except (ElementTree.ParseError, DefusedXmlException, ValueError, LookupError) as exc:
         raise MalformedPayload("Body is not a well-formed SOAP message (DTDs and entities are refused).") from exc
 
 

@@ -23,8 +23,8 @@ from xml.sax.saxutils import quoteattr
 from ..base import ProvisionReport
 from ..errors import ConfigurationError, NotFound
 from ..fields import CEM_FIELDS, FieldSpec
-from .auth import PLATFORM
 from .client import WebApiClient
+from .consts import PLATFORM
 from .mapping import ColumnNaming, label
 
 WEBHOOK_CONTRACT = 8

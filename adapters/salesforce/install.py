@@ -60,7 +60,7 @@ def metadata_differs(current: Mapping[str, Any], desired: Mapping[str, Any]) -> 
 
 
 @dataclass
-class Provisioner:
+class Installer:
     client: SalesforceClient
     fields: Sequence[FieldSpec]
     objects: Sequence[str]

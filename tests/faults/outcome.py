@@ -88,3 +88,12 @@ def _matches(key: str, expected: Any, actual: Any) -> bool:
         # the connector leaves drift below its write tolerance on the record (see connector.writeback)
         return abs(float(actual) - float(expected)) < tolerance + 0.051
     return str(actual) == str(expected)
+
+
+def score(row: Row, world: Any, contact_ids: list[str]) -> ContactCheck:
+    """Judge the contacts and fill the row's applied / lost / duplicates."""
+    check = check_contacts(world, contact_ids)
+    row.applied = len(check.applied)
+    row.lost = len(check.lost)
+    row.duplicates = world.writes.duplicates({c: len(world.writes.of(c)) for c in contact_ids})
+    return check

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from sandbox.dataset import demo_records
 
-from .outcome import Row, check_contacts
+from .outcome import Row, score
 from .world import scenario_world
 
 
@@ -35,11 +35,7 @@ def run(platform: str, directory: Path, contacts: int = 30, recovery_timeout: fl
             recovery = world.drain(timeout=recovery_timeout, inline=False,
                                    until=lambda: world.idle() and all(world.writes.of(c) for c in ids))
             world.drain(timeout=30, inline=False)
-            check = check_contacts(world, ids)
-            crm_writes = {c: len(world.writes.of(c)) for c in ids}
-            row.applied = len(check.applied)
-            row.lost = len(check.lost)
-            row.duplicates = world.writes.duplicates(crm_writes)
+            check = score(row, world, ids)
             row.ok = row.lost == 0 and row.duplicates == 0
             row.figures = {"recovery_seconds": round(time.monotonic() - killed_at, 1)}
             row.detail = (f"killed during a batch write ({writes_before_restart} contact writes had reached the CRM); "

@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from connector.store import DeadLetter
 from sandbox.dataset import demo_records
 
-from .outcome import Row, check_contacts
+from .outcome import Row, check_contacts, score
 from .world import World, scenario_world
 
 RETRY_AFTER = 2.0
@@ -54,11 +54,7 @@ def run(platform: str, directory: Path, contacts: int = 30) -> Row:
             world.drain(timeout=120, until=lambda: world.idle() and all(world.writes.of(c) for c in outage))
             world.drain(timeout=30)
 
-            check = check_contacts(world, ids)
-            crm_writes = {c: len(world.writes.of(c)) for c in ids}
-            row.applied = len(check.applied)
-            row.lost = len(check.lost)
-            row.duplicates = world.writes.duplicates(crm_writes)
+            score(row, world, ids)
             honoured = retry_after is None or (waited is not None and waited >= retry_after * 0.95)
             row.ok = (row.lost == 0 and row.duplicates == 0 and not phase1.lost and honoured and letters > 0
                       and written_while_down == 0 and replay.returncode == 0)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from sandbox.dataset import demo_records
 
-from .outcome import Row, check_contacts
+from .outcome import Row, score
 from .world import scenario_world
 
 WORKERS = 2
@@ -39,11 +39,8 @@ def run(platform: str, directory: Path, events: int = 1000, contacts: int = 50) 
                         until=lambda: world.idle() and all(world.writes.of(c) for c in ids))
             drain_seconds = time.monotonic() - sending_started
             world.drain(timeout=60, inline=False)
-            check = check_contacts(world, ids)
-            crm_writes = {c: len(world.writes.of(c)) for c in ids}
-            row.applied = len(check.applied)
-            row.lost = len(check.lost) + undelivered
-            row.duplicates = world.writes.duplicates(crm_writes)
+            score(row, world, ids)
+            row.lost += undelivered
             depth = world.runtime.queue.depth()
             row.ok = row.lost == 0 and row.duplicates == 0 and depth["queued"] == 0 and depth["started"] == 0
             row.figures = {"events_per_second_in": round(row.sent / send_seconds, 1),

@@ -20,7 +20,7 @@ from connector.store import Activity
 from sandbox.dataset import demo_records
 
 from .ledger import events_in
-from .outcome import Row, check_contacts
+from .outcome import Row, score
 from .world import World, scenario_world
 
 
@@ -41,16 +41,12 @@ def run(platform: str, directory: Path, contacts: int = 20) -> Row:
             echo_deliveries = world.sandbox.sender.deliveries[mark:]
             echoes = sum(events_in(platform, d.body) for d in echo_deliveries)
             row.sent += echoes
-            check = check_contacts(world, ids)
-            crm_writes = {c: len(world.writes.of(c)) for c in ids}
+            score(row, world, ids)
             recognised = _skipped_own(world)
-            row.applied = len(check.applied)
-            row.lost = len(check.lost)
-            row.duplicates = world.writes.duplicates(crm_writes)
             row.ok = row.lost == 0 and row.duplicates == 0 and echoes > 0 and recognised >= echoes
             row.detail = (f"{echoes} echo events of our own writes ({len(echo_deliveries)} deliveries), {recognised} "
                           f"recognised as own; "
-                          f"{sum(crm_writes.values())} writes for {len(ids)} contacts")
+                          f"{sum(len(world.writes.of(c)) for c in ids)} writes for {len(ids)} contacts")
             row.figures = {"echo_events": echoes, "recognised_own": recognised}
         except TimeoutError as error:
             row.detail = f"not drained: {error}"

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from sandbox.dataset import demo_records
 
-from .outcome import Row, check_contacts
+from .outcome import Row, score
 from .world import scenario_world
 
 # Shrink each CRM's real retry schedule so it spans an outage of a few seconds.
@@ -48,11 +48,7 @@ def run(platform: str, directory: Path, contacts: int = 30) -> Row:
                 healed = f"; {abandoned} abandoned by the CRM, healed by reconcile (exit {result.returncode})"
             world.drain(timeout=90, inline=False, until=lambda: world.idle() and all(world.writes.of(c) for c in ids))
             world.drain(timeout=30, inline=False)
-            check = check_contacts(world, ids)
-            crm_writes = {c: len(world.writes.of(c)) for c in ids}
-            row.applied = len(check.applied)
-            row.lost = len(check.lost)
-            row.duplicates = world.writes.duplicates(crm_writes)
+            score(row, world, ids)
             row.ok = row.lost == 0 and row.duplicates == 0 and refused > 0 and accepted_while_down == 0
             row.detail = (f"{refused} deliveries answered 503 while Redis was down, {accepted_while_down} accepted "
                           f"while down{healed}")
