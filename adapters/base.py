@@ -9,6 +9,7 @@ It never touches Flask, the queue or the database; the connector hands it a
 from __future__ import annotations
 
 import abc
+import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -38,6 +39,8 @@ class ConnectionInfo:
     credentials: Mapping[str, Any]  # secret: tokens, keys, passwords (decrypted in memory only)
     # Called with the new credentials after a token refresh so the connector can persist them.
     on_credentials_changed: Callable[[dict[str, Any]], None] | None = None
+    # Production: credentials go only to the vendor's https hosts (adapters.endpoints).
+    production: bool = False
 
 
 @dataclass
@@ -103,6 +106,8 @@ class CRMAdapter(abc.ABC):
     # Facts from check_connection() that receivers need later (e.g. the integration user, for loop
     # prevention); `connect` stores them in the connection's settings.
     remembered_facts: ClassVar[tuple[str, ...]] = ()
+    # Origins of the CRM's own pages that may embed the rep's journey map (CSP frame-ancestors).
+    frame_ancestors: ClassVar[tuple[str, ...]] = ()
     # The credential the CRM signs its webhooks with, when it is one (HubSpot: the app's client secret);
     # None: the connector generates a webhook secret and the admin configures the CRM with it.
     webhook_secret_credential: ClassVar[str | None] = None
@@ -113,10 +118,27 @@ class CRMAdapter(abc.ABC):
     def __init__(self, connection: ConnectionInfo) -> None:
         self.connection = connection
 
+    @staticmethod
+    def record_url(settings: Mapping[str, Any], account_id: str | None, contact_id: str, interaction_id: str,
+                   kind: str) -> str | None:
+        """Where a person opens this interaction (or its contact) in the CRM; None when unknown."""
+        return None
+
     # -- fields --------------------------------------------------------------------
     @property
     def fields(self) -> Sequence[FieldSpec]:
         return CEM_FIELDS
+
+    # How the CRM words "this field does not exist" (the native name in group 1): a CEM field deleted
+    # after install. The job layer then writes the other fields and tells the admin to run install.
+    missing_field_pattern: ClassVar[re.Pattern[str] | None] = None
+
+    def missing_fields(self, error: BaseException) -> list[str]:
+        """Keys of the CEM fields ``error`` says the CRM does not have."""
+        if self.missing_field_pattern is None:
+            return []
+        named = {name.lower() for name in self.missing_field_pattern.findall(str(error))}
+        return [spec.key for spec in self.fields if self.native_field_name(spec).lower() in named]
 
     @abc.abstractmethod
     def native_field_name(self, spec: FieldSpec) -> str:
@@ -161,6 +183,12 @@ class CRMAdapter(abc.ABC):
                       page_size: int = 100) -> ContactPage:
         """A page of contact ids, oldest first, optionally only those changed since a time."""
 
+    @abc.abstractmethod
+    def contacts_with_changed_interactions(self, since: datetime) -> list[str]:
+        """Contacts whose interactions, cases or deals were created or modified since ``since``, by anyone
+        (the connector's own user included). Activities do not touch the contact record, so reconcile
+        asks for both this and ``list_contacts(modified_since=...)``."""
+
     def iter_contacts(self, *, modified_since: datetime | None = None) -> Iterator[ContactPage]:
         cursor: str | None = None
         while True:
@@ -187,7 +215,7 @@ class CRMAdapter(abc.ABC):
     # -- OAuth consent flow (platforms whose apps are installed by an admin's click) ----------------
     @classmethod
     def oauth_authorize_url(cls, settings: Mapping[str, Any], credentials: Mapping[str, Any], *,
-                            redirect_uri: str, state: str) -> str:
+                            redirect_uri: str, state: str, production: bool = False) -> str:
         """Where to send the admin to grant access; ``state`` protects the callback against CSRF."""
         from .errors import ConfigurationError
 
@@ -196,7 +224,7 @@ class CRMAdapter(abc.ABC):
 
     @classmethod
     def oauth_complete(cls, settings: Mapping[str, Any], credentials: Mapping[str, Any], *, code: str,
-                       redirect_uri: str) -> dict[str, Any]:
+                       redirect_uri: str, production: bool = False) -> dict[str, Any]:
         """Exchange the authorization code for the credentials to store."""
         from .errors import ConfigurationError
 

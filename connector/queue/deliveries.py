@@ -47,3 +47,8 @@ class DeliveryLog:
             return len(fresh)
         except redis.RedisError as exc:
             raise QueueUnavailable("The job queue is unavailable; try again shortly.") from exc
+
+    def last_delivery(self, connection_id: int) -> float | None:
+        """When the newest new webhook event for this connection arrived (epoch seconds), if known."""
+        newest = self.redis.zrange(self.keys.seen(connection_id), -1, -1, withscores=True)
+        return float(newest[0][1]) if newest else None
