@@ -7,6 +7,7 @@ for secrets.
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -37,8 +38,10 @@ def production_env(tmp_path: Path, database_url: str, redis_url: str, **extra: s
     return {
         **os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
         "CEM_ENV": "production", "DATABASE_URL": database_url, "REDIS_URL": redis_url,
-        "CEM_SECRET_KEY": Fernet.generate_key().decode(), "CEM_ADMIN_TOKEN": "admin-token",
-        "CEM_SIGNING_KEY": "signing-key", "CEM_DATA_DIR": str(tmp_path / "data"), "CEM_LOG_LEVEL": "INFO",
+        # production refuses guessable secrets and a plain-http public URL (connector/web/security.py)
+        "CEM_SECRET_KEY": Fernet.generate_key().decode(), "CEM_ADMIN_TOKEN": secrets.token_urlsafe(24),
+        "CEM_SIGNING_KEY": secrets.token_urlsafe(32), "CEM_PUBLIC_URL": "https://cem.example.com",
+        "CEM_DATA_DIR": str(tmp_path / "data"), "CEM_LOG_LEVEL": "INFO",
         "CEM_BIND_HOST": "127.0.0.1", "PORT": str(free_port()), "WEB_CONCURRENCY": "2", **extra,
     }
 
