@@ -11,6 +11,7 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from .errors import SettingsError
 
@@ -37,7 +38,7 @@ class Settings:
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env
         data_dir = Path(env.get("CEM_DATA_DIR") or ".cem-connector").expanduser().resolve()
-        production = env.get("CEM_ENV", "development").lower() == "production"
+        production = _environment(env) == "production"
         if production:
             _require_production_settings(env)
         database_url = env.get("DATABASE_URL") or f"sqlite:///{data_dir / 'cem-connector.db'}"
@@ -46,7 +47,7 @@ class Settings:
             database_url = "postgresql+psycopg://" + database_url[len("postgres://"):]
         elif database_url.startswith("postgresql://"):
             database_url = "postgresql+psycopg://" + database_url[len("postgresql://"):]
-        return cls(
+        settings = cls(
             data_dir=data_dir,
             database_url=database_url,
             redis_url=env.get("REDIS_URL") or None,
@@ -63,6 +64,23 @@ class Settings:
             log_level=env.get("CEM_LOG_LEVEL", "INFO").upper(),
             production=production,
         )
+        check_production(settings)  # every process (web, worker, scheduler, CLI) gets the same rules
+        return settings
+
+
+ENVIRONMENTS = ("development", "production")
+
+
+def _environment(env: Mapping[str, str]) -> str:
+    """CEM_ENV, exactly one of ENVIRONMENTS: a typo (prod, Production ) must not silently mean development,
+    which would generate local secrets and an embedded Redis on a server."""
+    raw = env.get("CEM_ENV", "")
+    if raw == "":
+        return "development"
+    if raw not in ENVIRONMENTS:
+        raise SettingsError(f"CEM_ENV is {raw!r}; use one of: {', '.join(ENVIRONMENTS)} (lower case), "
+                            "or leave it unset for development.")
+    return raw
 
 
 # What production must set, and why the laptop default would be wrong there.
@@ -79,10 +97,38 @@ PRODUCTION_REQUIRED = {
 def _require_production_settings(env: Mapping[str, str]) -> None:
     missing = [name for name in PRODUCTION_REQUIRED if not env.get(name)]
     if missing:
-        lines = "; ".join(f"{name}: {PRODUCTION_REQUIRED[name]}" for name in missing)
+        # a short list, one variable a line: a single long line with every reason was unreadable
+        listed = "\n".join(f"  {name}: {PRODUCTION_REQUIRED[name]}" for name in missing)
         raise SettingsError(f"CEM_ENV=production but {', '.join(missing)} {'is' if len(missing) == 1 else 'are'} "
-                          f"not set ({lines}). Set {'it' if len(missing) == 1 else 'them'} in the environment "
-                          "(see .env.example), or unset CEM_ENV on a laptop.")
+                            f"not set:\n{listed}\nSet {'it' if len(missing) == 1 else 'them'} in the environment "
+                            "(see .env.example), or unset CEM_ENV on a laptop.")
+
+
+MIN_ADMIN_TOKEN = 24  # characters; token_urlsafe(24) gives 32
+MIN_SIGNING_KEY = 32
+_MAKE_ONE = "python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+
+
+def check_production(settings: Settings) -> None:
+    """The one place for production's rules on values: the console's password and the link-signing key
+    must be guess-proof, and the public URL an https address (the session cookie, the admin token and
+    journey links travel over it; webhook URLs printed by connect are built from it)."""
+    if not settings.production:
+        return
+    problems = []
+    if len(settings.admin_token) < MIN_ADMIN_TOKEN:
+        problems.append(f"CEM_ADMIN_TOKEN has {len(settings.admin_token)} characters; use at least "
+                        f"{MIN_ADMIN_TOKEN} random ones")
+    if len(settings.signing_key) < MIN_SIGNING_KEY:
+        problems.append(f"CEM_SIGNING_KEY has {len(settings.signing_key)} characters; use at least "
+                        f"{MIN_SIGNING_KEY} random ones")
+    parts = urlsplit(settings.public_url)
+    if parts.scheme != "https" or not parts.hostname:
+        problems.append(f"CEM_PUBLIC_URL is {settings.public_url!r}; it must be the https:// address the CRMs "
+                        "and browsers use (https://cem.example.com)")
+    if problems:
+        listed = "\n".join(f"  {problem}" for problem in problems)
+        raise SettingsError(f"CEM_ENV=production refuses these settings:\n{listed}\nMake a key with: {_MAKE_ONE}")
 
 
 def _int(env: Mapping[str, str], name: str, default: int) -> int:

@@ -81,8 +81,9 @@ def test_production_refuses_the_embedded_defaults_naming_the_variable(tmp_path: 
            "CEM_SECRET_KEY": "k", "CEM_ADMIN_TOKEN": "a", "CEM_SIGNING_KEY": "s"}
     del env[missing]
     for command in (["worker", "--burst"], ["migrate"], ["status"]):
-        line = one_line_error(cli(tmp_path, *command, **env))
-        assert f"CEM_ENV=production but {missing} is not set" in line
+        result = cli(tmp_path, *command, **env)
+        assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+        assert f"CEM_ENV=production but {missing} is not set" in result.stderr
     assert not (tmp_path / "data" / "redis.db").exists() and not (tmp_path / "data" / "cem-connector.db").exists()
 
 
@@ -97,3 +98,41 @@ def test_redaction_handles_gunicorns_dict_arguments() -> None:
     line = record.getMessage()
     assert line == '"GET /webhooks/dynamics/3?code=[redacted]&x=1 HTTP/1.1" token=[redacted] ' \
                    'https://crm/?access_token=[redacted] 200', line
+
+
+def test_production_lists_missing_variables_one_a_line(tmp_path: Path) -> None:
+    result = cli(tmp_path, "status", CEM_ENV="production")
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert any(line.strip().startswith("DATABASE_URL:") for line in lines), result.stderr
+    assert any(line.strip().startswith("CEM_SIGNING_KEY:") for line in lines), result.stderr
+    assert max(len(line) for line in lines) < 160, result.stderr  # a short list, not one 600-character line
+
+
+@pytest.mark.parametrize("value", ["prod", "Production", "staging"])
+def test_unknown_cem_env_is_refused_naming_the_allowed_values(tmp_path: Path, value: str) -> None:
+    for command in (["worker", "--burst"], ["status"]):
+        line = one_line_error(cli(tmp_path, *command, CEM_ENV=value))
+        assert f"CEM_ENV is {value!r}" in line and "development, production" in line
+    assert not (tmp_path / "data" / "secrets").exists()  # nothing generated for a misspelt production
+
+
+def _strong_production(**overrides: str) -> dict[str, str]:
+    from cryptography.fernet import Fernet
+
+    return {"CEM_ENV": "production", "DATABASE_URL": f"postgresql://127.0.0.1:{closed_port()}/cem",
+            "REDIS_URL": f"redis://127.0.0.1:{closed_port()}/0", "CEM_SECRET_KEY": Fernet.generate_key().decode(),
+            "CEM_ADMIN_TOKEN": "a" * 32, "CEM_SIGNING_KEY": "s" * 40, "CEM_PUBLIC_URL": "https://cem.example.com",
+            **overrides}
+
+
+@pytest.mark.parametrize(("override", "expected"), [
+    ({"CEM_PUBLIC_URL": "cem.example.com"}, "CEM_PUBLIC_URL is 'cem.example.com'"),
+    ({"CEM_ADMIN_TOKEN": "x"}, "CEM_ADMIN_TOKEN has 1 characters"),
+])
+def test_every_process_refuses_weak_production_values(tmp_path: Path, override: dict[str, str],
+                                                      expected: str) -> None:
+    for command in (["worker", "--burst"], ["scheduler"], ["status"], ["migrate"]):
+        result = cli(tmp_path, *command, **_strong_production(**override))
+        assert result.returncode == 1 and "Traceback" not in result.stderr, (command, result.stderr)
+        assert expected in result.stderr, (command, result.stderr)

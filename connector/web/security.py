@@ -14,8 +14,7 @@ from urllib.parse import urlsplit
 from flask import Flask, Response, request
 from werkzeug.serving import WSGIRequestHandler
 
-from ..config import Settings
-from ..errors import SettingsError
+from ..config import check_production
 from ..registry import PLATFORMS
 from ..runtime import Runtime
 
@@ -43,34 +42,9 @@ def crm_frame_ancestors() -> list[str]:
     return sorted(set(origins))
 
 
-MIN_ADMIN_TOKEN = 24  # characters; token_urlsafe(24) gives 32
-MIN_SIGNING_KEY = 32
-_MAKE_ONE = "python -c 'import secrets; print(secrets.token_urlsafe(32))'"
-
-
-def check_production(settings: Settings) -> None:
-    """In production the console's password and the link-signing key must be guess-proof, and the public
-    URL https (the session cookie, the admin token and journey links travel over it)."""
-    if not settings.production:
-        return
-    problems = []
-    if len(settings.admin_token) < MIN_ADMIN_TOKEN:
-        problems.append(f"CEM_ADMIN_TOKEN has {len(settings.admin_token)} characters; use at least "
-                        f"{MIN_ADMIN_TOKEN} random ones")
-    if len(settings.signing_key) < MIN_SIGNING_KEY:
-        problems.append(f"CEM_SIGNING_KEY has {len(settings.signing_key)} characters; use at least "
-                        f"{MIN_SIGNING_KEY} random ones")
-    if not settings.public_url.startswith("https://"):
-        problems.append(f"CEM_PUBLIC_URL is {settings.public_url!r}; in production it must be the https address "
-                        "the CRMs and browsers use")
-    if problems:
-        raise SettingsError("Refusing to serve in production: " + "; ".join(problems)
-                            + f". Make a key with: {_MAKE_ONE}")
-
-
 def init_app(app: Flask, runtime: Runtime) -> None:
     settings = runtime.settings
-    check_production(settings)
+    check_production(settings)  # Settings.from_env ran it already; a Settings built by hand gets it here
     https = settings.public_url.startswith("https://")
     public_host = urlsplit(settings.public_url).netloc
     # Sessions sign with a key derived from the signing key: one secret to manage, separate uses.
