@@ -151,7 +151,7 @@ def test_production_refuses_weak_secrets_and_plain_http(runtime) -> None:  # typ
     strong = {"admin_token": "a" * 32, "signing_key": "k" * 43, "public_url": "https://cem.example.com"}
     for weak, words in (({"admin_token": "x"}, "CEM_ADMIN_TOKEN has 1 characters"),
                         ({"signing_key": "short"}, "CEM_SIGNING_KEY has 5"),
-                        ({"public_url": "http://cem.example.com"}, "must be the https address")):
+                        ({"public_url": "http://cem.example.com"}, "must be the https:// address")):
         runtime.settings = replace(runtime.settings, production=True, **{**strong, **weak})
         with pytest.raises(SettingsError, match=words):
             create_app(runtime)
