@@ -12,16 +12,32 @@ import logging
 import re
 from collections.abc import MutableMapping
 from typing import Any
+from urllib.parse import unquote_plus
 
 # query parameters whose values are secrets: token, code, access_token, client_secret, password, key, ...
-# (a bare query string, gunicorn's %(q)s atom, starts with the key itself)
-SECRET_QUERY = re.compile(r"(?:^|(?<=[?&;\s\"']))((?:[\w.-]*(?:token|code|secret|password|passwd|key|signature|sig))=)"
-                          r"[^&\s\"';]+", re.IGNORECASE)
-REDACTED = r"\1[redacted]"
+# (a bare query string, gunicorn's %(q)s atom, starts with the name itself)
+SECRET_NAME = re.compile(r"[\w.-]*(?:token|code|secret|password|passwd|key|signature|sig)", re.IGNORECASE)
+QUERY_PAIR = re.compile(r"(?:^|(?<=[?&;\s\"']))([^=&\s\"';?]+)=([^&\s\"';]+)")
+
+
+def _plain_name(name: str) -> str:
+    """The parameter name as the web app sees it: `%74oken` is `token` (a few rounds, for double encoding)."""
+    for _ in range(3):
+        decoded = unquote_plus(name)
+        if decoded == name:
+            break
+        name = decoded
+    return name
+
+
+def _redact_pair(match: re.Match[str]) -> str:
+    if SECRET_NAME.fullmatch(_plain_name(match.group(1))):
+        return f"{match.group(1)}=[redacted]"
+    return match.group(0)
 
 
 def redact(text: str) -> str:
-    return SECRET_QUERY.sub(REDACTED, text)
+    return QUERY_PAIR.sub(_redact_pair, text)
 
 
 def _redact_value(value: Any) -> Any:

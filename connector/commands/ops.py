@@ -12,6 +12,7 @@ from adapters.errors import AdapterError
 from ..jobs import forget_contact, replay_dead_letters, replay_failed_jobs
 from ..runtime import Runtime
 from ..status import collect_status
+from ..store.models import ContactAnalysis, DeadLetter
 from .common import console, pick_connection, runtime
 from .tables import Column, clip, fitted_table, short_ids
 
@@ -88,12 +89,27 @@ def _exit_if_unhealthy(status: dict) -> None:  # type: ignore[type-arg]
 def replay_command(connection_id: int | None, letter_id: int | None) -> None:
     """Put dead-lettered jobs back on the queue (after the CRM or credentials are fixed)."""
     with runtime() as rt:
+        if letter_id is not None:
+            _require_dead_letter(rt, letter_id)
         replayed = replay_dead_letters(rt, connection_id=connection_id, letter_id=letter_id)
         requeued = replay_failed_jobs(rt) if letter_id is None else 0
         replayed += requeued
         console.print(f"Replayed {replayed} dead-lettered job(s)"
                       + (f", {requeued} of them from RQ's failed list." if requeued else ".")
                       if replayed else "Nothing to replay.")
+
+
+def _require_dead_letter(rt: Runtime, letter_id: int) -> None:
+    """`replay --id N` names one letter: a wrong or already replayed id is an error, not "nothing to do"."""
+    with rt.store.session() as session:
+        letter = session.get(DeadLetter, letter_id)
+        replayed_at = letter.replayed_at if letter is not None else None
+    if letter is None:
+        raise click.ClickException(f"No dead letter {letter_id}: `cem-connector status` lists the dead letters "
+                                   "(the errors table's id column).")
+    if replayed_at is not None:
+        raise click.ClickException(f"Dead letter {letter_id} was already replayed at {replayed_at:%Y-%m-%d %H:%M} "
+                                   "UTC; if it failed again, `cem-connector status` shows its new id.")
 
 
 @click.command("forget")
@@ -139,6 +155,13 @@ def journey_link_command(contact_id: str, connection_id: int | None) -> None:
 
     with runtime() as rt:
         connection_id = pick_connection(rt, connection_id)
+        with rt.store.session() as session:
+            analysed = session.get(ContactAnalysis, (connection_id, contact_id)) is not None
+        if not analysed:
+            # a link to a page that can only say "not found" looks valid and wastes the rep's time
+            raise click.ClickException(
+                f"Contact {contact_id} has not been analysed on connection {connection_id}: check the id (the CRM's "
+                f"contact id), or run `cem-connector backfill --connection {connection_id}` first.")
         with create_app(rt).app_context():
             token = sign_journey(connection_id, contact_id)
         click.echo(f"{rt.settings.public_url}/journey/{connection_id}/{contact_id}?token={token}")
