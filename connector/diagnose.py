@@ -7,6 +7,7 @@ of a traceback; ``--debug`` (or ``CEM_DEBUG=1``) shows the traceback as well.
 from __future__ import annotations
 
 import os
+from urllib.parse import urlsplit
 
 import redis
 from sqlalchemy.exc import DBAPIError
@@ -34,6 +35,10 @@ def explain(error: BaseException) -> str | None:
     if isinstance(error, redis.AuthenticationError):
         return (f"Redis at {_redis_url()} refused the password ({_first_line(error)}). "
                 "Fix the password in REDIS_URL (redis://:password@host:6379/0).")
+    if isinstance(error, redis.ResponseError) and "db index" in str(error).lower():
+        return (f"Redis at {_redis_url()} has no database {_redis_db()} ({_first_line(error)}). Use a database "
+                "number this Redis has (0-15 unless its `databases` setting says more) at the end of REDIS_URL, "
+                "e.g. redis://host:6379/0.")
     if isinstance(error, QueueUnavailable | redis.ConnectionError | redis.TimeoutError):
         cause = error.__cause__ if isinstance(error, QueueUnavailable) and error.__cause__ else error
         return (f"Cannot reach Redis at {_redis_url()} ({_first_line(cause)}). Check that Redis is running "
@@ -48,6 +53,11 @@ def explain(error: BaseException) -> str | None:
 def _redis_url() -> str:
     url = os.environ.get("REDIS_URL")
     return display_url(url) if url else "the embedded Redis"
+
+
+def _redis_db() -> str:
+    path = urlsplit(os.environ.get("REDIS_URL") or "").path.strip("/")
+    return path or "0"
 
 
 def _first_line(error: BaseException) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .config import Settings
-from .redis_conn import connect
+from .redis_conn import connect, require_reachable
 from .store import Store
 
 
@@ -28,5 +28,11 @@ def prepare_web(settings: Settings | None = None) -> Settings:
     finally:
         store.dispose()
     if settings.redis_url:
-        connect(settings.redis_url).close()  # a malformed URL fails here; a down Redis is the receivers' 503
+        # a malformed URL, a Redis nobody listens on, or a database number it lacks stops the master here;
+        # a Redis that goes away later is the receivers' 503 (the CRM retries)
+        client = connect(settings.redis_url)
+        try:
+            require_reachable(client)
+        finally:
+            client.close()
     return settings

@@ -93,3 +93,10 @@ def connect(url: str) -> redis.Redis:
     except ValueError as exc:
         raise QueueUrlError(f"REDIS_URL {display_url(url)} is not a Redis URL ({exc}). Use redis://host:6379/0 "
                             "(rediss:// for TLS), or leave it unset on a laptop for the embedded Redis.") from exc
+
+
+def require_reachable(client: redis.Redis) -> None:
+    """Ping once at start-up: a Redis that is down, or a database number it does not have, is reported in one
+    line by connector.diagnose before any worker, scheduler or web worker starts (and not as a traceback
+    from deep inside rq, or as webhooks answered 503 for ever)."""
+    client.ping()

@@ -43,7 +43,9 @@ def collect_status(rt: Runtime) -> dict[str, Any]:
         queue: dict[str, Any] = rt.queue.depth()
         deliveries = {c.id: rt.queue.deliveries.last_delivery(c.id) for c in connections}
     except Exception as exc:
-        queue = {"error": explain(exc) or f"queue unreachable: {type(exc).__name__}"}
+        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        queue = {"error": explain(exc) or f"Redis failed ({type(exc).__name__}: {detail}); check REDIS_URL and the "
+                                          "Redis server's log."}
         deliveries = {}
     return {
         "connections": [

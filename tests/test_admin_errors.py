@@ -136,3 +136,17 @@ def test_every_process_refuses_weak_production_values(tmp_path: Path, override: 
         result = cli(tmp_path, *command, **_strong_production(**override))
         assert result.returncode == 1 and "Traceback" not in result.stderr, (command, result.stderr)
         assert expected in result.stderr, (command, result.stderr)
+
+
+@pytest.mark.parametrize("command", [["worker", "--burst"], ["scheduler", "--rounds", "1"]])
+def test_a_redis_database_number_out_of_range_is_one_line(tmp_path: Path, command: list[str]) -> None:
+    result = cli(tmp_path, *command, REDIS_URL="redis://127.0.0.1:6379/99")
+    line = one_line_error(result)
+    assert "has no database 99" in line and "redis://host:6379/0" in line
+    assert "Warning" not in result.stderr  # rq's start-up noise never comes
+
+
+def test_status_names_a_redis_database_out_of_range(tmp_path: Path) -> None:
+    result = cli(tmp_path, "status", REDIS_URL="redis://127.0.0.1:6379/99")
+    assert result.returncode == 1
+    assert "has no database 99" in " ".join(result.stdout.split())

@@ -170,3 +170,21 @@ def test_an_older_version_refuses_a_schema_a_newer_one_migrated(tmp_path: Path, 
                             text=True, timeout=60)
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert "0099_from_the_future, which this version does not know" in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize(("redis_url", "expected"), [
+    ("redis://127.0.0.1:{port}/5", "Cannot reach Redis at redis://127.0.0.1:{port}/5"),
+    ("redis://127.0.0.1:6379/99", "has no database 99"),
+])
+def test_web_refuses_a_redis_it_cannot_use_in_one_line(tmp_path: Path, redis_url: str, expected: str) -> None:
+    port = free_port()  # nothing listens there
+    env = {**production_env(tmp_path, "", redis_url.format(port=port)), "CEM_ENV": "development",
+           "DATABASE_URL": f"sqlite:///{tmp_path / 'cem.db'}"}
+    web = run_line(procfile()["web"], env, tmp_path / "web.log")
+    try:
+        code = web.wait(timeout=60)
+    finally:
+        stop(web)
+    log = (tmp_path / "web.log").read_text()
+    assert code != 0 and "Traceback" not in log and "Booting worker" not in log, log
+    assert expected.format(port=port) in log, log

@@ -12,6 +12,7 @@ import click
 
 from ..config import Settings
 from ..logs import configure_logging
+from ..redis_conn import require_reachable
 from ..store import Store, display_url
 from ..worker import CEMWorker
 from .common import console, runtime
@@ -72,6 +73,7 @@ def worker_command(burst: bool) -> None:
     Run as many workers as you like, on as many machines as share the Redis.
     """
     with runtime() as rt:
+        require_reachable(rt.redis)  # one line naming the problem, before rq's own start-up noise
         configure_logging(rt.settings.log_level)
         # A SimpleWorker (jobs in-process, no fork per job) that also heartbeats, so a peer killed
         # mid-job is noticed in seconds and its jobs retried (see connector/worker.py); jobs are idempotent.
@@ -99,6 +101,7 @@ def scheduler_command(interval: int | None, rounds: int) -> None:
     every = interval or Settings.from_env().reconcile_interval
     done = 0
     with runtime() as rt:
+        require_reachable(rt.redis)
         while not stop:
             for row in list_connections(rt.store):
                 if row.active:
