@@ -50,3 +50,47 @@ def test_percent_encoded_secret_names_are_redacted(line: str) -> None:
 
 def test_harmless_parameters_stay_readable() -> None:
     assert redact("GET /admin?page=2&q=acme HTTP/1.1") == "GET /admin?page=2&q=acme HTTP/1.1"
+
+
+def _one_line(result) -> str:  # type: ignore[no-untyped-def]
+    assert result.exit_code != 0, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1, result.output
+    return lines[0]
+
+
+def test_connect_file_mistakes_are_one_line_each(tmp_path: Path, embedded_redis: str) -> None:
+    env = make_env(tmp_path, redis_url=embedded_redis)
+    bad = tmp_path / "bad.json"
+    bad.write_text("{bad")
+    runner = CliRunner()
+    line = _one_line(runner.invoke(main, ["connect", "salesforce", "--no-check", "--credential",
+                                          f"private_key=@{tmp_path / 'cem.key'}"], env=env))
+    assert "cem.key does not exist" in line
+    line = _one_line(runner.invoke(main, ["connect", "hubspot", "--no-check", "--credentials-file", str(bad)], env=env))
+    assert "is not valid JSON" in line and "line 1, column 2" in line
+    line = _one_line(runner.invoke(main, ["connect", "hubspot", "--no-check", "--credential", "access_token=@/etc"],
+                                   env=env))
+    assert "/etc is a directory" in line
+
+
+def test_connect_to_an_unreachable_crm_is_one_line_suggesting_what_to_check(tmp_path: Path,
+                                                                           embedded_redis: str) -> None:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    result = CliRunner().invoke(main, ["connect", "hubspot", "--credential", "access_token=pat-x", "--setting",
+                                       f"api_base_url=http://127.0.0.1:{port}"], env=make_env(tmp_path,
+                                                                                              redis_url=embedded_redis))
+    line = _one_line(result)
+    assert "Could not reach HubSpot" in line and "proxy" in line and "--no-check" in line
+
+
+def test_connect_again_with_the_same_name_says_it_updated(env: dict[str, str]) -> None:
+    result = CliRunner().invoke(main, ["connect", "hubspot", "--no-check", "--credential", "access_token=pat-y",
+                                       "--setting", "app_id=1"], env=env)
+    assert result.exit_code == 0, result.output
+    assert "Updated connection 1 (hubspot/default)" in result.output

@@ -45,12 +45,42 @@ def parse_pairs(pairs: Sequence[str], option: str) -> dict[str, Any]:
         if not sep or not key:
             raise click.BadParameter(f"expected KEY=VALUE, got {pair!r}", param_hint=option)
         if value.startswith("@"):
-            value = Path(value[1:]).expanduser().read_text()
+            value = read_value_file(value[1:], f"{option} {key}")
         try:
             result[key] = json.loads(value) if value[:1] in "[{0123456789-" or value in ("true", "false") else value
         except json.JSONDecodeError:
             result[key] = value
     return result
+
+
+def read_value_file(name: str, option: str) -> str:
+    """KEY=@file: the file's text, or a one-line error naming the file (missing, a directory, unreadable)."""
+    path = Path(name).expanduser()
+    try:
+        return path.read_text()
+    except IsADirectoryError:
+        problem = "is a directory; name a file"
+    except FileNotFoundError:
+        problem = "does not exist; check the path (relative paths start in the current directory)"
+    except (OSError, UnicodeDecodeError) as error:
+        problem = f"cannot be read ({getattr(error, 'strerror', None) or type(error).__name__})"
+    raise click.ClickException(f"{option}=@{name}: {path} {problem}.")
+
+
+def read_json_object(path: Path, option: str) -> dict[str, Any]:
+    """A JSON object from a file, or a one-line error with the line and column of the mistake."""
+    try:
+        value = json.loads(path.read_text())
+    except json.JSONDecodeError as error:
+        raise click.ClickException(f"{option} {path} is not valid JSON ({error.msg} at line {error.lineno}, column "
+                                   f"{error.colno}); it must be one object like "
+                                   '{"client_secret": "..."}.') from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise click.ClickException(f"{option} {path} cannot be read ({type(error).__name__}).") from None
+    if not isinstance(value, dict):
+        raise click.ClickException(f"{option} {path} holds a JSON {type(value).__name__}; it must be one object "
+                                   'like {"client_secret": "..."}.')
+    return value
 
 
 def pick_connection(rt: Runtime, connection_id: int | None, platform: str | None = None) -> int:

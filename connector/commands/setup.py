@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
-import json
+import contextlib
+import io
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import click
 
 from adapters.endpoints import is_private_endpoint
+from adapters.errors import TransientError
 
 from ..connections import (
     create_connection,
     crm_signing_secret,
     get_connection,
+    list_connections,
     new_webhook_secret,
     remembered_settings,
     rotate_webhook_secret,
@@ -21,7 +25,7 @@ from ..connections import (
 )
 from ..jobs import resume_connection
 from ..registry import PLATFORMS, get_platform
-from .common import console, parse_pairs, pick_connection, runtime
+from .common import console, parse_pairs, pick_connection, read_json_object, runtime
 from .tables import Column, fitted_table
 
 PLATFORM_CHOICE = click.Choice(sorted(PLATFORMS))
@@ -61,7 +65,7 @@ def connect_command(platform: str, name: str, settings: tuple[str, ...], credent
     setting_values = parse_pairs(settings, "--setting")
     secret_values = parse_pairs(credentials, "--credential")
     if credentials_file:
-        secret_values.update(json.loads(credentials_file.read_text()))
+        secret_values.update(read_json_object(credentials_file, "--credentials-file"))
     platform_info = get_platform(platform)
     receiver_cls = platform_info.receiver_class()
     if webhook_secret is None:  # e.g. HubSpot signs webhooks with the app's client secret
@@ -76,8 +80,8 @@ def connect_command(platform: str, name: str, settings: tuple[str, ...], credent
         if check:
             from adapters.base import ConnectionInfo
 
-            facts = adapter_cls(ConnectionInfo(0, platform, setting_values, secret_values,
-                                               production=rt.settings.production)).check_connection()
+            facts = _check(adapter_cls(ConnectionInfo(0, platform, setting_values, secret_values,
+                                                      production=rt.settings.production)), platform_info.label)
             account_id = str(facts.get("account_id") or account_id or "") or None
             setting_values = remembered_settings(adapter_cls, setting_values, facts)
             console.print(f"[green]Connected[/green] to {platform_info.label} account {account_id or '?'}.")
@@ -87,6 +91,7 @@ def connect_command(platform: str, name: str, settings: tuple[str, ...], credent
                                      credentials=secret_values, webhook_secrets=[webhook_secret],
                                      account_id=account_id)
 
+        replacing = any(row.name == name for row in list_connections(rt.store, platform))
         connection_id = save()
         url = f"{rt.settings.public_url}/webhooks/{platform}/{connection_id}"
         if adapter_cls.webhook_registration:  # install registers the webhook: it needs the URL and secret
@@ -94,7 +99,11 @@ def connect_command(platform: str, name: str, settings: tuple[str, ...], credent
             setting_values.setdefault(url_key, url)
             secret_values.setdefault(secret_key, webhook_secret)
             save()
-        console.print(f"Connection [bold]{connection_id}[/bold] ({platform}/{name}) saved.")
+        if replacing:  # the same --name again replaces settings and credentials: say so
+            console.print(f"Updated connection [bold]{connection_id}[/bold] ({platform}/{name}): its settings and "
+                          "credentials were replaced by these. Use another --name for a second account.")
+        else:
+            console.print(f"Connection [bold]{connection_id}[/bold] ({platform}/{name}) saved.")
         if resume_connection(rt, connection_id):
             console.print("[green]Resumed:[/green] this connection was stopped because the CRM refused its "
                           "credentials; waiting writes go out now and everything that changed meanwhile is "
@@ -108,6 +117,18 @@ def connect_command(platform: str, name: str, settings: tuple[str, ...], credent
         console.print(f"\n[bold]Next:[/bold] cem-connector install {platform} --connection {connection_id} --dry-run "
                       f"(then without --dry-run), then cem-connector backfill --connection {connection_id}",
                       soft_wrap=True)
+
+
+def _check(adapter: Any, label: str) -> dict[str, Any]:
+    """Log in once; a CRM that cannot be reached is one line with what to check, not the SDK's noise."""
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):  # an SDK prints each failed HTTP attempt
+            return dict(adapter.check_connection())
+    except TransientError as error:
+        cause = error.__cause__ or error
+        raise click.ClickException(
+            f"Could not reach {label} to check the connection ({type(cause).__name__}): check the network, a proxy "
+            "(HTTPS_PROXY) and the URL settings, or save it unchecked with --no-check.") from error
 
 
 def _loopback(url: str) -> bool:
