@@ -81,6 +81,18 @@ def remembered_settings(adapter_cls: type[CRMAdapter], settings: Mapping[str, An
     return {**learnt, **settings}
 
 
+def with_webhook_registration(adapter_cls: type[CRMAdapter], url: str, secret: str, settings: Mapping[str, Any],
+                              credentials: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Settings and credentials plus the webhook URL and secret, for CRMs whose `install` registers the webhook
+    itself (Dynamics); explicit values win. Both `connect` and the demo store them, so the plan is the same."""
+    settings, credentials = dict(settings), dict(credentials)
+    if adapter_cls.webhook_registration:
+        url_key, secret_key = adapter_cls.webhook_registration
+        settings.setdefault(url_key, url)
+        credentials.setdefault(secret_key, secret)
+    return settings, credentials
+
+
 def update_settings(store: Store, connection_id: int, changes: Mapping[str, Any]) -> None:
     """Merge ``changes`` into a connection's (non-secret) settings."""
     with store.session() as session:

@@ -22,7 +22,13 @@ from sqlalchemy import func, select
 from adapters.base import ConnectionInfo, ProvisionReport
 from connector.app import create_app
 from connector.config import Settings
-from connector.connections import create_connection, crm_signing_secret, new_webhook_secret, remembered_settings
+from connector.connections import (
+    create_connection,
+    crm_signing_secret,
+    new_webhook_secret,
+    remembered_settings,
+    with_webhook_registration,
+)
 from connector.registry import Platform, available_platforms, get_platform
 from connector.runtime import Runtime, set_runtime
 from connector.store import WrittenValues
@@ -115,12 +121,20 @@ def connect_sandbox(runtime: Runtime, platform: Platform, sandbox: Any, *,
     adapter_cls = platform.adapter_class()
     secret = crm_signing_secret(adapter_cls, credentials) or new_webhook_secret()
     facts = adapter_cls(ConnectionInfo(0, platform.name, settings, credentials)).check_connection()
-    connection_id = create_connection(runtime.store, runtime.box, platform=platform.name, name=name,
-                                      settings=remembered_settings(adapter_cls, settings, facts),
-                                      credentials=credentials, webhook_secrets=[secret],
-                                      account_id=str(facts.get("account_id") or "") or None)
+    settings = remembered_settings(adapter_cls, settings, facts)
+    account_id = str(facts.get("account_id") or "") or None
+
+    def save() -> int:
+        return create_connection(runtime.store, runtime.box, platform=platform.name, name=name, settings=settings,
+                                 credentials=credentials, webhook_secrets=[secret], account_id=account_id)
+
+    connection_id = save()
+    url = f"{runtime.settings.public_url}/webhooks/{platform.name}/{connection_id}"
+    if adapter_cls.webhook_registration:  # as `connect` does: install (and its --dry-run plan) knows the webhook
+        settings, credentials = with_webhook_registration(adapter_cls, url, secret, settings, credentials)
+        save()
     report = runtime.adapter(connection_id).provision()
-    sandbox.subscribe(f"{runtime.settings.public_url}/webhooks/{platform.name}/{connection_id}", secret)
+    sandbox.subscribe(url, secret)
     return connection_id, secret, report
 
 

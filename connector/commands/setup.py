@@ -22,6 +22,7 @@ from ..connections import (
     remembered_settings,
     rotate_webhook_secret,
     webhook_secrets,
+    with_webhook_registration,
 )
 from ..jobs import resume_connection
 from ..registry import PLATFORMS, get_platform
@@ -95,9 +96,8 @@ def connect_command(platform: str, name: str, settings: tuple[str, ...], credent
         connection_id = save()
         url = f"{rt.settings.public_url}/webhooks/{platform}/{connection_id}"
         if adapter_cls.webhook_registration:  # install registers the webhook: it needs the URL and secret
-            url_key, secret_key = adapter_cls.webhook_registration
-            setting_values.setdefault(url_key, url)
-            secret_values.setdefault(secret_key, webhook_secret)
+            setting_values, secret_values = with_webhook_registration(adapter_cls, url, webhook_secret,
+                                                                      setting_values, secret_values)
             save()
         if replacing:  # the same --name again replaces settings and credentials: say so
             console.print(f"Updated connection [bold]{connection_id}[/bold] ({platform}/{name}): its settings and "
