@@ -56,6 +56,8 @@ def demo_command(platforms: tuple[str, ...], contacts: int, serve: bool, data_di
         _print_story(story_matches(rows))
         if serve:
             _serve_forever(run)
+        else:
+            _print_where_the_data_is(run)
     finally:
         run.stop()
 
@@ -82,18 +84,35 @@ def demo_table(platform: str, rows: list[dict], width: int) -> Table:  # type: i
                       clip(row.get("churn_reason_detail") or "", 160)))
     table = fitted_table(DEMO_COLUMNS, cells, width,
                          title=f"{platform}: CEM fields read back from the sandbox CRM's contact records",
-                         more="`cem-connector status --json` and the admin page show everything")
+                         more="each contact's journey map shows them: `cem-connector journey-link`, see below")
     table.show_lines = True  # rows span two lines (name, id)
     return table
 
 
 def _print_story(matches: list[StoryMatch]) -> None:
-    """The closing line: per CRM, how many contacts ended with the scripted stage and churn reason."""
-    parts = [f"{m.label}: stage {m.stage}/{m.contacts}, churn reason {m.reason}/{m.contacts}" for m in matches]
-    console.print("Matches the scripted story: " + "; ".join(parts) + ".", soft_wrap=True)
+    """The closing lines: per CRM, how many contacts ended with the scripted stage and churn reason, then every
+    difference, one a line (rich wraps them at words, whatever the terminal's width)."""
+    console.print("Matches the scripted story:")
     for m in matches:
+        console.print(f"  {m.label}: journey stage {m.stage}/{m.contacts}, churn reason {m.reason}/{m.contacts}")
+    for m in matches:
+        if m.misses:
+            console.print(f"{m.label} differs from the story for {len(m.misses)} value(s):")
         for miss in m.misses:
-            console.print(f"  [dim]{m.label} differs: {miss}[/dim]", soft_wrap=True)
+            console.print(f"  [dim]{miss}[/dim]")
+
+
+def _print_where_the_data_is(run) -> None:  # type: ignore[no-untyped-def]
+    """The demo keeps its data in its own directory: a plain `cem-connector status` (./.cem-connector) would say
+    "No connections yet", so say how to look at it."""
+    directory = shlex.quote(str(run.data_dir))
+    console.print(f"\nThe demo's data stays in {directory}. To look at it with the CLI:")
+    console.print(f"  export CEM_DATA_DIR={directory}", soft_wrap=True)  # a command to copy: never broken
+    console.print("  cem-connector status")
+    console.print("Each contact's journey map (emotion and evidence, interaction by interaction) needs the demo's "
+                  "web app and sandbox CRMs running: `cem-connector demo --serve` prints a `cem-connector "
+                  "journey-link` command and the admin page; `cem-connector analyze FILE.jsonl` explains any "
+                  "exported contact the same way.")
 
 
 def _stop_on_signals() -> None:

@@ -94,7 +94,8 @@ def test_serve_prints_how_the_cli_reaches_the_demo(tmp_path: Path) -> None:
     process, _, text = start_demo(tmp_path)
     try:
         served = re.search(r"Connector listening on (http://127\.0\.0\.1:\d+)", text).group(1)
-        assert "Matches the scripted story: HubSpot: stage " in text and ", churn reason " in text
+        assert "Matches the scripted story:" in text and "HubSpot: journey stage " in text
+        assert ", churn reason " in text
         export = re.search(r"export (CEM_DATA_DIR=\S+ CEM_PUBLIC_URL=\S+)", text).group(1)
         env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
         env.update(dict(item.split("=", 1) for item in shlex.split(export)))
