@@ -97,6 +97,10 @@ class ContactPage:
     total: int | None = None  # when the CRM says how many there are in all
 
 
+# settings every platform understands: the account id `connect` records, and the private-endpoint opt-in
+COMMON_SETTINGS = ("account_id", "private_endpoint")
+
+
 class CRMAdapter(abc.ABC):
     """Base class of every platform adapter (``adapters/<platform>/``, exported by the package)."""
 
@@ -114,6 +118,17 @@ class CRMAdapter(abc.ABC):
     # When `install` registers the CRM-side webhook itself: the setting that holds its URL and the
     # credential that holds its secret; `connect` fills both in.
     webhook_registration: ClassVar[tuple[str, str] | None] = None
+    # The non-secret settings this platform reads (`connect --setting` refuses others, naming these);
+    # empty: not declared, anything accepted. A new setting must be added here, or connect refuses it.
+    setting_keys: ClassVar[tuple[str, ...]] = ()
+
+    @classmethod
+    def known_settings(cls) -> tuple[str, ...]:
+        """Every setting key `connect` accepts for this platform, sorted; () when the adapter declares none."""
+        if not cls.setting_keys:
+            return ()
+        registration = (cls.webhook_registration[0],) if cls.webhook_registration else ()
+        return tuple(sorted({*COMMON_SETTINGS, *cls.setting_keys, *cls.remembered_facts, *registration}))
 
     def __init__(self, connection: ConnectionInfo) -> None:
         self.connection = connection

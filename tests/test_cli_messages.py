@@ -94,3 +94,18 @@ def test_connect_again_with_the_same_name_says_it_updated(env: dict[str, str]) -
                                        "--setting", "app_id=1"], env=env)
     assert result.exit_code == 0, result.output
     assert "Updated connection 1 (hubspot/default)" in result.output
+
+
+@pytest.mark.parametrize("platform", ["hubspot", "salesforce", "dynamics"])
+def test_connect_refuses_an_unknown_setting_naming_the_known_ones(tmp_path: Path, embedded_redis: str,
+                                                                 platform: str) -> None:
+    from connector.registry import get_platform
+
+    env = make_env(tmp_path, redis_url=embedded_redis)
+    line = _one_line(CliRunner().invoke(main, ["connect", platform, "--no-check", "--setting", "bogus_key=1"],
+                                        env=env))
+    assert "no setting bogus_key" in line
+    for key in get_platform(platform).adapter_class().known_settings():
+        assert key in line
+    status = CliRunner().invoke(main, ["status", "--json"], env=env)
+    assert '"connections": []' in status.output  # nothing saved

@@ -39,6 +39,11 @@ class DynamicsAdapter(CRMAdapter):
     label = "Dynamics 365"
     write_batch_size: ClassVar[int] = MAX_BATCH_REQUESTS
     remembered_facts = (APPLICATION_USER_SETTING,)  # the receiver drops changes made by this user
+    setting_keys = ("api_version", "authority_host", "batch_size", "ca_bundle", "changeset_size", "client_id",
+                    "max_attempts", "max_concurrency", "max_inline_wait", "option_value_prefix", "org_url",
+                    "organization_id", "parallel_batches", "prefix", "publisher_unique_name",
+                    "solution_unique_name", "tenant_id", "timeout_seconds", "webhook_auth", "webhook_header",
+                    "webhook_rotate")  # what `connect --setting` accepts
     webhook_registration = ("webhook_url", "webhook_secret")  # install registers the service endpoint
     # 0x80060888: "Could not find a property named 'cem_x' on type 'Microsoft.Dynamics.CRM.contact'"
     missing_field_pattern = re.compile(r"Could not find a property named '(\w+)'")

@@ -36,6 +36,8 @@ class HubSpotAdapter(CRMAdapter):
     label = "HubSpot"
     write_batch_size = WRITE_BATCH
     remembered_facts = (APP_ID_SETTING,)
+    setting_keys = ("api_base_url", "app_id", "app_name", "app_url", "authorize_url", "optional_scopes", "portal_id",
+                    "renewal_date_property", "scopes", "signature_version")  # what `connect --setting` accepts
     # batch update 400 VALIDATION_ERROR: PROPERTY_DOESNT_EXIST, 'Property "cem_x" does not exist'
     missing_field_pattern = re.compile(r'Property \\?"([A-Za-z0-9_]+)\\?" does not exist')
     webhook_secret_credential = WEBHOOK_SECRET_CREDENTIAL

@@ -62,6 +62,9 @@ class SalesforceAdapter(CRMAdapter):
     label = "Salesforce"
     write_batch_size: ClassVar[int] = COLLECTION_LIMIT
     remembered_facts = (INTEGRATION_USER_SETTING,)  # the receiver drops changes made by this user
+    setting_keys = ("api_version", "auth", "daily_api_budget", "domain", "instance_url", "lifecycle_field", "login_url",
+                    "objects", "opportunity_type_map", "org_id", "permission_set_assignees", "renewal_date_field",
+                    "sandbox", "username")  # what `connect --setting` accepts
     # INVALID_FIELD: "No such column 'CEM_X__c' on sobject of type Contact"
     missing_field_pattern = re.compile(r"No such column '(\w+)'")
     frame_ancestors = links.FRAME_ANCESTORS  # CRM pages allowed to embed the rep's journey map

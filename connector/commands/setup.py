@@ -69,6 +69,7 @@ def connect_command(platform: str, name: str, settings: tuple[str, ...], credent
         secret_values.update(read_json_object(credentials_file, "--credentials-file"))
     platform_info = get_platform(platform)
     receiver_cls = platform_info.receiver_class()
+    _refuse_unknown_settings(platform_info.adapter_class(), platform_info.label, setting_values)
     if webhook_secret is None:  # e.g. HubSpot signs webhooks with the app's client secret
         webhook_secret = crm_signing_secret(platform_info.adapter_class(), secret_values) or new_webhook_secret()
     with runtime() as rt:
@@ -117,6 +118,15 @@ def connect_command(platform: str, name: str, settings: tuple[str, ...], credent
         console.print(f"\n[bold]Next:[/bold] cem-connector install {platform} --connection {connection_id} --dry-run "
                       f"(then without --dry-run), then cem-connector backfill --connection {connection_id}",
                       soft_wrap=True)
+
+
+def _refuse_unknown_settings(adapter_cls: Any, label: str, values: dict[str, Any]) -> None:
+    """A mistyped --setting would be stored and silently ignored: refuse it, naming what the platform reads."""
+    known = adapter_cls.known_settings()
+    unknown = sorted(key for key in values if known and key not in known)
+    if unknown:
+        raise click.ClickException(f"{label} has no setting {', '.join(unknown)}; its settings are: "
+                                   f"{', '.join(known)} (secrets go in --credential).")
 
 
 def _check(adapter: Any, label: str) -> dict[str, Any]:
