@@ -170,7 +170,7 @@ class _Timeline:
         return {
             "record": "contact", "contact_id": self.contact_id, "lifecycle_stage": lifecycle,
             "renewal_date": renewal, "first_name": self.first, "last_name": self.last, "email": self.email,
-            "company": self.company, "created": self.day(created_ago),
+            "company": self.company, "owner": f"{self.rep[0]} {self.rep[1]}", "created": self.day(created_ago),
             "expected": {"journey_stage": expected_stage, "churn_reason": expected_reason},
         }
 

@@ -26,7 +26,7 @@ from ..ratelimit import SlidingWindowLimiter
 from .auth import EntraDirectory
 from .batch import BatchFormatError, InnerResponse, parse_batch, render_batch
 from .odata import ODataError, compile_filter, select_columns, sort_rows
-from .schema import BIND_TARGETS, MESSAGES, TABLES, Table
+from .schema import BIND_TARGETS, FORMATTED_VALUE, LOOKUP_NAMES, MESSAGES, TABLES, Table
 
 API_PREFIX = "/api/data/v9.2/"
 MAX_BATCH_REQUESTS = 1000
@@ -219,7 +219,7 @@ class DataverseOrg:
             row = self.get(entity_set, record_id)
             if row is None:
                 raise _not_found(table, record_id)
-            return ApiResult(200, self._shape(table, row, query.get("$select")))
+            return ApiResult(200, self._shape(table, row, query.get("$select"), headers))
         if method == "PATCH":
             return self._patch(table, record_id, _json(body), headers)
         if method == "DELETE":
@@ -250,7 +250,7 @@ class DataverseOrg:
         offset = int(query.get("$skiptoken", "0") or 0)
         page = rows[offset: offset + size]
         body: dict[str, Any] = {"@odata.context": f"{self.api_root}$metadata#{table.entity_set}",
-                                "value": [self._shape(table, r, query.get("$select")) for r in page]}
+                                "value": [self._shape(table, r, query.get("$select"), headers) for r in page]}
         if query.get("$count") == "true":
             body["@odata.count"] = len(rows)
         if offset + size < len(rows):
@@ -258,10 +258,25 @@ class DataverseOrg:
             body["@odata.nextLink"] = f"{self.api_root}{table.entity_set}?{urlencode(next_query, quote_via=quote)}"
         return ApiResult(200, body, {"Preference-Applied": f"odata.maxpagesize={size}"} if match else {})
 
-    def _shape(self, table: Table, row: Mapping[str, Any], select: str | None) -> dict[str, Any]:
+    def _shape(self, table: Table, row: Mapping[str, Any], select: str | None,
+               headers: Mapping[str, str]) -> dict[str, Any]:
         shaped = select_columns(row, select, (table.primary_id,))
         shaped["@odata.etag"] = f'W/"{row.get("versionnumber", 1)}"'
+        if _wants_formatted_values(headers.get("prefer", "")):
+            for column in [c for c in shaped if c in LOOKUP_NAMES and shaped[c]]:
+                name = self._lookup_name(column, str(shaped[column]))
+                if name is not None:
+                    shaped[f"{column}@{FORMATTED_VALUE}"] = name
         return shaped
+
+    def _lookup_name(self, column: str, record_id: str) -> str | None:
+        """A lookup's formatted value: the primary name of the row it points at."""
+        with self.lock:
+            for entity_set, name_column in LOOKUP_NAMES[column]:
+                target = self.rows[entity_set].get(record_id.lower())
+                if target is not None:
+                    return target.get(name_column)
+        return None
 
     def _columns(self, table: Table, values: Mapping[str, Any]) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -400,6 +415,13 @@ class DataverseOrg:
             raise DataverseError(400, "0x80047013", f"An option with the value {value} already exists.")
         options.append({"Value": value, "Label": payload.get("Label")})
         return ApiResult(200, {"NewOptionValue": value})
+
+
+def _wants_formatted_values(prefer: str) -> bool:
+    """``Prefer: odata.include-annotations="..."`` naming the formatted-value annotation (or ``*``)."""
+    match = re.search(r'odata\.include-annotations="([^"]*)"', prefer)
+    return bool(match) and any(a.strip() in ("*", FORMATTED_VALUE, "OData.Community.Display.V1.*")
+                               for a in match.group(1).split(","))
 
 
 def _json(body: bytes) -> dict[str, Any]:
