@@ -87,6 +87,9 @@ class CRMAdapter(abc.ABC):
     platform: ClassVar[str]
     label: ClassVar[str]  # "HubSpot", "Salesforce", "Dynamics 365"
     write_batch_size: ClassVar[int]  # the platform's max records per write call
+    # Contacts per refresh: the most one round of batch reads covers at its fewest calls (a read of
+    # 2 contacts costs as many calls as a read of this many), so the refresh coalescer fills up to it.
+    read_batch_size: ClassVar[int] = 50
     # Facts from check_connection() that receivers need later (e.g. the integration user, for loop
     # prevention); `connect` stores them in the connection's settings.
     remembered_facts: ClassVar[tuple[str, ...]] = ()

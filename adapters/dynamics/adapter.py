@@ -31,7 +31,7 @@ from ..fields import FIELDS_BY_KEY, FieldSpec, to_iso_z
 from ..http import error_for_status
 from .auth import PLATFORM, TokenProvider
 from .batch import BatchResponseError, Operation, PartResponse, build_batch, parse_batch_response
-from .bulk_read import BulkContactReader
+from .bulk_read import MAX_IDS_PER_QUERY, BulkContactReader
 from .client import WebApiClient
 from .install import Installer
 from .mapping import ColumnNaming
@@ -44,6 +44,7 @@ class DynamicsAdapter(CRMAdapter):
     platform = "dynamics"
     label = "Dynamics 365"
     write_batch_size: ClassVar[int] = MAX_BATCH_REQUESTS
+    read_batch_size: ClassVar[int] = MAX_IDS_PER_QUERY  # the longest OData filter (activities) stays ~11 KB
     remembered_facts = ("application_user_id",)  # the receiver drops changes made by this user
 
     def __init__(self, connection: ConnectionInfo) -> None:

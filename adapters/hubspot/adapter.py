@@ -68,6 +68,7 @@ class HubSpotAdapter(CRMAdapter):
     platform = "hubspot"
     label = "HubSpot"
     write_batch_size = 100
+    read_batch_size = READ_BATCH  # one v3 batch read of contacts; association reads take 1,000
     remembered_facts = ("app_id",)
 
     def __init__(self, connection: Any, *, sleep: Callable[[float], None] = time.sleep,

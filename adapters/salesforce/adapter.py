@@ -62,6 +62,9 @@ class SalesforceAdapter(CRMAdapter):
     platform = PLATFORM
     label = "Salesforce"
     write_batch_size: ClassVar[int] = 200  # sObject Collections: at most 200 records a call
+    # One SOQL query per source whatever the batch holds, as long as the IN list fits the URL
+    # (read.MAX_QUERY_URL: ~450 ids); 200 matches the write batch, so one refresh is one write call.
+    read_batch_size: ClassVar[int] = 200
     remembered_facts = ("integration_user_id",)  # the receiver drops changes made by this user
 
     def __init__(self, connection: ConnectionInfo, *, http: requests.Session | None = None,
