@@ -11,6 +11,7 @@ class AdapterError(Exception):
     """Root of every error an adapter raises."""
 
     retryable: bool = False
+    retry_after: float | None = None  # seconds the CRM asked us to wait, when it said so
 
     def __init__(self, message: str, *, status: int | None = None, platform: str | None = None) -> None:
         super().__init__(message)

@@ -106,7 +106,7 @@ def error_for_status(status: int | None, message: str, *, platform: str | None =
         return NotFound(message, status=code, platform=platform)
     if code in TRANSIENT_STATUSES or code >= 500:
         error = TransientError(message, status=code, platform=platform)
-        error.retry_after = retry_after  # type: ignore[attr-defined]  # a 503 may say when to come back
+        error.retry_after = retry_after  # a 503 may say when to come back
         return error
     return InvalidRequest(message, status=code, platform=platform)
 
@@ -144,9 +144,8 @@ class RetryPolicy:
 
 def wait_for(error: AdapterError, attempt: int, policy: RetryPolicy, rng: random.Random | None = None) -> float:
     """Seconds to wait before retrying ``error``: the server's word first, else backoff."""
-    retry_after = getattr(error, "retry_after", None)
-    if retry_after is not None:
-        return float(retry_after)
+    if error.retry_after is not None:
+        return float(error.retry_after)
     return policy.backoff(attempt, rng)
 
 

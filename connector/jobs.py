@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import uuid
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -22,17 +21,18 @@ from rq import get_current_job
 from sqlalchemy import delete, select
 
 from adapters.base import CRMAdapter
-from adapters.errors import AdapterError, BudgetExhausted, RateLimited
+from adapters.errors import AdapterError
+from adapters.fields import as_utc
 from cem_engine import analyze
 from webhooks.events import CONTACT_DELETED, ChangeEvent
 
-from .queue import backoff_delay
+from .queue import WriteLedger
+from .retry import retry_delay, will_retry
 from .runtime import Runtime, get_runtime
 from .store import PERSONAL_DATA_TABLES, Activity, ApiUsage, ContactState, DeadLetter, SyncCursor, WrittenValues
 from .writeback import changed_fields, chunks, desired_values, field_update
 
 log = logging.getLogger("cem.jobs")
-
 
 
 def utcnow() -> datetime:
@@ -69,13 +69,12 @@ def process_events(connection_id: int, events: list[dict[str, Any]], attempt: in
         for contact_id in contacts:
             _note_source_change(rt, connection_id, contact_id, event.occurred_at)
         to_refresh.extend(contacts)
-    counts["refreshes"] = rt.queue.request_refresh(connection_id, to_refresh)
+    counts["refreshes"] = rt.queue.refreshes.request(connection_id, to_refresh)
     _record_usage(rt, connection_id, adapter)
     if unresolved and last_error is not None:
-        if attempt < rt.settings.max_attempts:
-            rt.queue.enqueue(process_events, backoff_delay(attempt, rt.settings.retry_base_seconds,
-                                                           getattr(last_error, "retry_after", None)),
-                             connection_id, unresolved, attempt=attempt + 1)
+        delay = retry_delay(last_error, attempt, rt.settings)
+        if delay is not None:
+            rt.queue.enqueue(process_events, delay, connection_id, unresolved, attempt=attempt + 1)
         else:
             _dead_letter(rt, connection_id, None, "process_events", {"events": unresolved}, last_error, attempt)
     return counts
@@ -95,20 +94,20 @@ def _note_source_change(rt: Runtime, connection_id: int, contact_id: str, occurr
         if state is None:
             state = ContactState(connection_id=connection_id, contact_id=contact_id, profile={}, desired={})
             session.add(state)
-        if state.source_changed_at is None or _aware(state.source_changed_at) < occurred_at:
+        if state.source_changed_at is None or as_utc(state.source_changed_at) < occurred_at:
             state.source_changed_at = occurred_at
 
 
 # -- collect_refreshes -------------------------------------------------------------------
 def collect_refreshes(connection_id: int) -> int:
-    """Hand the contacts waiting for a refresh out in batch jobs (see JobQueue.request_refresh)."""
-    return get_runtime().queue.hand_out_refreshes(connection_id)
+    """Hand the contacts waiting for a refresh out in batch jobs (see RefreshCoalescer.request)."""
+    return get_runtime().queue.refreshes.hand_out(connection_id)
 
 
 # -- refresh_contacts ---------------------------------------------------------------------
 def refresh_contacts(connection_id: int, contact_ids: list[str], attempt: int = 1) -> dict[str, int]:
     rt = get_runtime()
-    rt.queue.refresh_started(connection_id, contact_ids)
+    rt.queue.refreshes.started(connection_id, contact_ids)
     adapter = rt.adapter(connection_id)
     counts = {"contacts": len(contact_ids), "gone": 0, "unchanged": 0, "dirty": 0}
     try:
@@ -146,8 +145,8 @@ def refresh_contacts(connection_id: int, contact_ids: list[str], attempt: int = 
                                      detail="analysis gave the values already on the record"))
     counts["dirty"], counts["unchanged"] = len(dirty), len(found) - len(dirty)
     if dirty:
-        rt.queue.mark_dirty(connection_id, dirty)
-        rt.queue.request_flush(connection_id)
+        rt.queue.writes.mark_dirty(connection_id, dirty)
+        rt.queue.writes.request_flush(connection_id)
     return counts
 
 
@@ -156,85 +155,79 @@ def flush_writes(connection_id: int, attempt: int = 1) -> dict[str, int]:
     rt = get_runtime()
     # Cleared first, whatever happens next: a flag left set without a queued job would stall
     # this connection's writes until the flag expires.
-    rt.queue.flush_started(connection_id)
-    lock = rt.queue.flush_lock(connection_id)
-    if not lock.acquire(token=_lock_token()):
+    ledger = rt.queue.writes
+    ledger.flush_started(connection_id)
+    lock = ledger.flush_lock(connection_id)
+    job = get_current_job()
+    if not lock.acquire(token=ledger.lock_token(job.worker_name if job is not None else None)):
         # Another worker is writing this connection; it queues a new flush for what remains.
-        rt.queue.request_flush(connection_id, delay=1.0)
+        ledger.request_flush(connection_id, delay=1.0)
         return {"busy": 1}
     try:
-        return _flush(rt, connection_id, attempt)
+        return _flush(rt, ledger, connection_id, attempt)
     finally:
         with contextlib.suppress(LockError):  # expired: the job outlived its timeout
             lock.release()
 
 
-def _lock_token() -> str:
-    """Names the worker holding the flush lock, so a live worker can free it if this one dies."""
-    job = get_current_job()
-    owner = job.worker_name if job is not None and job.worker_name else "inline"
-    return f"{owner}:{uuid.uuid4().hex}"
-
-
-def _flush(rt: Runtime, connection_id: int, attempt: int) -> dict[str, int]:
+def _flush(rt: Runtime, ledger: WriteLedger, connection_id: int, attempt: int) -> dict[str, int]:
     adapter = rt.adapter(connection_id)
     batch = adapter.write_batch_size
-    contact_ids = rt.queue.peek_dirty(connection_id, limit=batch * 10)
+    contact_ids = ledger.peek_dirty(connection_id, limit=batch * 10)
     counts = {"contacts": len(contact_ids), "written": 0, "unchanged": 0, "failed": 0, "calls": 0}
     if not contact_ids:
         return counts
     now = utcnow()
     updates, changes = _pending_updates(rt, connection_id, contact_ids, now)
-    updates = _skip_already_applied(rt, adapter, connection_id, updates, changes, now)
+    updates = _skip_already_applied(rt, ledger, adapter, connection_id, updates, changes, now)
     pending = {u.contact_id for u in updates}
-    rt.queue.written(connection_id, [cid for cid in contact_ids if cid not in pending])
+    ledger.written(connection_id, [cid for cid in contact_ids if cid not in pending])
     counts["unchanged"] = len(contact_ids) - len(updates)
-    give_up = attempt >= rt.settings.max_attempts
     retry_error: AdapterError | None = None
     for chunk in chunks(updates, batch):
         ids = [u.contact_id for u in chunk]
-        rt.queue.sending(connection_id, ids)
+        ledger.sending(connection_id, ids)
         try:
             result = adapter.write_fields(chunk)
         except AdapterError as error:
-            rt.queue.sent(connection_id, ids)  # an error answer: the CRM did not apply it
+            ledger.sent(connection_id, ids)  # an error answer: the CRM did not apply it
             counts["failed"] += len(ids)
-            if error.retryable and not give_up:
+            if will_retry(error, attempt, rt.settings):
                 retry_error = error
                 break  # the CRM is struggling: stop here, the rest stays marked for the retry
             for contact_id in ids:
                 _dead_letter(rt, connection_id, contact_id, "write", {"contact_id": contact_id}, error, attempt)
-            rt.queue.written(connection_id, ids)
+            ledger.written(connection_id, ids)
             continue
         counts["calls"] += result.calls
         counts["written"] += len(result.succeeded)
         counts["failed"] += len(result.failed)
         _record_written(rt, connection_id, result.succeeded, changes, now)
-        rt.queue.sent(connection_id, ids)
+        ledger.sent(connection_id, ids)
         finished = list(result.succeeded)
         for contact_id, error in result.failed.items():
-            if isinstance(error, AdapterError) and error.retryable and not give_up:
+            if will_retry(error, attempt, rt.settings):
                 retry_error = error  # stays marked dirty for the retry
                 continue
             _dead_letter(rt, connection_id, contact_id, "write", {"contact_id": contact_id}, error, attempt)
             finished.append(contact_id)
-        rt.queue.written(connection_id, finished)
+        ledger.written(connection_id, finished)
     _record_usage(rt, connection_id, adapter)
-    if retry_error is not None:
-        delay = backoff_delay(attempt, rt.settings.retry_base_seconds, getattr(retry_error, "retry_after", None))
-        rt.queue.request_flush(connection_id, delay=delay, attempt=attempt + 1)
+    delay = retry_delay(retry_error, attempt, rt.settings) if retry_error is not None else None
+    if delay is not None:
+        ledger.request_flush(connection_id, delay=delay, attempt=attempt + 1)
         log.warning("writes for connection %s deferred %.1fs (attempt %d): %s", connection_id, delay, attempt,
                     type(retry_error).__name__)
-    elif rt.queue.dirty_count(connection_id):
-        rt.queue.request_flush(connection_id)
+    elif ledger.dirty_count(connection_id):
+        ledger.request_flush(connection_id)
     return counts
 
 
-def _skip_already_applied(rt: Runtime, adapter: CRMAdapter, connection_id: int, updates: list[Any],
-                          changes: dict[str, dict[str, Any]], now: datetime) -> list[Any]:
+def _skip_already_applied(rt: Runtime, ledger: WriteLedger, adapter: CRMAdapter, connection_id: int,
+                          updates: list[Any], changes: dict[str, dict[str, Any]], now: datetime) -> list[Any]:
     """A worker killed during a write leaves the CRM holding values our ledger never recorded: read
     those contacts back and record the ones already applied instead of writing them a second time."""
-    uncertain = rt.queue.in_flight(connection_id, [u.contact_id for u in updates])
+    uncertain = ledger.in_flight(connection_id, [u.contact_id for u in updates])
     if not uncertain:
         return updates
     try:
@@ -244,8 +237,8 @@ def _skip_already_applied(rt: Runtime, adapter: CRMAdapter, connection_id: int, 
     applied = [cid for cid in uncertain
                if cid in on_crm and not changed_fields(changes[cid], _jsonable(on_crm[cid]))]
     _record_written(rt, connection_id, applied, changes, now)
-    rt.queue.written(connection_id, applied)
-    rt.queue.sent(connection_id, uncertain)
+    ledger.written(connection_id, applied)
+    ledger.sent(connection_id, uncertain)
     log.info("%d of %d contacts of an interrupted write were already on the CRM", len(applied), len(uncertain))
     return [u for u in updates if u.contact_id not in set(applied)]
 
@@ -305,9 +298,8 @@ def forget_contact(rt: Runtime, connection_id: int, contact_id: str) -> int:
 def _retry_or_dead_letter(rt: Runtime, connection_id: int, contact_ids: list[str], error: AdapterError,
                           attempt: int) -> None:
     """A refresh that failed: try again later with backoff, or dead-letter each contact."""
-    if error.retryable and attempt < rt.settings.max_attempts:
-        delay = backoff_delay(attempt, rt.settings.retry_base_seconds,
-                              error.retry_after if isinstance(error, RateLimited | BudgetExhausted) else None)
+    delay = retry_delay(error, attempt, rt.settings)
+    if delay is not None:
         rt.queue.enqueue(refresh_contacts, delay, connection_id, contact_ids, attempt=attempt + 1)
         log.warning("refresh of %d contacts on connection %s retried in %.1fs (attempt %d): %s", len(contact_ids),
                     connection_id, delay, attempt, type(error).__name__)
@@ -359,10 +351,6 @@ def _record_usage(rt: Runtime, connection_id: int, adapter: CRMAdapter) -> None:
         row.limits = _jsonable({k: v for k, v in usage.items() if k != "calls"})
 
 
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
 def _jsonable(value: Any) -> Any:
     if isinstance(value, dict):
         return {str(k): _jsonable(v) for k, v in value.items()}
@@ -385,17 +373,17 @@ def reconcile_connection(connection_id: int, attempt: int = 1) -> int:
     started = utcnow()
     with rt.store.session() as session:
         cursor = session.get(SyncCursor, (connection_id, "reconcile"))
-        last = _aware(cursor.since) if cursor and cursor.since else None
+        last = as_utc(cursor.since) if cursor and cursor.since else None
     since = last - RECONCILE_OVERLAP if last else started - RECONCILE_FIRST_WINDOW
     queued = 0
     try:
         for page in adapter.iter_contacts(modified_since=since):
-            queued += rt.queue.request_refresh(connection_id, page.contact_ids)
+            queued += rt.queue.refreshes.request(connection_id, page.contact_ids)
     except AdapterError as error:
         _record_usage(rt, connection_id, adapter)
-        if error.retryable and attempt < rt.settings.max_attempts:
-            rt.queue.enqueue(reconcile_connection, backoff_delay(attempt, rt.settings.retry_base_seconds),
-                             connection_id, attempt=attempt + 1)
+        delay = retry_delay(error, attempt, rt.settings)
+        if delay is not None:
+            rt.queue.enqueue(reconcile_connection, delay, connection_id, attempt=attempt + 1)
             return queued
         _dead_letter(rt, connection_id, None, "reconcile_connection", {}, error, attempt)
         return queued

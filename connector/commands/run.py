@@ -44,7 +44,8 @@ def worker_command(burst: bool) -> None:
         configure_logging(rt.settings.log_level)
         # A SimpleWorker (jobs in-process, no fork per job) that also heartbeats, so a peer killed
         # mid-job is noticed in seconds and its jobs retried (see connector/worker.py); jobs are idempotent.
-        worker = CEMWorker([rt.queue.rq], connection=rt.redis, maintenance_interval=30, key_prefix=rt.queue.prefix)
+        worker = CEMWorker([rt.queue.rq], connection=rt.redis, maintenance_interval=30, keys=rt.queue.keys,
+                           ledger=rt.queue.writes)
         worker.work(burst=burst, with_scheduler=True, logging_level=rt.settings.log_level)
 
 

@@ -38,7 +38,7 @@ def backfill_command(connection_id: int | None, since: datetime | None, restart:
             cursor = cursor_value
             while True:
                 page = adapter.list_contacts(cursor, modified_since=since)
-                rt.queue.request_refresh(connection_id, page.contact_ids)
+                rt.queue.refreshes.request(connection_id, page.contact_ids)
                 queued_ids.extend(page.contact_ids)
                 processed += len(page.contact_ids)
                 total = page.total or total

@@ -58,7 +58,7 @@ def receive(platform: str, connection_id: int | None = None) -> Response:
 
     def sink(target_connection: int, events: list[ChangeEvent]) -> int:
         try:
-            return rt.queue.accept(target_connection, events)
+            return rt.queue.deliveries.accept(target_connection, events)
         except QueueUnavailable as exc:
             raise ServiceUnavailable("Temporarily unable to accept events; please retry.") from exc
 

@@ -16,6 +16,7 @@ import time
 import zlib
 from pathlib import Path
 
+from connector.redis_conn import as_text
 from sandbox.dataset import demo_records
 
 from .outcome import Row
@@ -91,9 +92,9 @@ def _mentions(directory: Path, world: World, contact_id: str) -> list[str]:
                     break
     redis = world.runtime.redis
     for key in redis.scan_iter(match=f"{world.runtime.queue.prefix}*", count=500):
-        name = key.decode() if isinstance(key, bytes) else str(key)
-        kind = redis.type(key).decode()
-        members = [] if kind != "set" else [m.decode().lower() for m in redis.smembers(key)]
+        name = as_text(key)
+        kind = as_text(redis.type(key))
+        members = [] if kind != "set" else [as_text(m).lower() for m in redis.smembers(key)]
         if any(n in name.lower() for n in needles) or any(n == m for n in needles for m in members):
             found.append(f"redis {name.split(':', 2)[-1]}")
     for key in redis.scan_iter(match="rq:job:*", count=500):

@@ -1,0 +1,75 @@
+"""Every Redis key the connector uses, and the names of its jobs, in one place (after rq's ``keys.py``).
+
+All keys live under ``cem:<queue name>:``, so installs sharing a Redis never see each other's:
+
+- ``seen:<conn>``              ids of the deliveries accepted, scored by arrival time (``DeliveryLog``)
+- ``pending:<conn>:<contact>``  a refresh of this contact is queued (coalesces bursts; ``RefreshCoalescer``)
+- ``waiting:<conn>``            contacts to refresh, until the collector puts them in batch jobs
+- ``collect:<conn>``            a collector job is queued
+- ``dirty:<conn>``              contacts whose new values await a batched write; a contact leaves it only
+                                once written (or dead-lettered), so a crash loses nothing (``WriteLedger``)
+- ``flush:<conn>``              a flush job is queued
+- ``flush-lock:<conn>``         one flush at a time per connection (no two workers write one contact)
+- ``inflight:<conn>``           contacts whose write was sent but not yet recorded; left over only when a
+                                worker died mid-write, so the next flush reads them back before rewriting
+- ``heartbeats``, ``recovery-lock``  worker liveness (``connector.worker``)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class QueueKeys:
+    prefix: str  # "cem:<queue name>:"
+
+    @classmethod
+    def for_queue(cls, name: str) -> QueueKeys:
+        return cls(f"cem:{name}:")
+
+    def seen(self, connection_id: int) -> str:
+        return f"{self.prefix}seen:{connection_id}"
+
+    def pending(self, connection_id: int, contact_id: str) -> str:
+        return f"{self.prefix}pending:{connection_id}:{contact_id}"
+
+    def waiting(self, connection_id: int) -> str:
+        return f"{self.prefix}waiting:{connection_id}"
+
+    def collect(self, connection_id: int) -> str:
+        return f"{self.prefix}collect:{connection_id}"
+
+    def dirty(self, connection_id: int) -> str:
+        return f"{self.prefix}dirty:{connection_id}"
+
+    def flush(self, connection_id: int) -> str:
+        return f"{self.prefix}flush:{connection_id}"
+
+    def flush_lock(self, connection_id: int | str) -> str:
+        return f"{self.prefix}flush-lock:{connection_id}"
+
+    @property
+    def flush_locks(self) -> str:
+        """A SCAN pattern matching every connection's flush lock."""
+        return self.flush_lock("*")
+
+    def inflight(self, connection_id: int) -> str:
+        return f"{self.prefix}inflight:{connection_id}"
+
+    @property
+    def heartbeats(self) -> str:
+        return f"{self.prefix}heartbeats"
+
+    @property
+    def recovery_lock(self) -> str:
+        return f"{self.prefix}recovery-lock"
+
+
+# Jobs are enqueued by dotted name (rq resolves it in the worker), so the queue never imports the
+# jobs module that uses it.
+PROCESS_EVENTS = "connector.jobs.process_events"
+COLLECT_REFRESHES = "connector.jobs.collect_refreshes"
+REFRESH_CONTACTS = "connector.jobs.refresh_contacts"
+FLUSH_WRITES = "connector.jobs.flush_writes"
+RECONCILE_CONNECTION = "connector.jobs.reconcile_connection"

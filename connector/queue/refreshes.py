@@ -1,0 +1,63 @@
+"""The refresh coalescer: one refresh per contact however many events arrive, handed out in batches."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import redis
+
+from ..redis_conn import as_text
+from .keys import COLLECT_REFRESHES, REFRESH_CONTACTS, QueueKeys
+from .scheduling import FLAG_TTL, Enqueue
+
+REFRESH_BATCH = 50  # contacts per refresh job: one batch read per object type covers them all
+
+
+class RefreshCoalescer:
+    def __init__(self, connection: redis.Redis, keys: QueueKeys, enqueue: Enqueue) -> None:
+        self.redis, self.keys, self.enqueue = connection, keys, enqueue
+
+    def request(self, connection_id: int, contact_ids: Sequence[str]) -> int:
+        """Queue one refresh per contact however many events arrive before it runs.
+
+        New contacts wait in ``waiting:<conn>`` for one collector job, which hands them out in
+        batches of REFRESH_BATCH: CRMs that send one webhook per record (Dataverse) still get
+        batch reads, because everything that arrived while the collector was queued goes together.
+        Returns how many contacts were newly queued.
+        """
+        pipe = self.redis.pipeline(transaction=False)
+        unique = list(dict.fromkeys(contact_ids))
+        for contact_id in unique:
+            pipe.set(self.keys.pending(connection_id, contact_id), 1, nx=True, ex=FLAG_TTL)
+        fresh = [cid for cid, was_set in zip(unique, pipe.execute(), strict=True) if was_set]
+        if fresh:
+            self.redis.sadd(self.keys.waiting(connection_id), *fresh)
+            self._ensure_collector(connection_id)
+        return len(fresh)
+
+    def hand_out(self, connection_id: int, limit: int = 100 * REFRESH_BATCH) -> int:
+        """Turn waiting contacts into refresh jobs of REFRESH_BATCH; they leave the waiting set only
+        once their job is queued, so a crash here can only duplicate a refresh, never drop one."""
+        self.redis.delete(self.keys.collect(connection_id))  # arrivals from now on need a new collector
+        key = self.keys.waiting(connection_id)
+        ids = sorted(map(as_text, self.redis.srandmember(key, limit) or []))
+        for start in range(0, len(ids), REFRESH_BATCH):
+            chunk = ids[start:start + REFRESH_BATCH]
+            self.enqueue(REFRESH_CONTACTS, 0, connection_id, chunk)
+            self.redis.srem(key, *chunk)
+        if self.redis.scard(key):
+            self._ensure_collector(connection_id)
+        return len(ids)
+
+    def started(self, connection_id: int, contact_ids: Sequence[str]) -> None:
+        # Cleared before reading the CRM so a change made during the read queues another refresh.
+        if contact_ids:
+            self.redis.delete(*(self.keys.pending(connection_id, cid) for cid in contact_ids))
+
+    def forget(self, connection_id: int, contact_id: str) -> None:
+        self.redis.delete(self.keys.pending(connection_id, contact_id))
+        self.redis.srem(self.keys.waiting(connection_id), contact_id)
+
+    def _ensure_collector(self, connection_id: int) -> None:
+        if self.redis.set(self.keys.collect(connection_id), 1, nx=True, ex=FLAG_TTL):
+            self.enqueue(COLLECT_REFRESHES, 0, connection_id)
