@@ -146,15 +146,19 @@ def bench_dedupe_memory(redis: PrivateRedis) -> list[list[str]]:
     client = redis_lib.Redis.from_url(redis.url)
     queue = JobQueue(client, f"dedupe-{uuid.uuid4().hex[:6]}")
     for start in range(0, DEDUPE_IDS, 100):
-        queue.accept(7, [ChangeEvent(platform="hubspot", kind=CONTACT_CHANGED, object_type="contact",
+        queue.deliveries.accept(7, [ChangeEvent(platform="hubspot", kind=CONTACT_CHANGED, object_type="contact",
                                      object_id=str(101 + i % 100), event_id=f"62515:25:{start + i}:1789603200{i:03d}",
                                      occurred_at=_epoch()) for i in range(100)])
-    keys = [k for k in client.scan_iter(match=f"{queue.prefix}seen:*")]
+    keys = list(client.scan_iter(match=f"{queue.prefix}seen*"))
     used = sum(int(client.memory_usage(k, samples=0) or 0) for k in keys)
+    waiting = sum(int(client.memory_usage(k, samples=0) or 0)
+                  for k in client.scan_iter(match=f"{queue.prefix}inbox*"))
+    waiting += sum(int(client.memory_usage(k, samples=0) or 0) for k in client.scan_iter(match="rq:job:*"))
     client.delete(*client.keys(f"{queue.prefix}*"))
     queue.rq.empty()
     return [["delivery ids remembered", f"{DEDUPE_IDS:,}"], ["Redis bytes for them", f"{used:,}"],
-            ["bytes per id (aim <= 40)", f"{used / DEDUPE_IDS:.1f}"]]
+            ["bytes per id (aim <= 40)", f"{used / DEDUPE_IDS:.1f}"],
+            ["bytes per event waiting for a worker (inbox / RQ jobs)", f"{waiting / DEDUPE_IDS:.1f}"]]
 
 
 def _epoch() -> Any:

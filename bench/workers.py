@@ -42,7 +42,7 @@ def run(workers: int, events: int, contacts: int) -> tuple[float, int]:
         suspend(world.runtime.redis)
         now = datetime.now(UTC)
         for n in range(events):
-            queue.accept(world.connection_id, [ChangeEvent(
+            queue.deliveries.accept(world.connection_id, [ChangeEvent(
                 platform="hubspot", event_id=f"bench:{n}", kind=CONTACT_CHANGED, object_type="contact",
                 object_id=ids[n % len(ids)], occurred_at=now, account_id=None)])
         for _ in range(workers):

@@ -24,7 +24,7 @@ from rq.executions import Execution
 from rq.registry import StartedJobRegistry
 from rq.utils import parse_composite_key
 
-from .queue import QueueKeys, WriteLedger
+from .queue import DeliveryLog, QueueKeys, WriteLedger
 from .redis_conn import as_text
 
 log = logging.getLogger("cem.worker")
@@ -34,8 +34,10 @@ STALE_SECONDS = 10.0  # a worker silent this long is dead (SIGKILL, OOM, machine
 
 
 class CEMWorker(SimpleWorker):
-    def __init__(self, *args: Any, keys: QueueKeys, ledger: WriteLedger, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, keys: QueueKeys, ledger: WriteLedger, deliveries: DeliveryLog | None = None,
+                 **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.deliveries = deliveries  # frees the drain locks a dead worker held
         self.heartbeats_key = keys.heartbeats
         self.recovery_lock_key = keys.recovery_lock
         self.ledger = ledger  # frees the flush locks a dead worker held
@@ -87,6 +89,8 @@ class CEMWorker(SimpleWorker):
             for queue in self.queues:
                 self._expire_executions_of(queue, set(dead))
             self.ledger.release_locks_of(dead)
+            if self.deliveries is not None:
+                self.deliveries.release_locks_of(dead)
             self.connection.zrem(self.heartbeats_key, *dead)
         finally:
             self.connection.delete(self.recovery_lock_key)

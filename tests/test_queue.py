@@ -34,7 +34,54 @@ def test_a_repeated_delivery_is_accepted_once(queue: JobQueue) -> None:
     assert queue.deliveries.accept(991, [event("a"), event("b")]) == 2
     assert queue.deliveries.accept(991, [event("a"), event("b"), event("c")]) == 1
     assert queue.deliveries.accept(991, [event("c"), event("c")]) == 0
-    assert queue.rq.count == 2  # two deliveries with new events -> two jobs
+    assert queue.deliveries.backlog(991) == 3
+    assert queue.rq.count == 1  # one drain job for the burst, not one per delivery
+
+
+def test_the_drainer_reads_in_order_and_trims_only_what_it_processed(queue: JobQueue) -> None:
+    for i in range(5):
+        queue.deliveries.accept(981, [event(f"e{i}", contact=str(i))])
+    read, events = queue.deliveries.take(981, 3)
+    assert read == 3 and [e["object_id"] for e in events] == ["0", "1", "2"]
+    queue.deliveries.accept(981, [event("late", contact="9")])
+    assert queue.deliveries.backlog(981) == 6  # nothing leaves before it is processed
+    queue.deliveries.done(981, read)
+    assert [e["object_id"] for e in queue.deliveries.take(981, 10)[1]] == ["3", "4", "9"]
+
+
+def test_a_deep_backlog_sheds_load_with_retry_after(queue: JobQueue, monkeypatch: pytest.MonkeyPatch) -> None:
+    from connector.queue import deliveries
+
+    monkeypatch.setattr(deliveries, "INBOX_LIMIT", 2)
+    assert queue.deliveries.accept(982, [event("a"), event("b")]) == 2
+    with pytest.raises(deliveries.InboxFull) as refused:
+        queue.deliveries.accept(982, [event("c")])
+    assert refused.value.retry_after > 0
+    assert queue.deliveries.backlog(982) == 2
+    read, _ = queue.deliveries.take(982, 10)
+    queue.deliveries.done(982, read)
+    assert queue.deliveries.accept(982, [event("c")]) == 1  # the refused one is taken on its retry
+
+
+def test_remembered_ids_are_compact_and_capped(queue: JobQueue, monkeypatch: pytest.MonkeyPatch) -> None:
+    from connector.queue import deliveries
+
+    for start in range(0, 20_000, 500):
+        queue.deliveries.accept(983, [event(f"id-{n}") for n in range(start, start + 500)])
+    keys = list(queue.redis.scan_iter(f"{queue.prefix}seen*:983*"))
+    used = sum(queue.redis.memory_usage(k, samples=0) for k in keys)
+    assert used / 20_000 <= 40, f"{used / 20_000:.1f} bytes per remembered id"
+    assert queue.deliveries.accept(983, [event("id-7"), event("id-19999")]) == 0
+    monkeypatch.setattr(deliveries, "SEEN_CAP", 20_000)  # full: new ids are taken but not remembered
+    assert queue.deliveries.accept(983, [event("over")]) == 1
+    assert queue.deliveries.accept(983, [event("over")]) == 1
+
+
+def test_forget_takes_the_person_out_of_the_inbox(queue: JobQueue) -> None:
+    queue.deliveries.accept(984, [event("a", contact="77"), event("b", contact="78"), event("c", contact="77")])
+    assert queue.deliveries.forget(984, "77") == 2
+    read, events = queue.deliveries.take(984, 10)
+    assert read == 3 and [e["object_id"] for e in events] == ["78"]
 
 
 def test_duplicates_inside_one_delivery_count_once(queue: JobQueue) -> None:

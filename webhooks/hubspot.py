@@ -18,7 +18,7 @@ hubspot-api-client ``utils/signature.py`` source; see shared/reference/crm-apis.
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
 from .base import InboundRequest, WebhookReceiver, WebhookTarget, load_json
@@ -93,6 +93,7 @@ def v2_signature(secret: str, method: str, uri: str, body: bytes) -> str:
 
 class HubSpotReceiver(WebhookReceiver):
     platform: ClassVar[str] = "hubspot"
+    redelivery_window = timedelta(hours=26)  # up to 10 retries over ~24 h, plus a margin
 
     # -- verification ------------------------------------------------------------------
     def verify(self, request: InboundRequest, target: WebhookTarget) -> None:

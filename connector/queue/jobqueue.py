@@ -39,6 +39,7 @@ class JobQueue:
 
     def forget_contact(self, connection_id: int, contact_id: str) -> None:
         """GDPR: drop every trace of the person from Redis, failed-job records included."""
+        self.deliveries.forget(connection_id, contact_id)
         self.refreshes.forget(connection_id, contact_id)
         self.writes.forget(connection_id, contact_id)
         self._forget_failed_jobs(connection_id, contact_id)

@@ -2,7 +2,10 @@
 
 All keys live under ``cem:<queue name>:``, so installs sharing a Redis never see each other's:
 
-- ``seen:<conn>``              ids of the deliveries accepted, scored by arrival time (``DeliveryLog``)
+- ``seen:<conn>:<bucket>:<shard>``  64-bit digests of accepted delivery ids, integer sets per time bucket
+- ``seen-meta:<conn>``         shard count and size of each bucket (``DeliveryLog``)
+- ``inbox:<conn>``             accepted events, oldest first, until a drain job has processed them
+- ``drain:<conn>``, ``drain-lock:<conn>``  a drain job is queued; one drain at a time per connection
 - ``pending:<conn>:<contact>``  a refresh of this contact is queued (coalesces bursts; ``RefreshCoalescer``)
 - ``waiting:<conn>``            contacts to refresh, until the collector puts them in batch jobs
 - ``collect:<conn>``            a collector job is queued
@@ -30,6 +33,18 @@ class QueueKeys:
 
     def seen(self, connection_id: int) -> str:
         return f"{self.prefix}seen:{connection_id}"
+
+    def seen_meta(self, connection_id: int) -> str:
+        return f"{self.prefix}seen-meta:{connection_id}"
+
+    def inbox(self, connection_id: int) -> str:
+        return f"{self.prefix}inbox:{connection_id}"
+
+    def drain(self, connection_id: int) -> str:
+        return f"{self.prefix}drain:{connection_id}"
+
+    def drain_lock(self, connection_id: int | str) -> str:
+        return f"{self.prefix}drain-lock:{connection_id}"
 
     def pending(self, connection_id: int, contact_id: str) -> str:
         return f"{self.prefix}pending:{connection_id}:{contact_id}"
@@ -69,6 +84,7 @@ class QueueKeys:
 # Jobs are enqueued by dotted name (rq resolves it in the worker), so the queue never imports the
 # jobs module that uses it.
 PROCESS_EVENTS = "connector.jobs.process_events"
+DRAIN_DELIVERIES = "connector.jobs.drain_deliveries"
 COLLECT_REFRESHES = "connector.jobs.collect_refreshes"
 REFRESH_CONTACTS = "connector.jobs.refresh_contacts"
 FLUSH_WRITES = "connector.jobs.flush_writes"

@@ -16,6 +16,7 @@ from webhooks.errors import ServiceUnavailable, UnknownConnection
 from webhooks.events import ChangeEvent
 
 from ..connections import ConnectionNotFound, webhook_targets
+from ..queue.deliveries import RETRY_AFTER_SECONDS, InboxFull
 from ..redis_conn import QueueUnavailable
 from ..registry import UnknownPlatform, get_platform
 from ..runtime import Runtime
@@ -56,9 +57,16 @@ def receive(platform: str, connection_id: int | None = None) -> Response:
         return _response(receiver.error_response(UnknownConnection(
             f"No {platform} connection {connection_id}; check the webhook URL configured in the CRM.")))
 
+    retry_after = RETRY_AFTER_SECONDS
+
     def sink(target_connection: int, events: list[ChangeEvent]) -> int:
+        nonlocal retry_after
         try:
-            return rt.queue.deliveries.accept(target_connection, events)
+            return rt.queue.deliveries.accept(target_connection, events,
+                                              window=receiver.redelivery_window.total_seconds())
+        except InboxFull as exc:
+            retry_after = exc.retry_after
+            raise ServiceUnavailable("Too many events are waiting for this connection; please retry.") from exc
         except QueueUnavailable as exc:
             raise ServiceUnavailable("Temporarily unable to accept events; please retry.") from exc
 
@@ -66,10 +74,16 @@ def receive(platform: str, connection_id: int | None = None) -> Response:
         method=request.method,
         url=_public_url(rt),
         headers=CaseInsensitiveDict(dict(request.headers)),
-        body=request.get_data(cache=False),
+        body=_body(receiver.max_body_bytes),
         query=request.args.to_dict(),
     )
-    return _response(receiver.handle(inbound, targets, sink))
+    return _response(receiver.handle(inbound, targets, sink), retry_after)
+
+
+def _body(limit: int) -> bytes:
+    """At most ``limit + 1`` bytes: enough for the receiver to answer 413 without reading the rest
+    (the app-wide MAX_CONTENT_LENGTH is larger than any receiver's limit)."""
+    return request.stream.read(limit + 1)
 
 
 def _receiver(platform: str) -> WebhookReceiver:
@@ -85,10 +99,10 @@ def _public_url(rt: Runtime) -> str:
     return rt.settings.public_url + path
 
 
-def _response(result: Any) -> Response:
+def _response(result: Any, retry_after: int = RETRY_AFTER_SECONDS) -> Response:
     response = Response(result.body, status=result.status, content_type=result.content_type)
     if result.status == 503:
-        response.headers["Retry-After"] = "30"
+        response.headers["Retry-After"] = str(retry_after)
     return response
 
 
