@@ -155,7 +155,8 @@ def drain_deliveries(connection_id: int) -> int:
 # -- collect_refreshes -------------------------------------------------------------------
 def collect_refreshes(connection_id: int) -> int:
     """Hand the contacts waiting for a refresh out in batch jobs (see RefreshCoalescer.request)."""
-    return get_runtime().queue.refreshes.hand_out(connection_id)
+    rt = get_runtime()
+    return rt.queue.refreshes.hand_out(connection_id, batch=rt.adapter(connection_id).read_batch_size)
 
 
 # -- refresh_contacts ---------------------------------------------------------------------
