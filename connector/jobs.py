@@ -118,35 +118,34 @@ DRAIN_ROUNDS = 20  # bound per job; a longer backlog queues the next drain job
 
 
 def drain_deliveries(connection_id: int) -> int:
-    """Process the events intake put in the connection's inbox, oldest first, in batches.
+    """Process the events intake put in the connection's inbox, oldest first, in claimed chunks.
 
-    Events leave the inbox only after their batch is processed, so a crash re-processes (harmless:
-    every effect is decided by the write ledger) and never drops. One drain runs per connection.
+    A chunk leaves the inbox into a claim list named after this worker and is deleted only once
+    processed: put back if processing fails, put back by a live worker if this one dies. While more
+    than a chunk waits, one more drain job is queued so a second worker drains beside this one.
     """
     rt = get_runtime()
     inbox = rt.queue.deliveries
     inbox.drain_started(connection_id)
-    lock = inbox.drain_lock(connection_id)
     job = get_current_job()
-    if not lock.acquire(token=WriteLedger.lock_token(job.worker_name if job is not None else None)):
-        inbox.request_drain(connection_id, delay=1.0)  # another worker drains; look again shortly
-        return 0
+    owner = WriteLedger.lock_token(job.worker_name if job is not None else None)
     drained = 0
-    try:
-        for _ in range(DRAIN_ROUNDS):
-            read, events = inbox.take(connection_id, DRAIN_BATCH)
-            if not read:
-                break
+    for _ in range(DRAIN_ROUNDS):
+        claimed = inbox.claim(connection_id, DRAIN_BATCH, owner)
+        if claimed is None:
+            break
+        claim, events = claimed
+        if inbox.backlog(connection_id):
+            inbox.request_drain(connection_id)  # fan out: the next chunk need not wait for this one
+        try:
             if events:
                 process_events(connection_id, events)
-            inbox.done(connection_id, read)
-            drained += read
-    except Exception:
-        inbox.request_drain(connection_id, delay=30.0)  # the store or the CRM is down: the inbox keeps them
-        raise
-    finally:
-        with contextlib.suppress(LockError):
-            lock.release()
+        except Exception:
+            inbox.unclaim(connection_id, claim)  # the store or the CRM is down: the inbox keeps them
+            inbox.request_drain(connection_id, delay=30.0)
+            raise
+        inbox.release(claim)
+        drained += len(events)
     if inbox.backlog(connection_id):
         inbox.request_drain(connection_id)
     return drained

@@ -39,15 +39,19 @@ def test_a_repeated_delivery_is_accepted_once(queue: JobQueue) -> None:
     assert queue.rq.count == 1  # one drain job for the burst, not one per delivery
 
 
-def test_the_drainer_reads_in_order_and_trims_only_what_it_processed(queue: JobQueue) -> None:
+def test_drainers_claim_disjoint_chunks_and_a_dead_ones_claim_comes_back(queue: JobQueue) -> None:
     for i in range(5):
         queue.deliveries.accept(981, [event(f"e{i}", contact=str(i))])
-    read, events = queue.deliveries.take(981, 3)
-    assert read == 3 and [e["object_id"] for e in events] == ["0", "1", "2"]
-    queue.deliveries.accept(981, [event("late", contact="9")])
-    assert queue.deliveries.backlog(981) == 6  # nothing leaves before it is processed
-    queue.deliveries.done(981, read)
-    assert [e["object_id"] for e in queue.deliveries.take(981, 10)[1]] == ["3", "4", "9"]
+    first = queue.deliveries.claim(981, 2, "worker-a:1")
+    second = queue.deliveries.claim(981, 2, "worker-b:1")
+    assert first and second
+    assert [e["object_id"] for e in first[1]] == ["0", "1"] and [e["object_id"] for e in second[1]] == ["2", "3"]
+    queue.deliveries.release(second[0])  # worker b processed its chunk
+    assert queue.deliveries.release_locks_of(["worker-a"]) == 2  # worker a died holding its chunk
+    assert [e["object_id"] for e in queue.deliveries.peek(981, 10)] == ["0", "1", "4"]
+    claim = queue.deliveries.claim(981, 10, "worker-c:1")
+    assert claim and queue.deliveries.unclaim(981, claim[0]) == 3  # processing failed: back in order
+    assert [e["object_id"] for e in queue.deliveries.peek(981, 10)] == ["0", "1", "4"]
 
 
 def test_a_deep_backlog_sheds_load_with_retry_after(queue: JobQueue, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -59,8 +63,9 @@ def test_a_deep_backlog_sheds_load_with_retry_after(queue: JobQueue, monkeypatch
         queue.deliveries.accept(982, [event("c")])
     assert refused.value.retry_after > 0
     assert queue.deliveries.backlog(982) == 2
-    read, _ = queue.deliveries.take(982, 10)
-    queue.deliveries.done(982, read)
+    claim = queue.deliveries.claim(982, 10, "w:1")
+    assert claim
+    queue.deliveries.release(claim[0])
     assert queue.deliveries.accept(982, [event("c")]) == 1  # the refused one is taken on its retry
 
 
@@ -80,9 +85,10 @@ def test_remembered_ids_are_compact_and_capped(queue: JobQueue, monkeypatch: pyt
 
 def test_forget_takes_the_person_out_of_the_inbox(queue: JobQueue) -> None:
     queue.deliveries.accept(984, [event("a", contact="77"), event("b", contact="78"), event("c", contact="77")])
+    claim = queue.deliveries.claim(984, 1, "w:1")  # one of them is being processed right now
     assert queue.deliveries.forget(984, "77") == 2
-    read, events = queue.deliveries.take(984, 10)
-    assert read == 3 and [e["object_id"] for e in events] == ["78"]
+    assert [e["object_id"] for e in queue.deliveries.peek(984, 10)] == ["78"]
+    assert claim and queue.redis.lrange(claim[0], 0, -1) == [b"{}"]
 
 
 def test_duplicates_inside_one_delivery_count_once(queue: JobQueue) -> None:

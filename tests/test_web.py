@@ -56,7 +56,7 @@ def test_one_public_app_url_routes_events_by_portal(runtime) -> None:  # type: i
                                                                                 body))
     assert response.status_code == 200, response.data
     assert response.json == {"received": 3, "new": 3}
-    inbox = {cid: runtime.queue.deliveries.take(cid, 100)[1] for cid in (first, second)}
+    inbox = {cid: runtime.queue.deliveries.peek(cid, 100) for cid in (first, second)}
     assert sorted(e["object_id"] for e in inbox[first]) == ["1", "2"]
     assert [e["object_id"] for e in inbox[second]] == ["3"]
 

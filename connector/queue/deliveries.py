@@ -14,9 +14,10 @@ so a lookup tries each shard count the bucket used); buckets expire with the win
 new ids are not remembered: a duplicate then gets processed again, which is harmless (the write
 ledger decides every effect), while memory stays bounded.
 
-The drain job (``connector.jobs.drain_deliveries``) reads the inbox in order under a lock and
-trims what it has processed, so a worker killed mid-drain loses nothing: the events are still
-there for the next drain.
+Drain jobs (``connector.jobs.drain_deliveries``) claim the oldest events in chunks (moved
+atomically into a claim list named after the worker), so several workers drain one connection in
+parallel; a claim is deleted once processed, put back when processing fails, and put back by a live
+worker's recovery when its owner dies (``release_locks_of``): nothing is lost.
 """
 
 from __future__ import annotations
@@ -28,13 +29,12 @@ from collections.abc import Sequence
 from typing import Any
 
 import redis
-import redis.lock
 
 from webhooks.events import ChangeEvent
 
 from ..redis_conn import QueueUnavailable, as_text
 from .keys import DRAIN_DELIVERIES, QueueKeys
-from .scheduling import JOB_TIMEOUT, Enqueue
+from .scheduling import Enqueue
 
 BUCKET_SECONDS = 3 * 3600
 DEFAULT_WINDOW = 26 * 3600  # the longest documented redelivery window (24 h) plus a margin
@@ -129,6 +129,28 @@ return removed
 """
 
 
+# Move the oldest entries of the inbox into a claim list named after the drainer, in one step: two
+# workers drain one connection in parallel without taking the same events, and a worker that dies
+# leaves its claim behind for recovery to put back (nothing lost).
+_CLAIM = """
+local items = redis.call('LRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1)
+if #items == 0 then return items end
+redis.call('LTRIM', KEYS[1], #items, -1)
+for i = 1, #items, 1000 do  -- unpack is bounded by Lua's stack
+  redis.call('RPUSH', KEYS[2], unpack(items, i, math.min(i + 999, #items)))
+end
+return items
+"""
+
+# Put a claim back at the front of the inbox, in its order.
+_UNCLAIM = """
+local items = redis.call('LRANGE', KEYS[2], 0, -1)
+for i = #items, 1, -1 do redis.call('LPUSH', KEYS[1], items[i]) end
+redis.call('DEL', KEYS[2])
+return #items
+"""
+
+
 class InboxFull(QueueUnavailable):
     """The connection's backlog is past INBOX_LIMIT: shed load, the CRM retries later."""
 
@@ -148,6 +170,8 @@ class DeliveryLog:
         self.redis, self.keys, self.enqueue = connection, keys, enqueue
         self._accept = connection.register_script(_ACCEPT)
         self._forget = connection.register_script(_FORGET)
+        self._claim = connection.register_script(_CLAIM)
+        self._unclaim = connection.register_script(_UNCLAIM)
 
     # -- intake (web process; one round trip) -----------------------------------------------------
     def accept(self, connection_id: int, events: Sequence[ChangeEvent], *, window: float = DEFAULT_WINDOW) -> int:
@@ -187,31 +211,43 @@ class DeliveryLog:
         if delay > 0 or self.redis.set(self.keys.drain(connection_id), 1, nx=True, ex=DRAIN_FLAG_TTL):
             self.enqueue(DRAIN_DELIVERIES, delay, connection_id)
 
-    def drain_lock(self, connection_id: int) -> redis.lock.Lock:
-        return self.redis.lock(self.keys.drain_lock(connection_id), timeout=JOB_TIMEOUT, blocking=False)
-
-    def take(self, connection_id: int, limit: int) -> tuple[int, list[dict[str, Any]]]:
-        """The oldest ``limit`` inbox entries (how many were read, the events among them); they stay
-        in the inbox until ``done``."""
-        raw = self.redis.lrange(self.keys.inbox(connection_id), 0, limit - 1)
+    def claim(self, connection_id: int, limit: int, owner: str) -> tuple[str, list[dict[str, Any]]] | None:
+        """Move the oldest ``limit`` events into a claim list of ``owner`` (``<worker>:<uuid>``);
+        ``None`` when the inbox is empty. ``release`` the claim once processed."""
+        key = self.keys.claim(connection_id, owner)
+        raw = self._claim(keys=[self.keys.inbox(connection_id), key], args=[limit])
+        if not raw:
+            return None
         events = [json.loads(as_text(entry)) for entry in raw]
-        return len(raw), [e for e in events if e]
+        return key, [e for e in events if e]
 
-    def done(self, connection_id: int, count: int) -> None:
-        if count:
-            self.redis.ltrim(self.keys.inbox(connection_id), count, -1)
+    def release(self, claim: str) -> None:
+        self.redis.delete(claim)
+
+    def unclaim(self, connection_id: int, claim: str) -> int:
+        """Put a claim's events back at the front of the inbox (processing failed)."""
+        return int(self._unclaim(keys=[self.keys.inbox(connection_id), claim]))
+
+    def peek(self, connection_id: int, limit: int) -> list[dict[str, Any]]:
+        """The oldest ``limit`` waiting events, left in place (status pages, tests)."""
+        raw = self.redis.lrange(self.keys.inbox(connection_id), 0, limit - 1)
+        return [e for e in (json.loads(as_text(entry)) for entry in raw) if e]
 
     def backlog(self, connection_id: int) -> int:
         return int(self.redis.llen(self.keys.inbox(connection_id)))
 
-    def release_locks_of(self, workers: Sequence[str]) -> None:
-        """Free the drain locks held by these (dead) workers; their events are still in the inbox."""
-        owners = tuple(f"{name}:" for name in workers)
-        for key in self.redis.scan_iter(match=self.keys.drain_lock("*"), count=100):
-            if as_text(self.redis.get(key)).startswith(owners):
-                self.redis.delete(key)
+    def release_locks_of(self, workers: Sequence[str]) -> int:
+        """Put the events claimed by these (dead) workers back in their inboxes; returns how many."""
+        returned = 0
+        for worker in workers:
+            for key in list(self.redis.scan_iter(match=self.keys.claim("*", f"{worker}:*"), count=100)):
+                connection_id = self.keys.claim_connection(as_text(key))
+                returned += int(self._unclaim(keys=[self.keys.inbox(connection_id), key]))
+        return returned
 
     def forget(self, connection_id: int, contact_id: str) -> int:
-        """GDPR: events naming the person leave the inbox (remembered ids are digests: nothing to drop)."""
-        return int(self._forget(keys=[self.keys.inbox(connection_id)],
-                                args=[json.dumps(contact_id), contact_id, TOMBSTONE]))
+        """GDPR: events naming the person leave the inbox and the claims (remembered ids are digests)."""
+        lists = [self.keys.inbox(connection_id),
+                 *map(as_text, self.redis.scan_iter(match=self.keys.claim(connection_id, "*"), count=100))]
+        return sum(int(self._forget(keys=[key], args=[json.dumps(contact_id), contact_id, TOMBSTONE]))
+                   for key in lists)

@@ -5,7 +5,8 @@ All keys live under ``cem:<queue name>:``, so installs sharing a Redis never see
 - ``seen:<conn>:<bucket>:<shard>``  64-bit digests of accepted delivery ids, integer sets per time bucket
 - ``seen-meta:<conn>``         shard count and size of each bucket (``DeliveryLog``)
 - ``inbox:<conn>``             accepted events, oldest first, until a drain job has processed them
-- ``drain:<conn>``, ``drain-lock:<conn>``  a drain job is queued; one drain at a time per connection
+- ``drain:<conn>``              a drain job is queued
+- ``claim:<conn>:<worker>:<id>``  events a drain job took from the inbox and is processing
 - ``pending:<conn>:<contact>``  a refresh of this contact is queued (coalesces bursts; ``RefreshCoalescer``)
 - ``waiting:<conn>``            contacts to refresh, until the collector puts them in batch jobs
 - ``collect:<conn>``            a collector job is queued
@@ -43,8 +44,12 @@ class QueueKeys:
     def drain(self, connection_id: int) -> str:
         return f"{self.prefix}drain:{connection_id}"
 
-    def drain_lock(self, connection_id: int | str) -> str:
-        return f"{self.prefix}drain-lock:{connection_id}"
+    def claim(self, connection_id: int | str, owner: str) -> str:
+        """Events a drainer took from the inbox; ``owner`` is ``<worker name>:<uuid>``."""
+        return f"{self.prefix}claim:{connection_id}:{owner}"
+
+    def claim_connection(self, key: str) -> int:
+        return int(key[len(f"{self.prefix}claim:"):].split(":", 1)[0])
 
     def pending(self, connection_id: int, contact_id: str) -> str:
         return f"{self.prefix}pending:{connection_id}:{contact_id}"
