@@ -82,7 +82,7 @@ class ContactPage:
 
 
 class CRMAdapter(abc.ABC):
-    """Base class of every platform adapter (adapters/<platform>.py)."""
+    """Base class of every platform adapter (``adapters/<platform>/``, exported by the package)."""
 
     platform: ClassVar[str]
     label: ClassVar[str]  # "HubSpot", "Salesforce", "Dynamics 365"
@@ -93,6 +93,9 @@ class CRMAdapter(abc.ABC):
     # Facts from check_connection() that receivers need later (e.g. the integration user, for loop
     # prevention); `connect` stores them in the connection's settings.
     remembered_facts: ClassVar[tuple[str, ...]] = ()
+    # The credential the CRM signs its webhooks with, when it is one (HubSpot: the app's client secret);
+    # None: the connector generates a webhook secret and the admin configures the CRM with it.
+    webhook_secret_credential: ClassVar[str | None] = None
 
     def __init__(self, connection: ConnectionInfo) -> None:
         self.connection = connection

@@ -11,6 +11,10 @@ from typing import Any, Literal
 
 from cem_engine.model import CHURN_REASONS, EMOTIONS, JOURNEY_STAGES
 
+# The product's name space in every CRM: HubSpot's property group and property prefix (cem_...),
+# Dataverse's default publisher prefix; Salesforce's API names start with its capitalised form (CEM_...).
+NAMESPACE = "cem"
+
 FieldType = Literal["picklist", "datetime", "number", "longtext"]
 
 

@@ -27,6 +27,7 @@ from adapters.hubspot import HubSpotAdapter
 from sandbox.dataset import demo_records
 from sandbox.hubspot import HubSpotSandbox
 from sandbox.server import ServerThread
+from webhooks.hubspot import signature_headers
 
 CONTACTS = 50
 INTAKE_REQUESTS = 150
@@ -131,14 +132,7 @@ def _batch(portal_id: int, app_id: int, n: int) -> bytes:
 
 
 def _signed(secret: str, url: str, body: bytes) -> dict[str, str]:
-    import base64
-    import hashlib
-    import hmac
-
-    timestamp = str(int(time.time() * 1000))
-    digest = hmac.new(secret.encode(), b"POST" + url.encode() + body + timestamp.encode(), hashlib.sha256).digest()
-    return {"Content-Type": "application/json", "X-HubSpot-Signature-v3": base64.b64encode(digest).decode(),
-            "X-HubSpot-Request-Timestamp": timestamp}
+    return {"Content-Type": "application/json", **signature_headers(secret, url, body)}
 
 
 def _print(title: str, columns: tuple[str, ...], rows: tuple[list[str], ...]) -> None:

@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any, get_type_hints
 
 from .errors import ConfigError
-from .model import CHURN_REASONS, EMOTIONS, JOURNEY_STAGES
+from .model import EMOTIONS, JOURNEY_STAGES
+from .taxonomy import Taxonomy, build_taxonomy
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,7 @@ class EmotionSettings:
     angry_at: float
     survey_weight: float
     neutral_message_weight: float
+    model_weight: float
     nps_scale: tuple[float, ...]
     csat_scale: tuple[float, ...]
 
@@ -46,6 +48,13 @@ class AdvocacySettings:
 
 @dataclass(frozen=True)
 class ReasonSettings:
+    top_k: int
+    cue_bonus: float
+    min_margin: float
+    rep_note_weight: float
+    system_weight: float
+    unanswered_count: int
+    unanswered_days: int
     half_life_days: float
     min_score: float
     sentence_floor: float
@@ -119,7 +128,8 @@ class EngineConfig:
     cues: Mapping[str, tuple[str, ...]]  # emotion label -> cue phrases
     intent: tuple[str, ...]
     advocacy: AdvocacySettings
-    topics: Mapping[str, tuple[str, ...]]  # churn reason -> cue phrases (competitor names included)
+    taxonomy: Taxonomy                   # churn reasons: label, description, examples, cues
+    competitor_names: tuple[str, ...]    # named rivals: "switch to <name>" is an intent to leave
     offers: tuple[str, ...]
     reason: ReasonSettings
     silence: SilenceSettings
@@ -138,7 +148,7 @@ def _merge(base: dict[str, Any], override: Mapping[str, Any], path: str) -> dict
 
     Tables whose defaults are open-ended word lists (lexicon words / phrases, stage maps) accept new keys.
     """
-    open_tables = {"lexicon.words", "lexicon.phrases", "stages.lifecycle", "stages.deal_stage"}
+    open_tables = {"lexicon.words", "lexicon.phrases", "stages.lifecycle", "stages.deal_stage", "reasons"}
     merged = dict(base)
     for key, value in override.items():
         where = f"{path}.{key}" if path else key
@@ -233,8 +243,15 @@ def _validate(cfg: EngineConfig) -> None:
     for value in (*cfg.emotion.nps_scale, *cfg.emotion.csat_scale):
         if not -100 <= value <= 100:
             raise ConfigError(f"survey scale values must be within -100..100, got {value}")
-    if not 0 <= cfg.stages.at_risk_threshold <= 100:
-        raise ConfigError("'stages.at_risk_threshold' must be within 0..100")
+    if not 0 <= cfg.stages.at_risk_threshold <= 101:
+        raise ConfigError("'stages.at_risk_threshold' must be within 0..101 (101 = only a stated intent)")
+    if cfg.reason.top_k < 1 or cfg.reason.unanswered_count < 1:
+        raise ConfigError("'reason.top_k' and 'reason.unanswered_count' must be at least 1")
+    for name in ("rep_note_weight", "system_weight"):
+        if not 0 <= getattr(cfg.reason, name) <= 1:
+            raise ConfigError(f"'reason.{name}' must be within 0..1")
+    if not 0 <= cfg.emotion.model_weight <= 1:
+        raise ConfigError("'emotion.model_weight' must be within 0..1")
     if cfg.emotion.prior_weight < 0:
         raise ConfigError("'emotion.prior_weight' must not be negative")
     stage_names = {*JOURNEY_STAGES, "customer"}
@@ -249,13 +266,12 @@ def _from_merged(data: Mapping[str, Any]) -> EngineConfig:
     unknown = set(cues_raw) - set(EMOTIONS)
     if unknown:
         raise ConfigError(f"unknown emotion in [cues]: {', '.join(sorted(unknown))}")
-    topics_raw = dict(data["topics"])
-    names = _phrase_list(topics_raw.pop("competitor_names"), "topics.competitor_names")
-    unknown = set(topics_raw) - set(CHURN_REASONS)
-    if unknown:
-        raise ConfigError(f"unknown churn reason in [topics]: {', '.join(sorted(unknown))}")
-    topics = {k: _phrase_list(v, f"topics.{k}") for k, v in topics_raw.items()}
-    topics["competitor"] = (*topics.get("competitor", ()), *names)
+    reasons_raw = dict(data["reasons"])
+    taxonomy_name = reasons_raw.pop("taxonomy")
+    if not isinstance(taxonomy_name, str):
+        raise ConfigError("'reasons.taxonomy' must be a string")
+    names = _phrase_list(reasons_raw.pop("competitor_names"), "reasons.competitor_names")
+    taxonomy = build_taxonomy(taxonomy_name, reasons_raw, names)
     cfg = EngineConfig(
         emotion=_build(EmotionSettings, data["emotion"], "emotion"),
         words=_number_table(data["lexicon"]["words"], "lexicon.words", -4.0, 4.0),
@@ -263,7 +279,8 @@ def _from_merged(data: Mapping[str, Any]) -> EngineConfig:
         cues={k: _phrase_list(v, f"cues.{k}") for k, v in cues_raw.items()},
         intent=_phrase_list(data["intent"]["phrases"], "intent.phrases"),
         advocacy=_build(AdvocacySettings, data["advocacy"], "advocacy"),
-        topics=topics,
+        taxonomy=taxonomy,
+        competitor_names=names,
         offers=_phrase_list(data["offers"]["phrases"], "offers.phrases"),
         reason=_build(ReasonSettings, data["reason"], "reason"),
         silence=_build(SilenceSettings, data["silence"], "silence"),

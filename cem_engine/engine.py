@@ -10,10 +10,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from .config import EngineConfig, default_config
+from .embedding import model_status
 from .emotion import read_emotion
 from .model import ContactInput, Profile
 from .reasons import choose_reason, describe
-from .risk import DAY, read_silence, risk_signals, total
+from .risk import DAY, banded, read_silence, risk_signals, total
 from .stages import CUSTOMER_STAGES, StageEvent, iso, iso_date
 from .state import ContactState, new_state, update
 
@@ -49,20 +50,31 @@ def snapshot(state: ContactState, now: datetime) -> Profile:
     silence = read_silence(state, at)
     base_event = timeline.current(at)
     base = base_event.stage if base_event else timeline.stage_at(at)
-    churned = base == "churned" or timeline.lifecycle == "churned"
+    cancelled = _cancellation(state, at)
+    churned = base == "churned" or timeline.lifecycle == "churned" or cancelled is not None
     is_customer = base in CUSTOMER_STAGES or timeline.lifecycle in ("customer", "advocacy") or churned
-    churned_at = (base_event.at if base_event and base_event.stage == "churned" else None) if churned else None
+    churned_at = None
+    if cancelled is not None:
+        churned_at = cancelled[0]
+    elif churned and base_event and base_event.stage == "churned":
+        churned_at = base_event.at
     signals = risk_signals(state, at, emotion, silence, is_customer=is_customer,
                            churned=(churned_at if churned_at is not None else at) if churned else None)
-    risk = total(signals)
     verdict = choose_reason(state, at, silence, is_customer=is_customer)
+    signals = banded(signals, verdict, is_customer=is_customer)
+    risk = total(signals)
     history = [_event_dict(e) for e in timeline.history(at)]
     stage, since, because = base, (base_event.at if base_event else None), (base_event.because if base_event else "")
-    if churned and base != "churned":
+    if cancelled is not None and base != "churned":
+        stage, since, because = "churned", cancelled[0], cancelled[1]
+    elif churned and base != "churned":
         stage, since, because = "churned", None, f"lifecycle stage '{state.contact.lifecycle_stage}'"
     elif not churned and is_customer:
+        exit_intent = _exit_intent(state, at)
         advocacy = _advocacy_since(state, at, emotion.score, risk)
-        if risk >= config.stages.at_risk_threshold:
+        if exit_intent is not None:
+            stage, since, because = "at_risk", exit_intent[0], exit_intent[1]
+        elif risk >= config.stages.at_risk_threshold:
             contributing = [s for s in signals if s.points > 0]
             stage, since = "at_risk", min(s.since for s in contributing)
             top = sorted(contributing, key=lambda s: -s.points)[:3]
@@ -79,6 +91,8 @@ def snapshot(state: ContactState, now: datetime) -> Profile:
         "risk_signals": [s.as_dict() for s in signals],
         "reason_evidence": [e.as_dict() for e in verdict.evidence],
         "reason_scores": verdict.scores,
+        "reason_model": model_status(),
+        "taxonomy": config.taxonomy.name,
         "stage_history": history,
         "stage_emotions": _stage_emotions(state),
         "interactions": state.interactions,
@@ -105,15 +119,39 @@ def _event_dict(event: StageEvent) -> dict[str, Any]:
 
 def _advocacy_since(state: ContactState, at: float, score: float, risk: int) -> tuple[float | None, str] | None:
     rules = state.config.advocacy
+    if state.timeline.lifecycle == "advocacy":  # the CRM marks them evangelist: no emotion gate
+        return None, f"lifecycle stage '{state.contact.lifecycle_stage}'"
     if score < rules.min_score or risk > rules.max_risk:
         return None
     recent = [a for a in state.advocacy if 0 <= at - a[0] <= rules.window_days * DAY]
     if recent:
         first = min(recent)
         return first[0], f"{first[2]} on {iso_date(first[0])}: \"{first[3][:100]}\""
-    if state.timeline.lifecycle == "advocacy":
-        return None, f"lifecycle stage '{state.contact.lifecycle_stage}'"
     return None
+
+
+def _cancellation(state: ContactState, at: float) -> tuple[float, str] | None:
+    """(when, why) of the first cancellation since the latest purchase; a later purchase is a win-back."""
+    since = state.timeline.last_purchase or float("-inf")
+    found = sorted(c for c in state.cancellations if since <= c[0] <= at)
+    if not found:
+        return None
+    ts, _iid, kind, source, quote = found[0]
+    what = "cancellation form" if source == "cancellation form" else \
+        f"cancellation in a {kind} ({source})" if source != "customer" else f"cancellation in a {kind}"
+    return ts, f"{what} on {iso_date(ts)}: \"{quote[:100]}\""
+
+
+def _exit_intent(state: ContactState, at: float) -> tuple[float, str] | None:
+    """(since, why) when the customer stated an intent to leave, after they became a customer."""
+    rules = state.config.risk
+    start = state.timeline.customer_since if state.timeline.customer_since is not None else float("-inf")
+    recent = sorted(i for i in state.intents if start <= i[0] <= at and at - i[0] <= rules.intent_window_days * DAY)
+    if not recent:
+        return None
+    ts, _iid, kind, phrase, quote, source = recent[0]
+    via = " (rep note)" if source == "rep note" else ""
+    return ts, f"intent to leave in a {kind}{via} on {iso_date(ts)}: \"{phrase}\" - \"{quote[:100]}\""
 
 
 def _emotion_explanation(state: ContactState, emotion: Any) -> dict[str, Any]:

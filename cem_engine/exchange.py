@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -13,6 +14,10 @@ from .model import DEAL_STAGES, DEAL_TYPES, ContactFacts, ContactInput, Deal, In
 KINDS = ("email", "call", "note", "meeting", "ticket", "chat", "survey", "form")
 DIRECTIONS = ("inbound", "outbound", "internal")
 AUTHORS = ("customer", "rep", "system")
+# Bounds that keep one hostile or broken line from costing more than it is worth.
+MAX_LINE_CHARS = 5_000_000
+MAX_BODY_CHARS = 1_000_000
+YEARS = (1900, 2200)  # dates outside these are typos or placeholders ("0001-01-01"), not history
 
 
 def _text(record: dict[str, Any], key: str, line: int, *, required: bool = False) -> str | None:
@@ -36,6 +41,8 @@ def _datetime(value: Any, key: str, line: int) -> datetime | None:
             else datetime.combine(date.fromisoformat(value), datetime.min.time())
     except ValueError:
         raise ExchangeError(f"{key!r} is not an ISO date or date-time: {value!r}", line) from None
+    if not YEARS[0] <= parsed.year <= YEARS[1]:
+        raise ExchangeError(f"{key!r} year {parsed.year} is outside {YEARS[0]}..{YEARS[1]}: {value!r}", line)
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
@@ -79,6 +86,7 @@ def _deal(record: dict[str, Any], line: int) -> Deal:
         amount=float(amount) if amount is not None else None,
         created=_date(record.get("created"), "created", line),
         close_date=_date(record.get("close_date"), "close_date", line),
+        lost_reason=_text(record, "lost_reason", line) or "",
     )
 
 
@@ -97,6 +105,7 @@ def _interaction(record: dict[str, Any], line: int) -> Interaction:
     subject = record.get("subject") or ""
     if not isinstance(body, str) or not isinstance(subject, str):
         raise ExchangeError("'subject' and 'body' must be strings", line)
+    body, subject = body[:MAX_BODY_CHARS], subject[:1000]
     return Interaction(
         id=str(_text(record, "id", line, required=True)),
         contact_id=str(_text(record, "contact_id", line, required=True)),
@@ -110,41 +119,78 @@ def _interaction(record: dict[str, Any], line: int) -> Interaction:
     )
 
 
-def read_records(lines: Iterable[str]) -> list[ContactInput]:
-    """Group exchange records by contact, in order of first appearance; blank lines are skipped.
+@dataclass(frozen=True)
+class Problem:
+    """A line that was skipped (``skipped``) or read with a change (e.g. a body cut to the limit)."""
 
-    Deals and interactions may come before their contact record; a contact with no contact record gets
-    bare facts. Errors name the 1-based line number.
+    line: int
+    message: str
+    skipped: bool = True
+
+    def __str__(self) -> str:
+        return f"line {self.line}: {self.message}" + (" (line skipped)" if self.skipped else "")
+
+
+@dataclass
+class ExchangeRead:
+    contacts: list[ContactInput]
+    problems: list[Problem] = field(default_factory=list)
+
+
+def _parse_line(raw: str, number: int) -> dict[str, Any]:
+    if len(raw) > MAX_LINE_CHARS:
+        raise ExchangeError(f"line is {len(raw):,} characters; the limit is {MAX_LINE_CHARS:,}", number)
+    try:
+        record = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise ExchangeError(f"invalid JSON: {exc.msg} (column {exc.colno})", number) from None
+    except RecursionError:
+        raise ExchangeError("JSON nested too deeply", number) from None
+    if not isinstance(record, dict):
+        raise ExchangeError("each line must be a JSON object", number)
+    return record
+
+
+def read_exchange(lines: Iterable[str]) -> ExchangeRead:
+    """Group exchange records by contact, in order of first appearance, keeping every good line.
+
+    A bad line (invalid JSON, missing or wrong fields, impossible dates) is skipped and reported as a
+    ``Problem`` with its 1-based line number; blank lines and a UTF-8 byte-order mark are ignored. Deals
+    and interactions may come before their contact record; a contact with no contact record gets bare facts.
     """
     contacts: dict[str, ContactFacts | None] = {}
     deals: dict[str, list[Deal]] = {}
     interactions: dict[str, list[Interaction]] = {}
+    problems: list[Problem] = []
     for number, raw in enumerate(lines, start=1):
+        raw = raw.lstrip("\ufeff")
         if not raw.strip():
             continue
         try:
-            record = json.loads(raw)
-        except json.JSONDecodeError as exc:
-            raise ExchangeError(f"invalid JSON: {exc.msg} (column {exc.colno})", number) from None
-        if not isinstance(record, dict):
-            raise ExchangeError("each line must be a JSON object", number)
-        kind = record.get("record")
-        if kind == "contact":
-            facts = _contact(record, number)
-            if contacts.get(facts.contact_id) is not None:
-                raise ExchangeError(f"second contact record for {facts.contact_id!r}", number)
-            contacts[facts.contact_id] = facts
-        elif kind == "deal":
-            deal = _deal(record, number)
-            contacts.setdefault(deal.contact_id, None)
-            deals.setdefault(deal.contact_id, []).append(deal)
-        elif kind == "interaction":
-            item = _interaction(record, number)
-            contacts.setdefault(item.contact_id, None)
-            interactions.setdefault(item.contact_id, []).append(item)
-        else:
-            raise ExchangeError(f"'record' must be contact, deal or interaction; got {kind!r}", number)
-    return [
+            record = _parse_line(raw, number)
+            kind = record.get("record")
+            if kind == "contact":
+                facts = _contact(record, number)
+                if contacts.get(facts.contact_id) is not None:
+                    raise ExchangeError(f"second contact record for {facts.contact_id!r}", number)
+                contacts[facts.contact_id] = facts
+            elif kind == "deal":
+                deal = _deal(record, number)
+                contacts.setdefault(deal.contact_id, None)
+                deals.setdefault(deal.contact_id, []).append(deal)
+            elif kind == "interaction":
+                item = _interaction(record, number)
+                if len(str(record.get("body") or "")) > MAX_BODY_CHARS:
+                    problems.append(Problem(number, f"body cut to {MAX_BODY_CHARS:,} characters", skipped=False))
+                contacts.setdefault(item.contact_id, None)
+                interactions.setdefault(item.contact_id, []).append(item)
+            else:
+                raise ExchangeError(f"'record' must be contact, deal or interaction; got {kind!r}", number)
+        except ExchangeError as exc:
+            problems.append(Problem(number, str(exc).removeprefix(f"line {number}: ")))
+        except (RecursionError, ValueError, OverflowError) as exc:  # anything a record can still hide
+            problems.append(Problem(number, f"unreadable record ({type(exc).__name__})"))
+    result = [
         ContactInput(
             contact=facts or ContactFacts(contact_id=cid),
             deals=tuple(deals.get(cid, ())),
@@ -152,6 +198,16 @@ def read_records(lines: Iterable[str]) -> list[ContactInput]:
         )
         for cid, facts in contacts.items()
     ]
+    return ExchangeRead(result, problems)
+
+
+def read_records(lines: Iterable[str]) -> list[ContactInput]:
+    """Like ``read_exchange``, but strict: the first skipped line raises ``ExchangeError``."""
+    read = read_exchange(lines)
+    for problem in read.problems:
+        if problem.skipped:
+            raise ExchangeError(problem.message, problem.line)
+    return read.contacts
 
 
 def _iso(value: date | datetime | None) -> str | None:
@@ -174,7 +230,7 @@ def to_records(data: ContactInput) -> list[dict[str, Any]]:
     for d in data.deals:
         records.append({"record": "deal", "contact_id": d.contact_id, "id": d.id, "name": d.name, "stage": d.stage,
                         "type": d.type, "amount": d.amount, "created": _iso(d.created),
-                        "close_date": _iso(d.close_date)})
+                        "close_date": _iso(d.close_date), **({"lost_reason": d.lost_reason} if d.lost_reason else {})})
     for i in data.interactions:
         record: dict[str, Any] = {
             "record": "interaction", "contact_id": i.contact_id, "id": i.id, "kind": i.kind,

@@ -68,6 +68,7 @@ class Deal:
     amount: float | None = None
     created: date | datetime | None = None
     close_date: date | datetime | None = None
+    lost_reason: str = ""  # why a closed-lost deal was lost, as the CRM records it (a system record)
 
 
 @dataclass(frozen=True)

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from .emotion import EmotionReading
 from .stages import iso_date
 from .state import ContactState
+
+if TYPE_CHECKING:
+    from .reasons import ReasonVerdict
 
 DAY = 86400.0
 URGENT = frozenset({"high", "urgent", "critical", "escalated", "p1", "1"})
@@ -124,3 +128,26 @@ def _renewal_days(state: ContactState, now: float) -> float | None:
 
 def total(signals: list[Signal]) -> int:
     return max(0, min(100, sum(s.points for s in signals)))
+
+
+HIGH_AT, MEDIUM_AT = 67, 34  # the bands reps read (DESIGN.md §3)
+
+
+def banded(signals: list[Signal], verdict: ReasonVerdict, *, is_customer: bool) -> list[Signal]:
+    """Signals adjusted so the total lands in the band DESIGN.md §3 defines.
+
+    High (67+) means a stated intent to leave, or churned: without one, the total stops at 66. Unresolved pain
+    (a churn reason backed by evidence) is at least medium (34).
+    """
+    if any(s.signal in ("churned", "intent_to_leave") for s in signals):
+        return signals
+    out = list(signals)
+    points = total(out)
+    if points >= HIGH_AT:
+        out.append(Signal("no_stated_intent", HIGH_AT - 1 - points,
+                          "high risk needs a stated intent to leave; capped at medium", min(s.since for s in out)))
+    elif is_customer and verdict.reason != "none" and verdict.evidence and points < MEDIUM_AT:
+        first = min(e.ts for e in verdict.evidence)
+        out.append(Signal("churn_reason", MEDIUM_AT - points,
+                          f"unresolved {verdict.reason.replace('_', ' ')} with evidence", first))
+    return out

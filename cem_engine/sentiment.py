@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
 from .config import EngineConfig
+from .intent import cancellation, exit_intent
 from .text import normalise
 
 _TOKEN = re.compile(r"[a-z0-9]+(?:'[a-z]+)?|%")
@@ -25,6 +26,11 @@ _NEGATORS = frozenset({
     "wouldn't", "can't", "cannot", "without", "hardly", "nothing", "nobody", "none",
 })
 _NEGATION_WINDOW = 3
+_MOVE_TO = re.compile(r"\b(?:switch|switching|move|moving|migrate|migrating) (?:over )?to\b", re.IGNORECASE)
+# Requests and courtesy are not feelings: "I would like to know why I was charged" is not a liking.
+_REQUEST = re.compile(r"\b(would|'d|d) (?:really )?(?:like|love)\b", re.IGNORECASE)
+_GREETING = re.compile(r"\b(?:good (?:morning|afternoon|evening|day)|best regards|kind regards|thanks in advance"
+                       r"|thank you in advance|many thanks|with thanks)\b", re.IGNORECASE)
 NEGATIVE_AT = -0.05  # VADER's own threshold for a negative compound score
 POSITIVE_AT = 0.05
 
@@ -53,6 +59,11 @@ class SentenceScore:
     intent: str | None           # the phrase expressing intent to leave, if any
     advocacy: bool
     offer: bool
+    cancellation: str | None = None  # the words of a definite cancellation, if the sentence is one
+    valence: float = 0.0         # what the customer-service phrases added (0 when none occurred)
+    lexicon: bool = False        # a word of the configured lexicon additions occurs (the admin's reading counts)
+    feelings: tuple[float, ...] = ()  # the emotion layer's probabilities of EMOTIONS (empty without the model)
+    vader: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 1.0)  # VADER's compound, pos, neg, neu
 
 
 class Scorer:
@@ -61,6 +72,8 @@ class Scorer:
     def __init__(self, config: EngineConfig) -> None:
         self.analyzer = SentimentIntensityAnalyzer()
         self.analyzer.lexicon.update(config.words)
+        self.added_words = frozenset(w for w, v in config.words.items() if v)
+        self.rivals = frozenset(tuple(tokens(name)) for name in config.competitor_names)
         table: dict[tuple[str, ...], dict[str, object]] = {}
 
         def add(phrase: str, key: str, value: object) -> None:
@@ -78,9 +91,9 @@ class Scorer:
         for emotion, phrases in config.cues.items():
             for phrase in phrases:
                 add(phrase, "emotions", emotion)
-        for topic, phrases in config.topics.items():
-            for phrase in phrases:
-                add(phrase, "topics", topic)
+        for name, reason in config.taxonomy.reasons.items():
+            for phrase in reason.cues:
+                add(phrase, "topics", name)
         for phrase in config.intent:
             add(phrase, "intent", True)
         for phrase in config.advocacy.phrases:
@@ -101,7 +114,10 @@ class Scorer:
         return False
 
     def score(self, sentence: str) -> SentenceScore:
-        compound = self.analyzer.polarity_scores(sentence)["compound"]
+        plain = _GREETING.sub(" ", _REQUEST.sub(r"\1 want", sentence))
+        vader = self.analyzer.polarity_scores(plain) if plain.strip() else {"compound": 0.0, "pos": 0.0,
+                                                                              "neg": 0.0, "neu": 1.0}
+        compound = vader["compound"]
         words = tokens(sentence)
         valence = 0.0
         emotions: list[str] = []
@@ -133,6 +149,13 @@ class Scorer:
                 if info.emotions or info.topics or info.intent or info.valence:
                     found.append(phrase)
                 break  # longest phrase starting here wins
+        stated = exit_intent(sentence)
+        if intent is None and stated:
+            intent = stated
+        if intent is None and self.rivals:
+            move = _MOVE_TO.search(sentence)
+            if move and any(words[i:i + len(r)] == list(r) for r in self.rivals for i in range(len(words))):
+                intent = move.group(0).lower()  # "we plan to switch to <a named competitor>"
         # A customer-service phrase outweighs VADER's reading of polite filler around it ("please send a
         # corrected invoice", "honestly it is hard to justify"): start from neutral when they disagree.
         if valence < 0:
@@ -143,6 +166,9 @@ class Scorer:
         return SentenceScore(
             text=sentence, score=score, emotions=tuple(emotions), cue_words=tuple(found),
             topics=frozenset(topics), intent=intent, advocacy=advocacy, offer=offer,
+            cancellation=cancellation(sentence), valence=valence,
+            lexicon=any(w in self.added_words for w in words),
+            vader=(vader["compound"], vader["pos"], vader["neg"], vader["neu"]),
         )
 
 

@@ -50,6 +50,7 @@ class Timeline:
     keys: tuple[float, ...]          # sort keys of events, for bisect
     lifecycle: str | None            # the lifecycle stage mapped through config (may be "customer")
     customer_since: float | None     # first closed-won purchase
+    last_purchase: float | None      # latest closed-won purchase (a win-back after a cancellation)
     onboarding_end: float | None
     renewal_at: float | None         # contact renewal date
     open_renewal: Deal | None
@@ -102,9 +103,12 @@ def build_timeline(contact: ContactFacts, deals: Sequence[Deal], config: EngineC
     def add(at: float | None, rank: int, stage: str, because: str) -> None:
         events.append((at if at is not None else _FAR_PAST, rank, StageEvent(at, stage, because)))
 
-    # Before the purchase: where marketing and sales say the person is.
+    # Before the purchase: where marketing and sales say the person is. A contact record created after its
+    # deals (a migrated or late-entered record) says nothing about the time before them.
     first_stage = lifecycle if lifecycle in PROSPECT_STAGES else "awareness"
-    if created is not None and (customer_since is None or created < customer_since):
+    first_deal = min((t for t in (_ts(d.created) for d in ordered) if t is not None), default=None)
+    if created is not None and (customer_since is None or created < customer_since) \
+            and (first_deal is None or created <= first_deal):
         because = f"lifecycle stage '{contact.lifecycle_stage}'" if lifecycle in PROSPECT_STAGES else "contact created"
         add(created, 0, first_stage, because)
     for deal in ordered:
@@ -156,7 +160,8 @@ def build_timeline(contact: ContactFacts, deals: Sequence[Deal], config: EngineC
     ))
     return Timeline(
         events=tuple(e for _, _, e in kept), keys=tuple(k for k, _, _ in kept), lifecycle=lifecycle,
-        customer_since=customer_since, onboarding_end=onboarding_end, renewal_at=renewal_at,
+        customer_since=customer_since, last_purchase=_ts(purchases[-1].close_date) if purchases else None,
+        onboarding_end=onboarding_end, renewal_at=renewal_at,
         open_renewal=open_renewal, upsell_offers=upsells,
     )
 

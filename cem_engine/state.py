@@ -11,23 +11,53 @@ from __future__ import annotations
 
 import hashlib
 import heapq
+import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from typing import Any
 
-from . import decay
+from . import decay, schema
+from .classify import Reading, classifier_for
 from .config import EngineConfig
+from .embedding import load_model
 from .errors import StateError
-from .model import ContactFacts, Deal, Interaction
+from .model import EMOTIONS, ContactFacts, Deal, Interaction
+from .polarity import read_layers
 from .sentiment import NEGATIVE_AT, POSITIVE_AT, SentenceScore, scorer_for
 from .stages import Timeline, build_timeline
 from .text import clean_text, short_quote, split_sentences
 
-STATE_VERSION = 1
+STATE_VERSION = 2
 NEGATIVE_EMOTIONS = ("anxious", "confused", "frustrated", "angry", "disappointed")
-_CLOSED_TICKET = frozenset({"closed", "resolved", "solved", "done", "cancelled", "canceled"})
-_TWO_WAY_KINDS = frozenset({"call", "meeting"})  # happen with the customer whoever logged them
+_TWO_WAY_KINDS = frozenset({"call", "meeting"})  # happen with the customer whoever logged them (unless unanswered)
+_REP_NOTE_KINDS = frozenset({"call", "meeting", "note"})
+# A calm complaint is still a complaint: a sentence about a problem reads at least this negative.
+_COMPLAINT_FLOOR = -0.3
+_QUESTION_FLOOR = -0.15
+_CLEARLY_POSITIVE = 0.3
+_REQUEST_FORM = re.compile(r"\s*(?:please|kindly|could you|can you|would you|can we|could we|i'd like|we'd like"
+                           r"|i would like|we would like|may i|may we)\b", re.IGNORECASE)
+_REQUEST_DEAD_ZONE = 0.25
+_CONTRAST = re.compile(r"\b(?:but|however|though|although)\b", re.IGNORECASE)
+# Words that turn a sentence about a topic into a report of a problem ("the import took ten minutes" is not).
+_PROBLEM = re.compile(
+    r"\b(?:not|no|never|none|nothing|nobody|still|yet|again|wrong|problem|problems|issue|issues|error|errors|fail\w*"
+    r"|can't|cannot|couldn't|unable|without|missing|lost|late|delayed|why|where is|where's|haven't|hasn't|didn't"
+    r"|doesn't|don't|isn't|aren't|won't|wasn't|broken|stuck|only|too|instead|twice|unfortunately|but|however"
+    r"|when will|how long|is there a way|supposed to|should have|need|needs|keep|keeps|stopped|declined|blocked"
+    r"|locked|forgot|unhappy|disappointed|complain\w*|charged|refund\w*|cancel\w*|other|another|elsewhere"
+    r"|cheaper|expensive|rude|increase|increased|higher|more than|budget)\b", re.IGNORECASE)
+# Reported speech in what a rep logged: only these sentences are the customer's words, second hand.
+_REPORTED = re.compile(
+    r"\b(?:she|he|they|customer|client|contact|buyer|their team|the team)\b[^.;]{0,30}?\b(?:said|says|mentioned|told"
+    r"|complained|complains|explained|asked|asks|wants|wanted|stated|noted|raised|reported|threatened|confirmed"
+    r"|indicated|called to|is unhappy|are unhappy|is frustrated|are frustrated|feels|feel|thinks|think)\b"
+    r"|\b(?:she|he|they)(?:'s|'re| is| are| will| have| has| were| was)\b"
+    r"|\baccording to\b|\bper (?:the )?(?:customer|client)\b",
+    re.IGNORECASE)
+_NAMED_SPEAKER = re.compile(r"\b[A-Z][a-z]+ (?:said|says|mentioned|told|complained|asked|wants|wanted|called to"
+                            r"|threatened|confirmed|raised|is unhappy|is frustrated)\b")
 _QUOTE_STORE_CHARS = 300
 
 
@@ -61,10 +91,15 @@ class ContactState:
     emo_days: dict[int, list[int]] = field(default_factory=dict)  # day -> [w, ws] for the most recent days
     cue_sums: dict[str, int] = field(default_factory=dict)        # emotion -> decayed cue count
     cue_hits: list[list[Any]] = field(default_factory=list)       # [ts, iid, kind, emotion, cues, quote]
-    # [ts, iid, kind, subject, quote, score, topics, intent] of negative (or intent-bearing) sentences
+    # [ts, iid, kind, subject, quote, score, topics, intent, source, margin] of complaint or intent sentences;
+    # source: "customer", "rep note" (what the rep logged the customer said) or "system" (ticket category)
     negatives: list[list[Any]] = field(default_factory=list)
-    intents: list[list[Any]] = field(default_factory=list)        # [ts, iid, kind, phrase, quote]
-    tickets: list[list[Any]] = field(default_factory=list)        # [ts, iid, subject, status, priority]
+    intents: list[list[Any]] = field(default_factory=list)        # [ts, iid, kind, phrase, quote, source]
+    cancellations: list[list[Any]] = field(default_factory=list)  # [ts, iid, kind, source, quote]
+    outreach: list[list[Any]] = field(default_factory=list)       # [ts, iid, kind, subject] outbound without answer
+    praise: list[list[Any]] = field(default_factory=list)         # [ts, iid, reason] praise of a reason's topic
+    system: list[list[Any]] = field(default_factory=list)         # [ts, id, kind, quote, reason, margin] from deals
+    tickets: list[list[Any]] = field(default_factory=list)        # [ts, iid, subject, status, priority, category]
     offers: list[list[Any]] = field(default_factory=list)         # [ts, iid, subject]
     advocacy: list[list[Any]] = field(default_factory=list)       # [ts, iid, kind, quote]
     activity: list[list[Any]] = field(default_factory=list)       # [ts, iid, kind, quote]
@@ -95,6 +130,7 @@ class ContactState:
             "emo_days": {str(k): [hex(w), hex(ws)] for k, (w, ws) in sorted(self.emo_days.items())},
             "cue_sums": {k: hex(v) for k, v in sorted(self.cue_sums.items())},
             "cue_hits": self.cue_hits, "negatives": self.negatives, "intents": self.intents,
+            "cancellations": self.cancellations, "outreach": self.outreach, "praise": self.praise,
             "tickets": self.tickets, "offers": self.offers, "advocacy": self.advocacy,
             "activity": self.activity, "activity_count": self.activity_count, "survey": self.survey,
             "stage_stats": self.stage_stats,
@@ -130,7 +166,8 @@ class ContactState:
             state.emo_w, state.emo_ws = int(data["emo_w"], 16), int(data["emo_ws"], 16)
             state.emo_days = {int(k): [int(w, 16), int(ws, 16)] for k, (w, ws) in data["emo_days"].items()}
             state.cue_sums = {k: int(v, 16) for k, v in data["cue_sums"].items()}
-            for name in ("cue_hits", "negatives", "intents", "tickets", "offers", "advocacy", "activity"):
+            for name in ("cue_hits", "negatives", "intents", "cancellations", "outreach", "praise", "tickets", "offers",
+                         "advocacy", "activity"):
                 setattr(state, name, [list(e) for e in data[name]])
             state.activity_count = int(data["activity_count"])
             state.survey = data["survey"]
@@ -145,7 +182,8 @@ def _deal_to_dict(deal: Deal) -> dict[str, Any]:
         return value.isoformat() if value is not None else None
 
     return {"id": deal.id, "contact_id": deal.contact_id, "stage": deal.stage, "type": deal.type, "name": deal.name,
-            "amount": deal.amount, "created": d(deal.created), "close_date": d(deal.close_date)}
+            "amount": deal.amount, "created": d(deal.created), "close_date": d(deal.close_date),
+            "lost_reason": deal.lost_reason}
 
 
 def _parse_when(value: str | None) -> date | datetime | None:
@@ -157,7 +195,7 @@ def _parse_when(value: str | None) -> date | datetime | None:
 def _deal_from_dict(data: dict[str, Any]) -> Deal:
     return Deal(id=data["id"], contact_id=data["contact_id"], stage=data["stage"], type=data["type"],
                 name=data["name"], amount=data["amount"], created=_parse_when(data["created"]),
-                close_date=_parse_when(data["close_date"]))
+                close_date=_parse_when(data["close_date"]), lost_reason=data.get("lost_reason") or "")
 
 
 def new_state(contact: ContactFacts, deals: Sequence[Deal] = (), config: EngineConfig | None = None) -> ContactState:
@@ -166,7 +204,26 @@ def new_state(contact: ContactFacts, deals: Sequence[Deal] = (), config: EngineC
 
     config = config or default_config()
     deals = tuple(sorted(deals, key=lambda d: d.id))
-    return ContactState(contact=contact, deals=deals, config=config, timeline=build_timeline(contact, deals, config))
+    state = ContactState(contact=contact, deals=deals, config=config, timeline=build_timeline(contact, deals, config))
+    _note_lost_reasons(state)
+    return state
+
+
+def _note_lost_reasons(state: ContactState) -> None:
+    """A closed-lost deal's reason is a system record of why the customer left (or did not buy)."""
+    lost = [d for d in state.deals if d.stage == "closedlost" and d.lost_reason.strip()]
+    if not lost:
+        return
+    texts = [short_quote(d.lost_reason, _QUOTE_STORE_CHARS) for d in lost]
+    scorer = scorer_for(state.config)
+    readings = classifier_for(state.config).read(texts, [scorer.score(t).topics for t in texts])
+    for deal, text, reading in zip(lost, texts, readings, strict=True):
+        when = deal.close_date or deal.created
+        if reading.reason == "none" or when is None:
+            continue
+        ts = (when if isinstance(when, datetime) else datetime.combine(when, datetime.min.time(), tzinfo=UTC))
+        ts = ts if ts.tzinfo else ts.replace(tzinfo=UTC)
+        state.system.append([ts.timestamp(), deal.id, "deal", text, reading.reason, round(reading.margin, 4)])
 
 
 # -- folding one interaction in ----------------------------------------------------------------
@@ -190,14 +247,40 @@ def _survey_value(metadata: dict[str, Any], config: EngineConfig) -> tuple[float
     return (sum(values) / len(values) if values else None), nps, csat
 
 
-def _score_text(interaction: Interaction, config: EngineConfig) -> list[SentenceScore]:
+def _score_text(interaction: Interaction, config: EngineConfig) -> tuple[list[SentenceScore], Any]:
+    """The customer's sentences, scored, and their embeddings (None without the sentence model)."""
     limits = config.limits
     text = clean_text(interaction.body, max_chars=limits.max_text_chars)
     sentences = split_sentences(text, max_sentences=limits.max_sentences)
     if interaction.kind == "ticket" and interaction.subject:
         sentences.insert(0, interaction.subject.strip())  # a ticket's subject is the customer's own summary
     scorer = scorer_for(config)
-    return [scorer.score(s) for s in sentences]
+    scores = [scorer.score(s) for s in sentences]
+    model = load_model()
+    if model is None or not scores:
+        return scores, None
+    embeddings = model.embed(sentences)  # once per message: the reason reader and the layers share them
+    weight = config.emotion.model_weight
+    layers = read_layers(embeddings, [s.vader for s in scores]) if weight > 0 else None
+    if layers is None:
+        return scores, embeddings
+    # VADER blended with the learned reading of how things are said; where a customer-service phrase or an added
+    # lexicon word spoke ("hard to justify", "refund") the lexicon knows better than a model trained on reviews
+    return [replace(s, feelings=f) if s.valence or s.lexicon else
+            replace(s, feelings=f, score=_blend(s.score, _request_lean(s.text, p), weight))
+            for s, p, f in zip(scores, *layers, strict=True)], embeddings
+
+
+def _blend(vader: float, learned: float, weight: float) -> float:
+    return max(-1.0, min(1.0, (1 - weight) * vader + weight * learned))
+
+
+def _request_lean(sentence: str, lean: float) -> float:
+    """A plain request ("Please update our billing address") is not a feeling: the layer's small lean on it is
+    noise, so it is cut by a dead zone; a request that reports a problem keeps its full reading."""
+    if not _REQUEST_FORM.match(sentence) or _PROBLEM.search(sentence):
+        return lean
+    return max(0.0, abs(lean) - _REQUEST_DEAD_ZONE) * (1 if lean > 0 else -1)
 
 
 def update(state: ContactState, interaction: Interaction) -> ContactState:
@@ -218,34 +301,52 @@ def update(state: ContactState, interaction: Interaction) -> ContactState:
     state.latest = ts if state.latest is None else max(state.latest, ts)
     iid, kind = interaction.id, interaction.kind
     items = config.limits.recent_items
-    customer = interaction.effective_author == "customer"
+    meta = interaction.metadata or {}
+    author = interaction.effective_author
+    customer = author == "customer"
 
     if kind == "ticket":  # a case is a case whoever logged it; its status says whether it is still open
-        meta = interaction.metadata or {}
-        status = str(meta.get("status", "open")).strip().lower() or "open"
-        priority = "escalated" if status == "escalated" else str(meta.get("priority", "")).strip().lower()
-        _keep_top(state.tickets, [ts, iid, interaction.subject[:120], status, priority], items)
-    if customer or kind in _TWO_WAY_KINDS:
+        status = schema.ticket_status(meta)
+        category = str(meta.get("category") or "").strip()[:80]
+        _keep_top(state.tickets, [ts, iid, interaction.subject[:120], status, schema.ticket_priority(meta, status),
+                                  category], items)
+    if kind == "form" and schema.is_cancellation_form(meta, interaction.subject):
+        quote = short_quote(interaction.subject or clean_text(interaction.body, max_chars=400), 120)
+        _keep_top(state.cancellations, [ts, iid, kind, "cancellation form", quote], items)
+    # A voicemail or an unanswered call is an absence of the customer, not a touch.
+    no_contact = kind == "call" and schema.call_outcome(
+        meta, f"{interaction.subject} {interaction.body}") in schema.NO_CONTACT_OUTCOMES
+    two_way = kind in _TWO_WAY_KINDS and not no_contact
+    if customer or two_way:
         state.activity_count += 1
     if not customer:
         if interaction.direction == "outbound":
             _note_offer(state, interaction, ts)
-        if kind in _TWO_WAY_KINDS:
+            if (kind == "email" or no_contact) and schema.flag(meta, "replied") is not True:
+                _keep_top(state.outreach, [ts, iid, kind, short_quote(interaction.subject or interaction.body, 120)],
+                          items)
+        if two_way:
             _keep_top(state.activity, [ts, iid, kind, short_quote(interaction.subject, 120)],
                       config.silence.cadence_sample + 1)
-        return state  # rep-authored text never counts as the customer's feeling
+        if author == "rep" and kind in _REP_NOTE_KINDS:
+            _note_rep_note(state, interaction, ts)
+        if kind == "ticket":
+            _note_ticket_category(state, interaction, ts)
+        return state  # rep-authored and system text never counts as the customer's feeling
 
     state.customer_messages += 1
-    sentences = _score_text(interaction, config)
+    sentences, embeddings = _score_text(interaction, config)
+    readings = classifier_for(config).read([s.text for s in sentences], [s.topics for s in sentences], embeddings)
+    felt = [_felt_score(s, r) for s, r in zip(sentences, readings, strict=True)]
     first_words = next((s.text for s in sentences), interaction.subject)
     _keep_top(state.activity, [ts, iid, kind, short_quote(first_words, 120)], config.silence.cadence_sample + 1)
-    survey, nps, csat = _survey_value(interaction.metadata or {}, config)
+    survey, nps, csat = _survey_value(meta, config)
     if nps is not None or csat is not None:
         if state.survey is None or (ts, iid) > (state.survey[0], state.survey[1]):
             state.survey = [ts, iid, nps, csat]
         if nps is not None and nps >= config.advocacy.min_nps:
             _keep_top(state.advocacy, [ts, iid, kind, f"NPS {nps}"], items)
-    value, weight = _message_value(sentences, survey, config)
+    value, weight = _message_value(felt, survey, config)
     day = ts / decay.SECONDS_PER_DAY
     half_life = config.emotion.half_life_days
     if weight:
@@ -257,14 +358,42 @@ def update(state: ContactState, interaction: Interaction) -> ContactState:
         bucket[1] += ws
         if len(state.emo_days) > config.emotion.trend_days * 2 + 4:
             del state.emo_days[min(state.emo_days)]  # only the most recent days are needed for the trend
-    _note_sentences(state, interaction, sentences, ts, day)
-    _note_stage(state, ts, value if weight else None, sentences)
+    # a promoter's survey comment ("can't imagine working without it") is praise, not a complaint
+    promoter = (nps is not None and nps >= config.advocacy.min_nps) or (csat is not None and csat >= 4)
+    _note_sentences(state, interaction, sentences, readings, felt, ts, day, "customer", promoter=promoter)
+    _note_stage(state, ts, value if weight else None, sentences, felt)
     return state
 
 
-def _message_value(sentences: list[SentenceScore], survey: float | None, config: EngineConfig) -> tuple[float, float]:
+def _felt_score(sentence: SentenceScore, reading: Reading) -> float:
+    """The sentence's feeling, with calm complaints read as (mildly) negative.
+
+    Customer-service prose is polite ("please", "thanks", "could you help"): a sentence that reports a problem
+    in the reason's own words ("my refund still hasn't arrived") is a complaint by what it says, even when its
+    words are not negative. Without such a cue, closeness to a reason alone does not colour the feeling.
+    """
+    score = sentence.score
+    if score >= POSITIVE_AT or not reading.cue or not _is_complaint(sentence, reading):
+        return score  # a complaint said with positive words keeps them: the words are the feeling
+    floor = _QUESTION_FLOOR if sentence.text.rstrip().endswith("?") else _COMPLAINT_FLOOR
+    return min(score, floor)
+
+
+def _is_complaint(sentence: SentenceScore, reading: Reading) -> bool:
+    """Whether a sentence reports a problem of some reason: by what it says, not only by its polarity."""
+    if reading.reason == "none":
+        return False
+    if sentence.score <= NEGATIVE_AT:
+        return True
+    problem = bool(_PROBLEM.search(sentence.text))
+    if sentence.score >= _CLEARLY_POSITIVE:  # praise is not a complaint, unless a "but" or the reason's own words
+        return problem and (reading.cue or bool(_CONTRAST.search(sentence.text)))
+    return problem
+
+
+def _message_value(felt: list[float], survey: float | None, config: EngineConfig) -> tuple[float, float]:
     """(score -100..100, weight) of one customer message; weight 0 when there is nothing to read."""
-    opinions = [s.score for s in sentences if s.score <= NEGATIVE_AT or s.score >= POSITIVE_AT]
+    opinions = [s for s in felt if s <= NEGATIVE_AT or s >= POSITIVE_AT]
     text = sum(opinions) / len(opinions) * 100.0 if opinions else None
     emotion = config.emotion
     if survey is not None and text is not None:
@@ -273,7 +402,41 @@ def _message_value(sentences: list[SentenceScore], survey: float | None, config:
         return survey, emotion.survey_weight
     if text is not None:
         return text, 1.0
-    return 0.0, emotion.neutral_message_weight if sentences else 0.0
+    return 0.0, emotion.neutral_message_weight if felt else 0.0
+
+
+def _note_rep_note(state: ContactState, interaction: Interaction, ts: float) -> None:
+    """What the rep logged the customer said: evidence for reasons and intent, never for emotion."""
+    config = state.config
+    text = clean_text(interaction.body, max_chars=config.limits.max_text_chars)
+    said = [s for s in split_sentences(text, max_sentences=config.limits.max_sentences)
+            if _REPORTED.search(s) or _NAMED_SPEAKER.search(s)]
+    if not said:
+        return
+    scorer = scorer_for(config)
+    sentences = [scorer.score(s) for s in said]
+    readings = classifier_for(config).read(said, [s.topics for s in sentences])
+    felt = [_felt_score(s, r) for s, r in zip(sentences, readings, strict=True)]
+    _note_sentences(state, interaction, sentences, readings, felt, ts, ts / decay.SECONDS_PER_DAY, "rep note")
+
+
+def _note_ticket_category(state: ContactState, interaction: Interaction, ts: float) -> None:
+    """A ticket logged by a rep or a system: its category (and subject) say what the problem was."""
+    meta = interaction.metadata or {}
+    category = str(meta.get("category") or "").strip()
+    text = " ".join(p for p in (category, interaction.subject.strip()) if p)
+    if not text:
+        return
+    scorer = scorer_for(state.config)
+    sentence = scorer.score(text)
+    reading = classifier_for(state.config).read([text], [sentence.topics])[0]
+    if reading.reason == "none":
+        return
+    quote = short_quote(f"ticket category '{category}': {interaction.subject}" if category else interaction.subject,
+                        _QUOTE_STORE_CHARS)
+    entry = [ts, interaction.id, "ticket", interaction.subject[:120], quote, min(sentence.score, -0.2),
+             [reading.reason], None, "system", round(reading.margin, 4)]
+    _keep_top(state.negatives, entry, state.config.limits.recent_negatives)
 
 
 def _note_offer(state: ContactState, interaction: Interaction, ts: float) -> None:
@@ -283,43 +446,66 @@ def _note_offer(state: ContactState, interaction: Interaction, ts: float) -> Non
 
 
 def _note_sentences(state: ContactState, interaction: Interaction, sentences: list[SentenceScore],
-                    ts: float, day: float) -> None:
+                    readings: list[Reading], felt: list[float], ts: float, day: float, source: str, *,
+                    promoter: bool = False) -> None:
     config = state.config
     iid, kind = interaction.id, interaction.kind
     subject = interaction.subject[:120]
     half_life = config.emotion.half_life_days
-    for s in sentences:
+    names = set(config.taxonomy.names)
+    for s, reading, score in zip(sentences, readings, felt, strict=True):
         quote = short_quote(s.text, _QUOTE_STORE_CHARS)
-        negative = s.score <= NEGATIVE_AT
-        felt = [e for e in s.emotions if (e in NEGATIVE_EMOTIONS) == negative] if negative or s.score >= POSITIVE_AT \
-            else []
-        for emotion in sorted(set(felt)):
-            state.cue_sums[emotion] = state.cue_sums.get(emotion, 0) + decay.term(felt.count(emotion), day, half_life)
-        if felt:
-            _keep_top(state.cue_hits, [ts, iid, kind, ",".join(sorted(set(felt))), ", ".join(s.cue_words), quote], 12)
-        if negative or s.intent:
-            _keep_top(state.negatives, [ts, iid, kind, subject, quote, round(s.score, 4), sorted(s.topics), s.intent],
-                      config.limits.recent_negatives)
+        negative = score <= NEGATIVE_AT
+        if source == "customer":
+            feelings = [e for e in s.emotions if (e in NEGATIVE_EMOTIONS) == negative] \
+                if negative or score >= POSITIVE_AT else []
+            votes = {e: float(feelings.count(e)) for e in set(feelings)}
+            if negative and s.feelings:
+                # which negative feeling, by the emotion layer, where no cue word says it: a soft vote of one
+                shares = {e: s.feelings[EMOTIONS.index(e)] for e in NEGATIVE_EMOTIONS}
+                norm = sum(shares.values()) or 1.0
+                for e, share in shares.items():
+                    votes[e] = votes.get(e, 0.0) + share / norm
+            for emotion in sorted(votes):
+                state.cue_sums[emotion] = state.cue_sums.get(emotion, 0) + decay.term(votes[emotion], day, half_life)
+            if feelings:
+                _keep_top(state.cue_hits, [ts, iid, kind, ",".join(sorted(set(feelings))), ", ".join(s.cue_words),
+                                           quote], 12)
+            if s.advocacy and score >= POSITIVE_AT:
+                _keep_top(state.advocacy, [ts, iid, kind, quote], config.limits.recent_items)
+            if reading.reason != "none" and score >= _CLEARLY_POSITIVE and not _is_complaint(s, reading):
+                # "quick and friendly support" after a support complaint: that topic has been put right
+                _keep_top(state.praise, [ts, iid, reading.reason], config.limits.recent_items)
+        if promoter and s.vader[0] > -0.5:
+            topics = []
+        elif _is_complaint(s, reading):
+            topics = [reading.reason]
+        else:
+            topics = sorted(t for t in s.topics if t in names) if negative else []
+        if negative or s.intent or topics:
+            _keep_top(state.negatives, [ts, iid, kind, subject, quote, round(score, 4), topics, s.intent, source,
+                                        round(reading.margin, 4)], config.limits.recent_negatives)
         if s.intent:
-            _keep_top(state.intents, [ts, iid, kind, s.intent, quote], config.limits.recent_items)
-        if s.advocacy and s.score >= POSITIVE_AT:
-            _keep_top(state.advocacy, [ts, iid, kind, quote], config.limits.recent_items)
+            _keep_top(state.intents, [ts, iid, kind, s.intent, quote, source], config.limits.recent_items)
+        if s.cancellation:
+            _keep_top(state.cancellations, [ts, iid, kind, source, quote], config.limits.recent_items)
 
 
-def _note_stage(state: ContactState, ts: float, value: float | None, sentences: list[SentenceScore]) -> None:
+def _note_stage(state: ContactState, ts: float, value: float | None, sentences: list[SentenceScore],
+                felt: list[float]) -> None:
     """Per-stage emotion and pain points, for the journey map."""
     stage = state.timeline.stage_at(ts)
     stats = state.stage_stats.setdefault(stage, {"n": 0, "sum": 0, "pain": {}})
     if value is not None:
         stats["n"] += 1
         stats["sum"] += round(value * 1000)
-    for s in sentences:
-        if s.score > NEGATIVE_AT:
+    for s, score in zip(sentences, felt, strict=True):
+        if score > NEGATIVE_AT:
             continue
         for topic in sorted(s.topics):
             pain = stats["pain"].setdefault(topic, [0, None])
             pain[0] += 1
-            candidate = [round(s.score, 4), -ts, short_quote(s.text, _QUOTE_STORE_CHARS)]
+            candidate = [round(score, 4), -ts, short_quote(s.text, _QUOTE_STORE_CHARS)]
             if pain[1] is None or candidate < pain[1]:
                 pain[1] = candidate  # the most negative sentence is the example shown
 

@@ -10,7 +10,7 @@ from flask import Flask, Response
 
 from .config import Settings
 from .runtime import Runtime, get_runtime, set_runtime
-from .web import admin, journey, oauth, webhooks
+from .web import admin, cards, journey, oauth, webhooks
 
 MAX_BODY_BYTES = 4 * 1024 * 1024
 
@@ -32,6 +32,7 @@ def create_app(runtime: Runtime | None = None, settings: Settings | None = None)
     app.register_blueprint(admin.bp)
     app.register_blueprint(journey.bp)
     app.register_blueprint(oauth.bp)
+    app.register_blueprint(cards.bp)
 
     @app.get("/healthz")
     def healthz() -> Response:

@@ -11,6 +11,7 @@ import click
 from .commands.analyze import analyze_command
 from .commands.export import export_command
 from .commands.ops import forget_command, journey_link_command, replay_command, status_command
+from .commands.package import package_command
 from .commands.run import scheduler_command, serve_command, worker_command
 from .commands.setup import connect_command, install_command, rotate_secret_command
 from .commands.sync import backfill_command, reconcile_command
@@ -55,6 +56,7 @@ def main() -> None:
       cem-connector demo                      everything on this machine, with sandbox CRMs
       cem-connector connect hubspot ...       connect a real account
       cem-connector install hubspot           create the CEM fields
+      cem-connector package hubspot -o DIR    the app/package admins install inside the CRM
       cem-connector backfill                  analyse existing contacts
       cem-connector serve / worker            run the service (see the Procfile)
 
@@ -65,7 +67,7 @@ def main() -> None:
 for command in (
     connect_command, install_command, backfill_command, reconcile_command, serve_command, worker_command,
     scheduler_command, status_command, replay_command, forget_command, journey_link_command,
-    rotate_secret_command, export_command,
+    rotate_secret_command, export_command, package_command,
 ):
     main.add_command(command)
 

@@ -24,6 +24,13 @@ def new_webhook_secret() -> str:
     return pysecrets.token_urlsafe(32)
 
 
+def crm_signing_secret(adapter_cls: type[CRMAdapter], credentials: Mapping[str, Any]) -> str | None:
+    """The secret the CRM signs webhooks with when it is one of the credentials (HubSpot: the app's
+    client secret); None when the connector chooses the secret and the admin configures the CRM."""
+    name = adapter_cls.webhook_secret_credential
+    return credentials.get(name) or None if name else None
+
+
 def create_connection(store: Store, box: SecretBox, *, platform: str, name: str, settings: Mapping[str, Any],
                       credentials: Mapping[str, Any], webhook_secrets: Sequence[str] | None = None,
                       account_id: str | None = None) -> int:

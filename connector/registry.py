@@ -24,6 +24,7 @@ class Platform:
     label: str
     adapter: str  # "module:Class" of the CRMAdapter
     receiver: str  # "module:Class" of the WebhookReceiver
+    package: str = ""  # "module:Class" of the CRM package builder (`cem-connector package`)
 
     def adapter_class(self) -> Any:
         return _load(self.adapter)
@@ -31,12 +32,19 @@ class Platform:
     def receiver_class(self) -> Any:
         return _load(self.receiver)
 
+    def package_class(self) -> Any:
+        if not self.package:
+            raise UnknownPlatform(f"{self.label} has no installable CRM package.")
+        return _load(self.package)
+
 
 PLATFORMS: dict[str, Platform] = {p.name: p for p in (
-    Platform("hubspot", "HubSpot", "adapters.hubspot:HubSpotAdapter", "webhooks.hubspot:HubSpotReceiver"),
+    Platform("hubspot", "HubSpot", "adapters.hubspot:HubSpotAdapter", "webhooks.hubspot:HubSpotReceiver",
+             "adapters.hubspot.package:HubSpotPackage"),
     Platform("salesforce", "Salesforce", "adapters.salesforce:SalesforceAdapter",
-             "webhooks.salesforce:SalesforceReceiver"),
-    Platform("dynamics", "Dynamics 365", "adapters.dynamics:DynamicsAdapter", "webhooks.dynamics:DynamicsReceiver"),
+             "webhooks.salesforce:SalesforceReceiver", "adapters.salesforce.package:SalesforcePackage"),
+    Platform("dynamics", "Dynamics 365", "adapters.dynamics:DynamicsAdapter", "webhooks.dynamics:DynamicsReceiver",
+             "adapters.dynamics.package:DynamicsPackage"),
 )}
 
 

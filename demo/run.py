@@ -22,7 +22,7 @@ from sqlalchemy import func, select
 from adapters.base import ConnectionInfo
 from connector.app import create_app
 from connector.config import Settings
-from connector.connections import create_connection, new_webhook_secret, remembered_settings
+from connector.connections import create_connection, crm_signing_secret, new_webhook_secret, remembered_settings
 from connector.registry import Platform, available_platforms, get_platform
 from connector.runtime import Runtime, set_runtime
 from connector.store import WrittenValues
@@ -91,9 +91,8 @@ def _connect(runtime: Runtime, platform: Platform, records: list[dict[str, Any]]
     sandbox.seed(records)
     sandbox.start()
     settings, credentials = sandbox.connection_settings()
-    secret = credentials.get("client_secret") if platform.name == "hubspot" else None
-    secret = secret or new_webhook_secret()
     adapter_cls = platform.adapter_class()
+    secret = crm_signing_secret(adapter_cls, credentials) or new_webhook_secret()
     facts = adapter_cls(ConnectionInfo(0, platform.name, settings, credentials)).check_connection()
     connection_id = create_connection(runtime.store, runtime.box, platform=platform.name, name="demo",
                                       settings=remembered_settings(adapter_cls, settings, facts),

@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 
 from adapters.base import ConnectionInfo
 from connector.app import create_app
-from connector.connections import create_connection, new_webhook_secret, remembered_settings
+from connector.connections import create_connection, crm_signing_secret, new_webhook_secret, remembered_settings
 from connector.registry import get_platform
 from connector.runtime import Runtime
 from connector.store import WrittenValues
@@ -78,9 +78,8 @@ def start_pipeline(runtime: Runtime, platform_name: str, records: Iterable[dict[
     sandbox.seed(list(records))
     sandbox.start()
     settings, credentials = sandbox.connection_settings()
-    secret = credentials.get("client_secret") if platform_name == "hubspot" else None
-    secret = secret or new_webhook_secret()
     adapter_cls = platform.adapter_class()
+    secret = crm_signing_secret(adapter_cls, credentials) or new_webhook_secret()
     facts = adapter_cls(ConnectionInfo(0, platform_name, settings, credentials)).check_connection()
     connection_id = create_connection(runtime.store, runtime.box, platform=platform_name, name="test",
                                       settings=remembered_settings(adapter_cls, settings, facts),

@@ -65,9 +65,12 @@ def test_clear_errors(tmp_path: Path) -> None:
     assert missing.exit_code == 1 and "file not found" in missing.output
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"record":"contact","contact_id":"a"}\n{"record":"deal"\n', encoding="utf-8")
-    result = runner.invoke(analyze_command, [str(bad)])
-    assert result.exit_code == 1 and "line 2: invalid JSON" in result.output
-    assert "Traceback" not in result.output
+    result = runner.invoke(analyze_command, [str(bad), "--json"])
+    assert result.exit_code == 0 and "bad.jsonl:line 2: invalid JSON" in result.stderr
+    assert json.loads(result.stdout)["contact_id"] == "a"  # the good line is still analysed
+    strict = runner.invoke(analyze_command, [str(bad), "--strict"])
+    assert strict.exit_code == 1 and "line 2" in strict.stderr
+    assert "Traceback" not in result.output + strict.output
     wrong_now = runner.invoke(analyze_command, [str(bad), "--now", "soon"])
     assert wrong_now.exit_code == 2 and "not an ISO date-time" in wrong_now.output
     config = tmp_path / "engine.toml"

@@ -22,7 +22,8 @@ def test_defaults_load() -> None:
     config = load_config()
     assert config.emotion.half_life_days == 30
     assert "still waiting" in config.phrases
-    assert "trackwell" in config.topics["competitor"]
+    assert "trackwell" in config.taxonomy.reasons["competitor"].cues
+    assert config.taxonomy.name == "b2b_software" and len(config.taxonomy.names) == 11
 
 
 def test_override_merges_tables(tmp_path: Path) -> None:
@@ -40,7 +41,10 @@ def test_override_merges_tables(tmp_path: Path) -> None:
     ("[lexicon.words]\ngreat = 9\n", "between -4.0 and 4.0"),
     ("[stages.lifecycle]\nlead = 'hot'\n", "not a journey stage"),
     ("[cues]\nsleepy = ['yawn']\n", "unknown setting 'cues.sleepy'"),
-    ("[topics]\nweather = ['rain']\n", "unknown setting 'topics.weather'"),
+    ("[topics]\nweather = ['rain']\n", "unknown setting 'topics'"),
+    ("[reasons]\ntaxonomy = 'retail'\n", "unknown reasons.taxonomy 'retail'"),
+    ("[reasons.late_delivery]\nlabel = 'Late'\nexamples = ['late']\n", "at least 3 example sentences"),
+    ("[reasons.late_delivery]\nexamples = ['a', 'b', 'c']\n", "label is required"),
     ("[emotion\n", "not valid TOML"),
 ])
 def test_invalid_config_is_a_clear_error(tmp_path: Path, text: str, message: str) -> None:
@@ -59,6 +63,6 @@ def test_lexicon_addition_changes_the_reading_without_code(tmp_path: Path) -> No
     data = ContactInput(contact=ContactFacts(contact_id="c"), interactions=(Interaction(
         id="i", contact_id="c", kind="email", direction="inbound", occurred_at=NOW,
         body="The sunset of the classic editor affects our team."),))
-    assert analyze(data, now=NOW).emotion_score == 0
+    assert analyze(data, now=NOW).emotion == "neutral"
     tuned = load_config(_write(tmp_path, "[lexicon.words]\nsunset = -3.0\n"))
     assert analyze(data, now=NOW, config=tuned).emotion_score < -20

@@ -3,9 +3,6 @@ the journey view, health."""
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import json
 import time
 from dataclasses import replace
@@ -19,6 +16,7 @@ from connector.connections import create_connection, get_connection
 from connector.store import ContactState
 from connector.web.auth import sign_journey
 from sandbox.hubspot import HubSpotSandbox
+from webhooks.hubspot import signature_headers
 
 SECRET = "shared-app-client-secret"
 
@@ -32,10 +30,7 @@ def _hubspot_batch(portal_id: int, contact_ids: list[int], first_event: int) -> 
 
 
 def _v3_headers(url: str, body: bytes, secret: str = SECRET) -> dict[str, str]:
-    timestamp = str(int(time.time() * 1000))
-    digest = hmac.new(secret.encode(), b"POST" + url.encode() + body + timestamp.encode(), hashlib.sha256).digest()
-    return {"Content-Type": "application/json", "X-HubSpot-Signature-v3": base64.b64encode(digest).decode(),
-            "X-HubSpot-Request-Timestamp": timestamp}
+    return {"Content-Type": "application/json", **signature_headers(secret, url, body)}
 
 
 @pytest.fixture

@@ -118,6 +118,21 @@ class WebhookReceiver(abc.ABC):
         """True when the change was made by this connector (loop prevention)."""
         return False
 
+    # -- record views: the CEM panel inside the CRM asks connector/web/cards.py for a summary ------------
+    def verify_card(self, request: InboundRequest, target: WebhookTarget) -> None:
+        """Raise SignatureError (401) or Forbidden (403) unless ``target``'s CRM sent this record-view request.
+
+        By default the record view signs its requests the way the platform signs its webhooks."""
+        self.verify(request, target)
+
+    def card_origins(self, target: WebhookTarget) -> tuple[str, ...]:
+        """Browser origins that may call the record-view endpoint (CORS); none when the CRM calls server-side."""
+        return ()
+
+    def card_credential(self, target: WebhookTarget) -> str | None:
+        """What a browser-side record view must present, baked into the CRM package; None when the CRM signs."""
+        return None
+
     def accepted_response(self, events: list[ChangeEvent], new: int) -> WebhookResponse:
         return WebhookResponse(200, json.dumps({"received": len(events), "new": new}))
 

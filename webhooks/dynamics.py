@@ -22,6 +22,9 @@ import re
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
+from urllib.parse import urlsplit
+
+from adapters.dynamics.consts import APPLICATION_USER_SETTING
 
 from .base import InboundRequest, WebhookReceiver, WebhookTarget, load_json
 from .errors import Forbidden, MalformedPayload, SignatureError
@@ -33,7 +36,7 @@ from .events import (
     INTERACTION_DELETED,
     ChangeEvent,
 )
-from .signatures import matches_any
+from .signatures import hmac_sha256_hex, matches_any
 
 DEFAULT_HEADER = "x-cem-webhook-key"
 ZERO_GUID = "00000000-0000-0000-0000-000000000000"
@@ -82,6 +85,22 @@ def _guid(value: Any, what: str, *, required: bool = True) -> str | None:
     return value.lower()
 
 
+CARD_TOKEN_HEADER = "X-CEM-Card-Token"
+
+
+def card_token(secret: str, connection_id: int) -> str:
+    """The token the CEM web resource on the contact form presents (derived, so the webhook key itself never
+    reaches a browser). It only opens the read-only summaries of this connection's contacts, which every user
+    who can open the form already sees in the CEM columns; rotating the webhook secret revokes it."""
+    return hmac_sha256_hex(secret, f"cem-card-view:{connection_id}".encode())
+
+
+def origin(url: Any) -> str | None:
+    """The Origin a browser sends for pages under ``url`` (scheme and host, lowercased)."""
+    parsed = urlsplit(str(url or ""))
+    return f"{parsed.scheme}://{parsed.netloc}".lower() if parsed.scheme and parsed.netloc else None
+
+
 class DynamicsReceiver(WebhookReceiver):
     platform = "dynamics"
     # Dataverse retries an async delivery once, only after a 502/503/504 (crm-apis.md §4): hours are plenty.
@@ -99,6 +118,20 @@ class DynamicsReceiver(WebhookReceiver):
         expected_org = target.settings.get("organization_host")
         if expected_org and organization and organization.lower() != str(expected_org).lower():
             raise Forbidden("This webhook belongs to a different Dataverse environment.")
+
+    # -- record view: the web resource on the contact form ---------------------------------------
+    def verify_card(self, request: InboundRequest, target: WebhookTarget) -> None:
+        provided = request.headers.get(CARD_TOKEN_HEADER)
+        if not matches_any(provided, [card_token(s, target.connection_id) for s in target.secrets if s]):
+            raise SignatureError(f"Missing or wrong {CARD_TOKEN_HEADER}: re-import the solution made by "
+                                 "'cem-connector package dynamics' after a webhook secret rotation.")
+
+    def card_origins(self, target: WebhookTarget) -> tuple[str, ...]:
+        own = origin(target.settings.get("org_url"))
+        return (own,) if own else ()
+
+    def card_credential(self, target: WebhookTarget) -> str | None:
+        return card_token(target.secrets[0], target.connection_id) if target.secrets else None
 
     # -- parsing -----------------------------------------------------------------------------
     def parse(self, request: InboundRequest) -> list[ChangeEvent]:
@@ -162,7 +195,7 @@ class DynamicsReceiver(WebhookReceiver):
 
     # -- routing and loops ------------------------------------------------------------------
     def is_own_write(self, event: ChangeEvent, target: WebhookTarget) -> bool:
-        own = str(target.settings.get("application_user_id") or "").lower()
+        own = str(target.settings.get(APPLICATION_USER_SETTING) or "").lower()
         actors = {event.actor, event.raw.get("UserId")}
         return bool(own) and own in {str(a).lower() for a in actors if a}
 

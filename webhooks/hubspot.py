@@ -18,11 +18,14 @@ hubspot-api-client ``utils/signature.py`` source; see shared/reference/crm-apis.
 from __future__ import annotations
 
 import re
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
+from adapters.hubspot.consts import APP_ID_SETTING, PROPERTY_PREFIX
+
 from .base import InboundRequest, WebhookReceiver, WebhookTarget, load_json
-from .errors import MalformedPayload, PayloadTooLarge, SignatureError
+from .errors import Forbidden, MalformedPayload, PayloadTooLarge, SignatureError
 from .events import (
     ASSOCIATION_CHANGED,
     CONTACT_CHANGED,
@@ -82,6 +85,12 @@ def v3_signature(secret: str, method: str, uri: str, body: bytes, timestamp: str
     return hmac_sha256_b64(secret, message)
 
 
+def signature_headers(secret: str, url: str, body: bytes, timestamp_ms: int | None = None) -> dict[str, str]:
+    """The v3 headers HubSpot sends with a POST of ``body`` to ``url`` (for tests, benchmarks and tools)."""
+    stamp = str(int(time.time() * 1000) if timestamp_ms is None else timestamp_ms)
+    return {V3_SIGNATURE_HEADER: v3_signature(secret, "POST", url, body, stamp), TIMESTAMP_HEADER: stamp}
+
+
 def v1_signature(secret: str, body: bytes) -> str:
     return sha256_hex(secret.encode() + body)
 
@@ -125,6 +134,20 @@ class HubSpotReceiver(WebhookReceiver):
         expected = [v3_signature(s, request.method, request.url, request.body, timestamp) for s in secrets]
         if not matches_any(signature.strip(), expected):
             raise SignatureError("HubSpot signature does not match.")
+
+    def verify_card(self, request: InboundRequest, target: WebhookTarget) -> None:
+        """App cards call through ``hubspot.fetch``, which HubSpot signs with v3. Only v3 is accepted: v1 covers
+        neither the URL nor a timestamp, so a captured request could be replayed for another record."""
+        secrets = [s for s in target.secrets if s]
+        if not secrets:
+            raise SignatureError("No HubSpot app client secret is configured for this connection.")
+        signature = request.headers.get(V3_SIGNATURE_HEADER)
+        if not signature:
+            raise SignatureError(f"Missing {V3_SIGNATURE_HEADER} header: call this endpoint with hubspot.fetch().")
+        self._verify_v3(request, signature, secrets)
+        portal = request.query.get("portalId")
+        if portal and target.account_id and str(portal) != str(target.account_id):
+            raise Forbidden(f"Portal {portal} is not the HubSpot account this connection is set up for.")
 
     # -- parsing -----------------------------------------------------------------------
     def parse(self, request: InboundRequest) -> list[ChangeEvent]:
@@ -170,9 +193,9 @@ class HubSpotReceiver(WebhookReceiver):
     def is_own_write(self, event: ChangeEvent, target: WebhookTarget) -> bool:
         raw = event.raw
         property_name = raw.get("propertyName")
-        if isinstance(property_name, str) and property_name.startswith("cem_"):
+        if isinstance(property_name, str) and property_name.startswith(PROPERTY_PREFIX):
             return True  # only the connector writes cem_* properties
-        app_id = target.settings.get("app_id")
+        app_id = target.settings.get(APP_ID_SETTING)
         if app_id in (None, ""):
             return False
         source = str(raw.get("changeSource") or "").upper()

@@ -18,6 +18,7 @@ Loop prevention: a change whose actor (``LastModifiedById`` / ``commitUser``) is
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -27,6 +28,8 @@ from xml.sax.saxutils import escape
 
 from defusedxml import ElementTree
 from defusedxml.common import DefusedXmlException
+
+from adapters.salesforce.consts import CALL_OPTIONS, INTEGRATION_USER_SETTING
 
 from .base import InboundRequest, Sink, WebhookReceiver, WebhookResponse, WebhookTarget, load_json
 from .errors import Forbidden, MalformedPayload, SignatureError, WebhookError
@@ -49,7 +52,6 @@ SIGNATURE_HEADER = "X-CEM-Signature"
 TOLERANCE_SECONDS = 300.0
 MAX_NOTIFICATIONS = 100
 MAX_JSON_EVENTS = 500
-OWN_CLIENT_ID = "client=cem-connector"  # sent by the adapter as Sforce-Call-Options; echoed in changeOrigin
 
 ACK_BODY = (
     '<?xml version="1.0" encoding="UTF-8"?>'
@@ -63,6 +65,13 @@ OBJECT_TYPES = {"Contact": "contact", "Lead": "contact", "EmailMessage": "email"
                 "CaseComment": "ticket", "Opportunity": "deal", "OpportunityContactRole": "deal",
                 "SurveyResponse": "survey", "Event": "meeting", "Task": "note"}
 CONTACT_PREFIXES = ("003", "00Q")
+
+
+def signature_header(secret: str, body: bytes, timestamp: float | None = None) -> dict[str, str]:
+    """The ``X-CEM-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>." + body)>`` header a
+    relay posting JSON to the signed endpoint sends (for relays, tests and benchmarks)."""
+    stamp = str(int(time.time() if timestamp is None else timestamp))
+    return {SIGNATURE_HEADER: f"t={stamp},v1={hmac_sha256_hex(secret, stamp.encode() + b'.' + body)}"}
 
 
 def soap_fault(error: WebhookError) -> WebhookResponse:
@@ -312,7 +321,7 @@ class SalesforceReceiver(WebhookReceiver):
 
     # -- loop prevention ------------------------------------------------------------------------------
     def is_own_write(self, event: ChangeEvent, target: WebhookTarget) -> bool:
-        if OWN_CLIENT_ID in str(event.raw.get("changeOrigin") or ""):
+        if CALL_OPTIONS in str(event.raw.get("changeOrigin") or ""):
             return True
-        own = str(target.settings.get("integration_user_id") or "")
+        own = str(target.settings.get(INTEGRATION_USER_SETTING) or "")
         return bool(own and event.actor and event.actor[:15] == own[:15])

@@ -33,6 +33,7 @@ from .auth import PLATFORM, TokenProvider
 from .batch import BatchResponseError, Operation, PartResponse, build_batch, parse_batch_response
 from .bulk_read import MAX_IDS_PER_QUERY, BulkContactReader
 from .client import WebApiClient
+from .consts import APPLICATION_USER_SETTING
 from .install import Installer
 from .mapping import ColumnNaming
 from .read import RESOLVERS, ContactReader
@@ -45,7 +46,7 @@ class DynamicsAdapter(CRMAdapter):
     label = "Dynamics 365"
     write_batch_size: ClassVar[int] = MAX_BATCH_REQUESTS
     read_batch_size: ClassVar[int] = MAX_IDS_PER_QUERY  # the longest OData filter (activities) stays ~11 KB
-    remembered_facts = ("application_user_id",)  # the receiver drops changes made by this user
+    remembered_facts = (APPLICATION_USER_SETTING,)  # the receiver drops changes made by this user
 
     def __init__(self, connection: ConnectionInfo) -> None:
         super().__init__(connection)
@@ -71,7 +72,7 @@ class DynamicsAdapter(CRMAdapter):
         # account_id routes webhooks (RemoteExecutionContext.OrganizationId); application_user_id is the
         # InitiatingUserId of our own writes (loop prevention).
         return {"account_id": organization, "organization_id": organization,
-                "application_user_id": str(who.get("UserId") or "").lower() or None,
+                APPLICATION_USER_SETTING: str(who.get("UserId") or "").lower() or None,
                 "business_unit_id": who.get("BusinessUnitId"), "org_url": self.client.org_url}
 
     def provision(self, *, dry_run: bool = False) -> ProvisionReport:

@@ -17,8 +17,8 @@ import msal
 import requests
 
 from ..errors import AuthenticationError, ConfigurationError, TransientError
+from .consts import PLATFORM
 
-PLATFORM = "dynamics"
 DEFAULT_AUTHORITY_HOST = "https://login.microsoftonline.com"
 # AADSTS codes that mean "the app registration or its secret is wrong" rather than "try again"
 _CONFIG_ERRORS = {"invalid_scope", "unauthorized_client", "invalid_tenant", "invalid_request",

@@ -2,9 +2,10 @@
 
 Service protection limits (powerapps-docs api-limits.md): per user, 6000 requests / 300 s,
 20 min execution time / 300 s, 52 concurrent requests; exceeding any gives 429 with
-``Retry-After`` (seconds). We honour ``Retry-After`` (short waits in place through
-``adapters.http.call_with_retry``, long ones raised as ``RateLimited`` for the job layer) and
-bound our own concurrency with a semaphore well under 52. The ``x-ms-ratelimit-*`` headers are
+``Retry-After`` (seconds). The base client (``adapters.client``) honours ``Retry-After`` (short waits
+in place, long ones raised as ``RateLimited`` for the job layer), counts calls, and on a 401 drops the
+cached token and tries once with a fresh one; we bound our own concurrency with a semaphore well
+under 52. The ``x-ms-ratelimit-*`` headers are
 "for debugging only" per the docs, so they are reported in ``usage`` but never paced on.
 """
 
@@ -12,14 +13,16 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 import requests
 
+from ..client import ApiClient
 from ..errors import AdapterError, AuthenticationError, ConfigurationError, TransientError
-from ..http import RetryPolicy, call_with_retry, error_for_status, header, parse_retry_after
-from .auth import PLATFORM, TokenProvider
+from ..http import RetryPolicy, error_for_status, header, parse_retry_after
+from .auth import TokenProvider
+from .consts import PLATFORM
 
 DEFAULT_API_VERSION = "9.2"
 DEFAULT_MAX_CONCURRENCY = 8  # per adapter instance; the platform allows 52 per user
@@ -35,9 +38,16 @@ def dataverse_message(response: requests.Response) -> str:
         return response.text[:300]
 
 
-class WebApiClient:
+class WebApiClient(ApiClient):
+    platform = PLATFORM
+    # "for debugging only" per the docs: reported in api_usage, never paced on
+    usage_headers: ClassVar[Mapping[str, str]] = {name: name for name in ("x-ms-ratelimit-burst-remaining-xrm-requests",
+                                             "x-ms-ratelimit-time-remaining-xrm-requests")}
+
     def __init__(self, settings: Mapping[str, Any], tokens: TokenProvider,
                  session: requests.Session | None = None) -> None:
+        super().__init__(policy=RetryPolicy(max_attempts=int(settings.get("max_attempts") or 4),
+                                            max_inline_wait=float(settings.get("max_inline_wait") or 10.0)))
         org_url = str(settings.get("org_url") or "").rstrip("/")
         if not org_url.startswith(("https://", "http://")):
             raise ConfigurationError("Set org_url to the environment URL, e.g. https://contoso.crm.dynamics.com.",
@@ -49,11 +59,6 @@ class WebApiClient:
         self.timeout = float(settings.get("timeout_seconds") or 120)
         concurrency = min(52, int(settings.get("max_concurrency") or DEFAULT_MAX_CONCURRENCY))
         self._slots = threading.BoundedSemaphore(max(1, concurrency))
-        self.policy = RetryPolicy(max_attempts=int(settings.get("max_attempts") or 4),
-                                  max_inline_wait=float(settings.get("max_inline_wait") or 10.0))
-        self.calls = 0
-        self.usage: dict[str, Any] = {}
-        self._count_lock = threading.Lock()
 
     # -- one request -------------------------------------------------------------------------
     def url(self, path_or_url: str) -> str:
@@ -68,37 +73,27 @@ class WebApiClient:
     def request(self, method: str, path: str, *, params: Mapping[str, Any] | None = None, json: Any = None,
                 data: bytes | None = None, headers: Mapping[str, str] | None = None,
                 describe: str = "") -> requests.Response:
-        return call_with_retry(lambda: self._once(method, path, params, json, data, headers, describe),
-                               policy=self.policy)
+        describe = describe or f"{method} {path.split('?')[0][:80]}"
+        return self.call(lambda: self._send(method, path, params, json, data, headers, describe))
 
-    def _once(self, method: str, path: str, params: Mapping[str, Any] | None, json: Any, data: bytes | None,
-              headers: Mapping[str, str] | None, describe: str) -> requests.Response:
-        for attempt in (1, 2):  # a 401 with a cached token: drop it and try once with a fresh one
-            response = self._send(method, path, params, json, data, headers)
-            if response.status_code != 401 or attempt == 2:
-                break
-            self.tokens.invalidate()
-        if response.status_code >= 400:
-            raise self.error(response, describe or f"{method} {path.split('?')[0][:80]}")
-        return response
+    def renew_credentials(self, error: AuthenticationError) -> bool:
+        self.tokens.invalidate()  # a 401 with a cached token: revoked or rotated; fetch a fresh one
+        return True
 
     def _send(self, method: str, path: str, params: Mapping[str, Any] | None, json: Any, data: bytes | None,
-              headers: Mapping[str, str] | None) -> requests.Response:
+              headers: Mapping[str, str] | None, describe: str) -> requests.Response:
         all_headers = {"Authorization": f"Bearer {self.tokens.token()}", "Accept": "application/json",
                        "OData-MaxVersion": "4.0", "OData-Version": "4.0", **(headers or {})}
         with self._slots:
-            with self._count_lock:
-                self.calls += 1
             try:
                 response = self.session.request(method, self.url(path), params=params, json=json, data=data,
                                                 headers=all_headers, timeout=self.timeout)
             except requests.RequestException as exc:
                 raise TransientError(f"Dataverse did not answer ({type(exc).__name__}); will retry.",
                                      platform=PLATFORM) from exc
-        for name in ("x-ms-ratelimit-burst-remaining-xrm-requests", "x-ms-ratelimit-time-remaining-xrm-requests"):
-            value = header(response.headers, name)
-            if value is not None:
-                self.usage[name] = value
+        self.record_usage(response.headers)
+        if response.status_code >= 400:
+            raise self.error(response, describe)
         return response
 
     def error(self, response: requests.Response, describe: str) -> AdapterError:

@@ -14,8 +14,8 @@ from datetime import datetime
 from typing import Any
 
 from ..fields import CEM_FIELDS, FieldSpec, as_utc, coerce, to_iso_z
+from .consts import DEFAULT_PREFIX
 
-DEFAULT_PREFIX = "cem"
 DEFAULT_OPTION_VALUE_PREFIX = 10000
 LANGUAGE = 1033  # labels in English (US); Dataverse shows them for every base language without translations
 _CRM = "Microsoft.Dynamics.CRM."

@@ -59,6 +59,8 @@ ACTIVITY_TABLES: tuple[tuple[str, str, str, bool], ...] = (("emails", "email", "
 CONTACT_COLUMNS = "contactid,fullname,emailaddress1,createdon"
 NOTE_COLUMNS = "annotationid,subject,notetext,createdon"
 CASE_COLUMNS = "incidentid,title,description,ticketnumber,createdon,statecode"
+# incident statecode (Dataverse): 0 Active, 1 Resolved, 2 Cancelled -> the normalised ticket status
+CASE_STATES = {0: "open", 1: "solved", 2: "closed"}
 DEAL_COLUMNS = "opportunityid,name,statecode,salesstage,estimatedvalue,actualvalue,createdon,estimatedclosedate," \
                "actualclosedate"
 # Without $orderby Dataverse promises no order; a fixed one keeps a contact's deals in the same order
@@ -100,7 +102,8 @@ def note_interaction(row: Mapping[str, Any], contact_id: str) -> Interaction:
 def case_interaction(row: Mapping[str, Any], contact_id: str) -> Interaction:
     return _interaction(row, "incidentid", contact_id, "ticket", "inbound", row.get("title"),
                         row.get("description"), ("createdon",),
-                        {"ticketnumber": row.get("ticketnumber"), "statecode": row.get("statecode")})
+                        {"ticketnumber": row.get("ticketnumber"), "statecode": row.get("statecode"),
+                         "status": CASE_STATES.get(row.get("statecode"))})
 
 
 def deal_from_row(row: Mapping[str, Any], contact_id: str) -> Deal:

@@ -25,6 +25,7 @@ from urllib3.util.retry import Retry
 
 from ..errors import AdapterError, AuthenticationError, ConfigurationError
 from . import errors
+from .consts import PLATFORM
 
 DEFAULT_API_BASE_URL = "https://api.hubapi.com"
 AUTHORIZE_URL = "https://app.hubspot.com/oauth/authorize"
@@ -50,7 +51,7 @@ def authorize_url(*, client_id: str, redirect_uri: str, scopes: Iterable[str], s
                   optional_scopes: Iterable[str] = (), authorize_base: str = AUTHORIZE_URL) -> str:
     """The URL to send the installing admin to; ``state`` (CSRF token) is mandatory."""
     if not state:
-        raise ConfigurationError("OAuth state is required to protect the callback against CSRF.", platform="hubspot")
+        raise ConfigurationError("OAuth state is required to protect the callback against CSRF.", platform=PLATFORM)
     params = {"client_id": client_id, "redirect_uri": redirect_uri}
     scope_list = [s for s in scopes if s]
     if scope_list:
@@ -67,7 +68,7 @@ def token_credentials(payload: Mapping[str, Any], *, now: float, client_id: str,
     """Credentials to store from a token response (keeps the old refresh token if none came back)."""
     access_token = payload.get("access_token")
     if not access_token:
-        raise AuthenticationError("HubSpot token response had no access_token.", platform="hubspot")
+        raise AuthenticationError("HubSpot token response had no access_token.", platform=PLATFORM)
     expires_in = float(payload.get("expires_in") or 1800)
     refresh_token = payload.get("refresh_token") or (previous or {}).get("refresh_token")
     return {
@@ -94,7 +95,7 @@ def refresh(credentials: Mapping[str, Any], *, api_base_url: str = DEFAULT_API_B
     client_id, client_secret = credentials.get("client_id"), credentials.get("client_secret")
     if not (refresh_token and client_id and client_secret):
         raise AuthenticationError("HubSpot access token expired and no refresh token/client credentials are stored; "
-                                  "reconnect HubSpot.", platform="hubspot")
+                                  "reconnect HubSpot.", platform=PLATFORM)
     payload = _token_request(api_base_url, timeout, "refreshing the access token", grant_type="refresh_token",
                              refresh_token=refresh_token, client_id=client_id, client_secret=client_secret)
     return token_credentials(payload, now=clock(), client_id=str(client_id), client_secret=str(client_secret),
@@ -118,8 +119,8 @@ def _token_request(api_base_url: str, timeout: Any, action: str, **form: Any) ->
         if error.status == 400:
             # BAD_REFRESH_TOKEN / BAD_AUTH_CODE / invalid_grant: only a new consent helps
             raise AuthenticationError(f"{error} Reconnect HubSpot to grant access again.", status=400,
-                                      platform="hubspot") from error
+                                      platform=PLATFORM) from error
         raise
     if not isinstance(data, dict):
-        raise AdapterError(f"HubSpot answered {action} with an unexpected body.", platform="hubspot")
+        raise AdapterError(f"HubSpot answered {action} with an unexpected body.", platform=PLATFORM)
     return data

@@ -17,8 +17,7 @@ import urllib3
 
 from .. import http
 from ..errors import AdapterError, AuthenticationError, TransientError
-
-PLATFORM = "hubspot"
+from .consts import PLATFORM
 
 
 def is_api_exception(error: BaseException) -> bool:

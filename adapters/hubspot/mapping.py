@@ -19,10 +19,7 @@ from typing import Any
 from cem_engine.model import DEAL_STAGES, ContactFacts, Deal, Interaction
 
 from ..fields import FieldSpec, coerce, to_iso_z
-
-GROUP_NAME = "cem"
-GROUP_LABEL = "Customer Experience (CEM)"
-PROPERTY_PREFIX = "cem_"
+from .consts import GROUP_NAME, PROPERTY_PREFIX
 
 CONTACT_PROPERTIES = ("email", "firstname", "lastname", "lifecyclestage", "createdate", "lastmodifieddate")
 
@@ -179,6 +176,27 @@ def _when(props: Mapping[str, Any], record: Mapping[str, Any], *names: str) -> d
     return parse_moment(record.get("createdAt"))
 
 
+# The normalised interaction schema (cem_engine.schema): HubSpot's default ticket pipeline "0" has the stage
+# ids 1 New, 2 Waiting on contact, 3 Waiting on us, 4 Closed; stages of custom pipelines pass through raw
+# (the engine reads an unknown status as open). Call outcomes are HubSpot's default disposition GUIDs.
+TICKET_STAGES = {"1": "new", "2": "pending", "3": "open", "4": "closed"}
+TICKET_PRIORITIES = {"LOW": "low", "MEDIUM": "normal", "HIGH": "high", "URGENT": "urgent"}
+CALL_OUTCOMES = {
+    "f240bbac-87c9-4f6e-bf70-924b57d47db7": "connected",
+    "73a0d17f-1163-4015-bdd5-ec830791da20": "no_answer",
+    "b2cf5968-551e-4856-9783-52b3da59a7d0": "voicemail",
+    "a4c4c377-d246-4b32-a13b-75a56a4cd0ff": "voicemail",  # "left live message": someone else took it
+    "9d9162e7-6cf3-4944-bf63-4dff82258764": "busy",
+    "17b47fee-58de-441e-a44c-c6300d46f273": "wrong_number",
+}
+
+
+def _readable(value: Any) -> str | None:
+    """HubSpot enum values (PRODUCT_ISSUE) as the words a reason reads ("Product issue")."""
+    text = str(value or "").strip()
+    return text.replace("_", " ").capitalize() if text.isupper() else text or None
+
+
 def _base(record: Mapping[str, Any]) -> tuple[str, Mapping[str, Any]]:
     return str(record["id"]), record.get("properties") or {}
 
@@ -220,7 +238,8 @@ def call_interaction(record: Mapping[str, Any], contact_id: str) -> Interaction 
                        direction="inbound" if inbound else "outbound", occurred_at=when, author="rep",
                        subject=props.get("hs_call_title") or "", body=props.get("hs_call_body") or "",
                        metadata={"hubspot_type": "calls", "duration_ms": props.get("hs_call_duration"),
-                                 "disposition": props.get("hs_call_disposition")})
+                                 "disposition": props.get("hs_call_disposition"),
+                                 "outcome": CALL_OUTCOMES.get(str(props.get("hs_call_disposition") or ""))})
 
 
 def meeting_interaction(record: Mapping[str, Any], contact_id: str) -> Interaction | None:
@@ -243,9 +262,11 @@ def ticket_interaction(record: Mapping[str, Any], contact_id: str) -> Interactio
     return Interaction(id=f"ticket:{object_id}", contact_id=contact_id, kind="ticket", direction="inbound",
                        occurred_at=when, author="customer", subject=props.get("subject") or "",
                        body=props.get("content") or "",
-                       metadata={"hubspot_type": "tickets", "priority": props.get("hs_ticket_priority"),
-                                 "category": props.get("hs_ticket_category"),
-                                 "stage": props.get("hs_pipeline_stage")})
+                       metadata={"hubspot_type": "tickets", "stage": props.get("hs_pipeline_stage"),
+                                 "status": TICKET_STAGES.get(str(props.get("hs_pipeline_stage") or ""),
+                                                             props.get("hs_pipeline_stage")),
+                                 "priority": TICKET_PRIORITIES.get(str(props.get("hs_ticket_priority") or "").upper()),
+                                 "category": _readable(props.get("hs_ticket_category"))})
 
 
 def communication_interaction(record: Mapping[str, Any], contact_id: str) -> Interaction | None:

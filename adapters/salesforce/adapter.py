@@ -32,8 +32,8 @@ from ..errors import (
     TransientError,
 )
 from ..fields import FIELDS_BY_KEY, FieldSpec, to_iso_z
-from .auth import PLATFORM
 from .client import SalesforceClient, budget_ceiling
+from .consts import INTEGRATION_USER_SETTING, PLATFORM
 from .install import ID_PATTERN, Provisioner, soql_id
 from .mapping import from_salesforce, native_name, to_salesforce
 from .read import ContactReader
@@ -65,7 +65,7 @@ class SalesforceAdapter(CRMAdapter):
     # One SOQL query per source whatever the batch holds, as long as the IN list fits the URL
     # (read.MAX_QUERY_URL: ~450 ids); 200 matches the write batch, so one refresh is one write call.
     read_batch_size: ClassVar[int] = 200
-    remembered_facts = ("integration_user_id",)  # the receiver drops changes made by this user
+    remembered_facts = (INTEGRATION_USER_SETTING,)  # the receiver drops changes made by this user
 
     def __init__(self, connection: ConnectionInfo, *, http: requests.Session | None = None,
                  sleep: Callable[[float], None] = time.sleep) -> None:
@@ -91,7 +91,7 @@ class SalesforceAdapter(CRMAdapter):
         assert session is not None
         if session.org_id and session.user_id:
             return session.org_id, session.user_id
-        info = self.client.call(lambda sf: sf.oauth2("userinfo"), "read the connected user (userinfo)")
+        info = self.client.run(lambda sf: sf.oauth2("userinfo"), "read the connected user (userinfo)")
         return str(info["organization_id"]), str(info["user_id"])
 
     def check_connection(self) -> dict[str, Any]:
@@ -191,7 +191,7 @@ class SalesforceAdapter(CRMAdapter):
         conditions = [f"Id > {soql_id(last_id)}"] if last_id else []
         if modified_since is not None:
             conditions.append(f"LastModifiedDate > {to_iso_z(modified_since)}")
-            own = self.connection.settings.get("integration_user_id")
+            own = self.connection.settings.get(INTEGRATION_USER_SETTING)
             if own:
                 conditions.append(f"LastModifiedById != {soql_id(str(own))}")
         where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
@@ -265,7 +265,7 @@ class SalesforceAdapter(CRMAdapter):
         return found
 
     def api_usage(self) -> dict[str, Any]:
-        usage = self.client.usage()
+        usage = self.client.org_usage()
         ceiling = budget_ceiling(self.connection.settings.get("daily_api_budget"), usage.limit)
         remaining = usage.limit - usage.used if usage.limit is not None and usage.used is not None else None
         return {"used": usage.used, "limit": usage.limit, "remaining": remaining, "budget": ceiling,

@@ -30,8 +30,8 @@ import requests
 from defusedxml import ElementTree
 
 from ..errors import AuthenticationError, ConfigurationError, TransientError
+from .consts import PLATFORM
 
-PLATFORM = "salesforce"
 DEFAULT_API_VERSION = "59.0"
 PRODUCTION_LOGIN = "https://login.salesforce.com"
 SANDBOX_LOGIN = "https://test.salesforce.com"

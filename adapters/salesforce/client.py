@@ -1,5 +1,6 @@
-"""One authenticated simple-salesforce client with the connector's rules around every call:
-typed errors, one re-login on an expired session, API usage tracking and a daily budget.
+"""One authenticated simple-salesforce client under the base client's rules (``adapters.client``):
+typed errors, one re-login on an expired session, API usage tracking and a daily budget. Calls are
+not retried in place (policy of one attempt): failures go to the job layer, which backs off.
 
 simple-salesforce builds ``https://<host>`` URLs from the instance host. We construct it from
 the session (``session_id`` + ``instance_url``) and then set its URL family from the
@@ -12,6 +13,7 @@ for loopback hosts) goes through the very same code. Paging uses the query locat
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -21,6 +23,7 @@ from simple_salesforce import Salesforce
 from simple_salesforce.exceptions import SalesforceError
 
 from ..base import ConnectionInfo
+from ..client import ApiClient
 from ..errors import (
     AdapterError,
     AuthenticationError,
@@ -32,12 +35,12 @@ from ..errors import (
     RateLimited,
     TransientError,
 )
-from ..http import error_for_status
-from .auth import PLATFORM, SalesforceSession, api_version, login
+from ..http import RetryPolicy, error_for_status
+from .auth import SalesforceSession, api_version, login
+from .consts import CALL_OPTIONS, PLATFORM
 
 T = TypeVar("T")
 MAX_QUERY_PAGES = 1000  # 2,000 rows a page: two million rows is far beyond one contact's history
-CALL_OPTIONS = "client=cem-connector"  # shows up in CDC changeOrigin, so our own writes are recognisable
 DEFAULT_BUDGET_SHARE = 0.8
 
 
@@ -68,15 +71,18 @@ def budget_ceiling(setting: Any, limit: int | None) -> int | None:
                                  f"(got '{setting}').", platform=PLATFORM) from None
 
 
-class SalesforceClient:
-    def __init__(self, connection: ConnectionInfo, http: requests.Session | None = None) -> None:
+class SalesforceClient(ApiClient):
+    platform = PLATFORM
+
+    def __init__(self, connection: ConnectionInfo, http: requests.Session | None = None,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        super().__init__(policy=RetryPolicy(max_attempts=1), sleep=sleep)
         self.connection = connection
         self.settings: Mapping[str, Any] = connection.settings
         self.version = api_version(self.settings)
         self.http = http or requests.Session()
         self.session: SalesforceSession | None = None
         self._sf: Salesforce | None = None
-        self.calls = 0
 
     # -- session ------------------------------------------------------------------------------
     def sf(self) -> Salesforce:
@@ -99,39 +105,40 @@ class SalesforceClient:
         client.oauth2_url = f"{base}/services/oauth2/"
         self._sf = client
 
-    def _can_relogin(self) -> bool:
-        return self.settings.get("auth") != "session" and bool(
-            self.connection.credentials.get("private_key") or self.connection.credentials.get("password"))
+    def renew_credentials(self, error: AuthenticationError) -> bool:
+        """The session expired or was revoked: log in again once, when we hold what a login needs."""
+        if self._sf is None or self.settings.get("auth") == "session" or not (
+                self.connection.credentials.get("private_key") or self.connection.credentials.get("password")):
+            return False
+        self._sf = None
+        return True
+
+    def prepare(self) -> None:
+        self._check_budget()
 
     # -- calls --------------------------------------------------------------------------------
-    def call(self, operation: Callable[[Salesforce], T], describe: str) -> T:
-        """Run one API call with budget check, typed errors and one re-login on INVALID_SESSION_ID."""
-        self._check_budget()
-        for attempt in (1, 2):
+    def run(self, operation: Callable[[Salesforce], T], describe: str) -> T:
+        """Run one API call (``operation`` on the simple-salesforce client) with the base client's rules."""
+        def send() -> T:
             client = self.sf()
-            self.calls += 1
             try:
                 result = operation(client)
             except SalesforceError as error:
-                mapped = map_error(error, describe)
                 self._record_usage(client)
-                if isinstance(mapped, AuthenticationError) and attempt == 1 and self._can_relogin():
-                    self._sf = None  # the session expired or was revoked: log in again once
-                    continue
-                raise mapped from error
+                raise map_error(error, describe) from error
             except requests.RequestException as error:
                 raise TransientError(f"{describe}: network error talking to Salesforce ({type(error).__name__}).",
                                      platform=PLATFORM) from error
             self._record_usage(client)
             return result
-        raise AssertionError("unreachable")  # pragma: no cover
+        return self.call(send)
 
     def query(self, soql: str, *, tooling: bool = False) -> list[dict[str, Any]]:
         """Every row of a SOQL query, following ``nextRecordsUrl`` (bounded)."""
         if tooling:
-            page = self.call(lambda sf: sf.toolingexecute("query/", params={"q": soql}), "Tooling query")
+            page = self.run(lambda sf: sf.toolingexecute("query/", params={"q": soql}), "Tooling query")
         else:
-            page = self.call(lambda sf: sf.query(soql), "SOQL query")
+            page = self.run(lambda sf: sf.query(soql), "SOQL query")
         records = list(page.get("records", []))
         for _ in range(MAX_QUERY_PAGES):
             next_url = page.get("nextRecordsUrl")
@@ -139,19 +146,19 @@ class SalesforceClient:
                 return records
             locator = next_url.rstrip("/").rsplit("/", 1)[-1]
             if tooling:
-                page = self.call(lambda sf, loc=locator: sf.toolingexecute(f"query/{loc}"), "Tooling query (next page)")
+                page = self.run(lambda sf, loc=locator: sf.toolingexecute(f"query/{loc}"), "Tooling query (next page)")
             else:
-                page = self.call(lambda sf, loc=locator: sf.query_more(loc), "SOQL query (next page)")
+                page = self.run(lambda sf, loc=locator: sf.query_more(loc), "SOQL query (next page)")
             records.extend(page.get("records", []))
         raise InvalidRequest(f"Query returned more than {MAX_QUERY_PAGES} pages; narrow it.", platform=PLATFORM)
 
     def rest(self, path: str, *, method: str = "GET", json: Any = None, describe: str = "") -> Any:
         headers = {"Sforce-Call-Options": CALL_OPTIONS}
-        return self.call(lambda sf: sf.restful(path, method=method, json=json, headers=headers),
+        return self.run(lambda sf: sf.restful(path, method=method, json=json, headers=headers),
                          describe or f"{method} {path}")
 
     def tooling(self, path: str, *, method: str = "GET", data: Any = None, describe: str = "") -> Any:
-        return self.call(lambda sf: sf.toolingexecute(path, method=method, data=data), describe or f"Tooling {path}")
+        return self.run(lambda sf: sf.toolingexecute(path, method=method, data=data), describe or f"Tooling {path}")
 
     # -- usage and budget ---------------------------------------------------------------------
     @property
@@ -166,12 +173,12 @@ class SalesforceClient:
         with _USAGE_LOCK:
             _USAGE[self._usage_key] = ApiUsage(int(usage.used), int(usage.total))  # type: ignore[union-attr]
 
-    def usage(self) -> ApiUsage:
+    def org_usage(self) -> ApiUsage:
         with _USAGE_LOCK:
             return _USAGE.get(self._usage_key, ApiUsage()) if self._usage_key else ApiUsage()
 
     def _check_budget(self, cost: int = 1) -> None:
-        usage = self.usage()
+        usage = self.org_usage()
         ceiling = budget_ceiling(self.settings.get("daily_api_budget"), usage.limit)
         if usage.used is not None and ceiling is not None and usage.used + cost > ceiling:
             raise BudgetExhausted(

@@ -26,8 +26,8 @@ from typing import Any
 from ..base import ProvisionReport
 from ..errors import ConfigurationError, InvalidRequest
 from ..fields import FieldSpec
-from .auth import PLATFORM
 from .client import SalesforceClient
+from .consts import PLATFORM
 from .mapping import field_metadata, native_name
 
 PERMISSION_SET = "CEM_Connector"

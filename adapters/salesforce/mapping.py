@@ -79,10 +79,12 @@ def task_interaction(task: Mapping[str, Any], contact_id: str) -> Interaction:
     subtype = (task.get("TaskSubtype") or "").lower()
     common = {"id": task["Id"], "contact_id": contact_id, "occurred_at": _when(task, "CreatedDate"),
               "subject": task.get("Subject") or "", "body": task.get("Description") or "",
-              "metadata": {"source": "Task", "status": task.get("Status")}}
+              "metadata": {"source": "Task", "task_status": task.get("Status")}}
     if subtype == "call" or task.get("CallType"):
         direction = "inbound" if (task.get("CallType") or "").lower() == "inbound" else "outbound"
         common["metadata"]["duration_seconds"] = task.get("CallDurationInSeconds")
+        if task.get("CallDisposition"):  # free text the org defines ("Left voicemail"); the engine normalises it
+            common["metadata"]["outcome"] = task["CallDisposition"]
         return Interaction(kind="call", direction=direction, author="rep", **common)
     if subtype in ("email", "listemail"):
         return Interaction(kind="email", direction="outbound", author="rep", **common)
@@ -105,8 +107,11 @@ def case_interaction(case: Mapping[str, Any], contact_id: str) -> Interaction:
     return Interaction(id=case["Id"], contact_id=contact_id, kind=kind, direction="inbound", author="customer",
                        occurred_at=_when(case, "CreatedDate"), subject=case.get("Subject") or "",
                        body=case.get("Description") or "",
-                       metadata={"source": "Case", "status": case.get("Status"), "case_number": case.get("CaseNumber"),
-                                 "closed": bool(case.get("IsClosed"))})
+                       metadata={"source": "Case", "case_number": case.get("CaseNumber"),
+                                 "closed": bool(case.get("IsClosed")),
+                                 # IsClosed is the truth whatever an org named its statuses
+                                 "status": "closed" if case.get("IsClosed") else case.get("Status"),
+                                 "priority": case.get("Priority")})
 
 
 def comment_interaction(comment: Mapping[str, Any], contact_id: str, user_types: Mapping[str, str]) -> Interaction:

@@ -140,8 +140,8 @@ class ContactReader:
     # -- interactions ----------------------------------------------------------------------------
     def _tasks(self, ids: Sequence[str], requested: Mapping[str, str]) -> list[tuple[str, Interaction]]:
         rows = self.query_in(ids, lambda in_list: (
-            "SELECT Id, WhoId, Subject, Description, TaskSubtype, Type, CallType, CallDurationInSeconds, Status, "
-            f"CreatedDate FROM Task WHERE WhoId IN {in_list} ORDER BY CreatedDate"))
+            "SELECT Id, WhoId, Subject, Description, TaskSubtype, Type, CallType, CallDurationInSeconds, "
+            f"CallDisposition, Status, CreatedDate FROM Task WHERE WhoId IN {in_list} ORDER BY CreatedDate"))
         return [(requested[key(t["WhoId"])], task_interaction(t, requested[key(t["WhoId"])]))
                 for t in rows if key(t.get("WhoId")) in requested]
 
@@ -149,7 +149,8 @@ class ContactReader:
         if not contacts:
             return []
         rows = self.query_in(contacts, lambda in_list: (
-            "SELECT Id, ContactId, CaseNumber, Subject, Description, Status, Origin, IsClosed, CreatedDate FROM Case "
+            "SELECT Id, ContactId, CaseNumber, Subject, Description, Status, Origin, Priority, IsClosed, CreatedDate "
+            "FROM Case "
             f"WHERE ContactId IN {in_list} ORDER BY CreatedDate"))
         return [(requested[key(c["ContactId"])], c) for c in rows if key(c.get("ContactId")) in requested]
 

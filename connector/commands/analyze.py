@@ -8,16 +8,17 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, BinaryIO
 
 import click
 from rich.console import Console
 from rich.table import Table
 
-from cem_engine import CEMEngineError, ExchangeError, analyze, load_config
-from cem_engine.exchange import read_records
+from cem_engine import CEMEngineError, analyze, load_config
+from cem_engine.exchange import Problem, read_exchange
 
 JSON_KEYS = (
     "contact_id", "journey_stage", "journey_stage_since", "emotion_score", "emotion", "emotion_trend",
@@ -35,15 +36,25 @@ def _parse_now(value: str | None) -> datetime:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-def _open(path: str) -> TextIO:
+def _open(path: str) -> BinaryIO:
     if path == "-":
-        return sys.stdin
+        return sys.stdin.buffer
     file = Path(path)
     if not file.exists():
         raise click.ClickException(f"file not found: {path}")
     if file.is_dir():
         raise click.ClickException(f"{path} is a directory, expected a .jsonl file")
-    return file.open(encoding="utf-8")
+    return file.open("rb")
+
+
+def _decoded(handle: BinaryIO, problems: list[Problem]) -> Iterator[str]:
+    """Lines as text; a line that is not UTF-8 is reported and read as blank, so numbering stays right."""
+    for number, raw in enumerate(handle, start=1):
+        try:
+            yield raw.decode("utf-8")
+        except UnicodeDecodeError:
+            problems.append(Problem(number, "not UTF-8 text"))
+            yield ""
 
 
 def _table(profiles: list[dict[str, Any]]) -> Table:
@@ -67,29 +78,42 @@ def _table(profiles: list[dict[str, Any]]) -> Table:
 @click.option("--now", "now_text", metavar="ISO", help="Analysis time (default: now, UTC).")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per contact per line.")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), help="Engine config TOML over the defaults.")
-def analyze_command(file: str, now_text: str | None, as_json: bool, config_path: str | None) -> None:
-    """Analyse contacts in an exchange JSONL FILE ('-' reads stdin) and print one result per contact."""
+@click.option("--strict", is_flag=True,
+              help="Exit with status 1 when any line was skipped (the good lines are still analysed and printed).")
+def analyze_command(file: str, now_text: str | None, as_json: bool, config_path: str | None, strict: bool) -> None:
+    """Analyse contacts in an exchange JSONL FILE ('-' reads stdin) and print one result per contact.
+
+    A bad line never costs the file: it is skipped and reported on stderr with its line number, and the
+    rest is analysed. Use --strict to make skipped lines an error (exit status 1).
+    """
     now = _parse_now(now_text)
     try:
         config = load_config(config_path) if config_path else load_config()
-        handle = _open(file)
-        try:
-            contacts = read_records(handle)
-        finally:
-            if handle is not sys.stdin:
-                handle.close()
-        profiles = [analyze(c, now=now, config=config).to_dict() for c in contacts]
-    except ExchangeError as exc:
-        raise click.ClickException(f"{file}: {exc}") from exc
     except CEMEngineError as exc:
         raise click.ClickException(str(exc)) from exc
-    except UnicodeDecodeError:
-        raise click.ClickException(f"{file}: not UTF-8 text") from None
+    handle = _open(file)
+    decode_problems: list[Problem] = []
+    try:
+        read = read_exchange(_decoded(handle, decode_problems))
+    finally:
+        if handle is not sys.stdin.buffer:
+            handle.close()
+    problems = sorted(decode_problems + read.problems, key=lambda p: p.line)
+    for problem in problems:
+        click.echo(f"{file}:{problem}", err=True)
+    skipped = sum(1 for p in problems if p.skipped)
+    if skipped:
+        click.echo(f"{file}: {skipped} line(s) skipped, {len(read.contacts)} contact(s) analysed", err=True)
+    try:
+        profiles = [analyze(c, now=now, config=config).to_dict() for c in read.contacts]
+    except CEMEngineError as exc:
+        raise click.ClickException(str(exc)) from exc
     if as_json:
         for p in profiles:
             click.echo(json.dumps({k: p[k] for k in JSON_KEYS}, ensure_ascii=False))
-        return
-    if not profiles:
+    elif not profiles:
         click.echo("No contacts in the input.")
-        return
-    Console(width=160).print(_table(profiles))
+    else:
+        Console(width=160).print(_table(profiles))
+    if strict and skipped:
+        raise SystemExit(1)

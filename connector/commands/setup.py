@@ -10,6 +10,7 @@ from rich.table import Table
 
 from ..connections import (
     create_connection,
+    crm_signing_secret,
     get_connection,
     remembered_settings,
     rotate_webhook_secret,
@@ -50,8 +51,8 @@ def connect_command(platform: str, name: str, settings: tuple[str, ...], credent
     secret_values = parse_pairs(credentials, "--credential")
     if credentials_file:
         secret_values.update(json.loads(credentials_file.read_text()))
-    if platform == "hubspot" and webhook_secret is None and secret_values.get("client_secret"):
-        webhook_secret = secret_values["client_secret"]  # HubSpot signs webhooks with the app's client secret
+    if webhook_secret is None:  # e.g. HubSpot signs webhooks with the app's client secret
+        webhook_secret = crm_signing_secret(get_platform(platform).adapter_class(), secret_values)
     with runtime() as rt:
         account_id = setting_values.get("account_id")
         if check:

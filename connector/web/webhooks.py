@@ -48,7 +48,7 @@ class TargetCache:
 def receive(platform: str, connection_id: int | None = None) -> Response:
     rt: Runtime = current_app.extensions["cem"]
     try:
-        receiver: WebhookReceiver = _receiver(platform)
+        receiver: WebhookReceiver = receiver_for(platform)
     except UnknownPlatform:
         return _json(404, {"error": f"Unknown platform '{platform}'."})
     try:
@@ -72,7 +72,7 @@ def receive(platform: str, connection_id: int | None = None) -> Response:
 
     inbound = InboundRequest(
         method=request.method,
-        url=_public_url(rt),
+        url=public_url(rt),
         headers=CaseInsensitiveDict(dict(request.headers)),
         body=_body(receiver.max_body_bytes),
         query=request.args.to_dict(),
@@ -86,14 +86,14 @@ def _body(limit: int) -> bytes:
     return request.stream.read(limit + 1)
 
 
-def _receiver(platform: str) -> WebhookReceiver:
+def receiver_for(platform: str) -> WebhookReceiver:
     receivers: dict[str, WebhookReceiver] = current_app.extensions.setdefault("cem_receivers", {})
     if platform not in receivers:
         receivers[platform] = get_platform(platform).receiver_class()()
     return receivers[platform]
 
 
-def _public_url(rt: Runtime) -> str:
+def public_url(rt: Runtime) -> str:
     """The URL the CRM called (signatures cover it); behind a proxy, CEM_PUBLIC_URL names the outside."""
     path = request.full_path[:-1] if request.full_path.endswith("?") else request.full_path
     return rt.settings.public_url + path

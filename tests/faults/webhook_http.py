@@ -9,8 +9,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -18,7 +16,7 @@ from urllib.parse import quote
 
 import requests
 
-from sandbox.hubspot.webhooks import signature_v3
+from webhooks import hubspot, salesforce
 
 from .world import World
 
@@ -44,13 +42,9 @@ def signed(world: World, body: bytes, *, secret: str | None = None, timestamp: f
     if not auth:
         return url, headers
     if world.platform == "hubspot":
-        stamp = str(int(moment * 1000))
-        headers.update({"X-HubSpot-Signature-v3": signature_v3(secret, "POST", url, body, stamp),
-                        "X-HubSpot-Request-Timestamp": stamp})
+        headers.update(hubspot.signature_headers(secret, url, body, int(moment * 1000)))
     elif world.platform == "salesforce" and ctype.startswith("application/json"):
-        stamp = str(int(moment))
-        digest = hmac.new(secret.encode(), f"{stamp}.".encode() + body, hashlib.sha256).hexdigest()
-        headers["X-CEM-Signature"] = f"t={stamp},v1={digest}"
+        headers.update(salesforce.signature_header(secret, body, moment))
     elif world.platform == "salesforce":
         url = f"{url}?token={quote(secret, safe='')}"
     else:

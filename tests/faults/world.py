@@ -25,7 +25,7 @@ from rq import SimpleWorker
 from adapters.base import ConnectionInfo
 from connector.app import create_app
 from connector.config import Settings
-from connector.connections import create_connection, new_webhook_secret
+from connector.connections import create_connection, crm_signing_secret, new_webhook_secret
 from connector.registry import get_platform
 from connector.runtime import Runtime, set_runtime
 from sandbox import sandbox_class
@@ -84,8 +84,9 @@ class World:
         sandbox.seed(records)
         sandbox.start()
         settings, credentials = sandbox.connection_settings()
-        secret = (credentials.get("client_secret") if self.platform == "hubspot" else None) or new_webhook_secret()
-        facts = platform.adapter_class()(ConnectionInfo(0, self.platform, settings, credentials)).check_connection()
+        adapter_cls = platform.adapter_class()
+        secret = crm_signing_secret(adapter_cls, credentials) or new_webhook_secret()
+        facts = adapter_cls(ConnectionInfo(0, self.platform, settings, credentials)).check_connection()
         self.connection_id = create_connection(self.runtime.store, self.runtime.box, platform=self.platform,
                                                name="faults", settings=settings, credentials=credentials,
                                                webhook_secrets=[secret],

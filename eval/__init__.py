@@ -1,0 +1,1 @@
+"""Engine evaluation: labelled sets, harness and metrics (see eval/README.md)."""
