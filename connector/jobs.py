@@ -19,6 +19,7 @@ from typing import Any
 from redis.exceptions import LockError
 from rq import get_current_job
 from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
 
 from adapters.base import CRMAdapter
 from adapters.errors import AdapterError
@@ -98,8 +99,20 @@ def _note_source_changes(rt: Runtime, connection_id: int, latest: dict[str, date
     """One transaction for a whole batch of events (one per event per contact cost ~6 ms an event)."""
     if not latest and not activities:
         return
+    for attempt in (1, 2):
+        try:
+            return _save_source_changes(rt, connection_id, latest, activities)
+        except IntegrityError:
+            # another worker created one of these contacts' rows first: the second pass updates it
+            if attempt == 2:
+                raise
+
+
+def _save_source_changes(rt: Runtime, connection_id: int, latest: dict[str, datetime],
+                         activities: list[Activity]) -> None:
     with rt.store.session() as session:
-        session.add_all(activities)
+        session.add_all([Activity(connection_id=a.connection_id, contact_id=a.contact_id, action=a.action,
+                                  detail=a.detail) for a in activities])
         states = {s.contact_id: s for s in session.scalars(select(ContactState).where(
             ContactState.connection_id == connection_id,
             ContactState.contact_id.in_(list(latest))))} if latest else {}
@@ -142,7 +155,7 @@ def drain_deliveries(connection_id: int) -> int:
                 process_events(connection_id, events)
         except Exception:
             inbox.unclaim(connection_id, claim)  # the store or the CRM is down: the inbox keeps them
-            inbox.request_drain(connection_id, delay=30.0)
+            inbox.request_drain(connection_id, delay=5.0)
             raise
         inbox.release(claim)
         drained += len(events)
