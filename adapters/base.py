@@ -30,6 +30,9 @@ class ConnectionInfo:
     credentials: Mapping[str, Any]  # secret: tokens, keys, passwords (decrypted in memory only)
     # Called with the new credentials after a token refresh so the connector can persist them.
     on_credentials_changed: Callable[[dict[str, Any]], None] | None = None
+    # The connection's API budget shared by every worker process: ``call_gate(limit, window)`` counts a
+    # call and returns 0 when it may go now, else the seconds until the rolling window has room.
+    call_gate: Callable[[int, float], float] | None = None
 
 
 @dataclass

@@ -26,6 +26,7 @@ from .consts import PLATFORM
 
 PRIVATE_APP_TOKEN_INFO_PATH = "/oauth/v2/private-apps/get/access-token-info"
 MAX_TRACKED_CALLS = 1000  # more than any burst limit (250 / 10 s with the add-on)
+MAX_GATE_WAITS = 50  # bound on waiting for the shared window before handing the wait to the job layer
 RATE_HEADERS = {
     "limit": "X-HubSpot-RateLimit-Max", "remaining": "X-HubSpot-RateLimit-Remaining",
     "interval_ms": "X-HubSpot-RateLimit-Interval-Milliseconds", "daily": "X-HubSpot-RateLimit-Daily",
@@ -101,6 +102,10 @@ class HubSpotClient(ApiClient):
                               retry_after=3600.0, status=429, platform=PLATFORM)
         interval = (self.usage.get("interval_ms") or 10_000) / 1000.0
         limit = int(self.usage.get("limit") or 0)
+        gate = self.connection.call_gate
+        if gate is not None and limit:
+            self._wait_for_gate(gate, limit, interval)
+            return
         now = self.clock()
         recent = [t for t in self._sent if now - t < interval]
         wait = 0.0
@@ -115,6 +120,18 @@ class HubSpotClient(ApiClient):
             self.sleep(wait)
         self.usage["remaining"] = None
         self._sent.append(self.clock())
+
+    def _wait_for_gate(self, gate: Callable[[int, float], float], limit: int, interval: float) -> None:
+        """The connection's budget shared with the other workers: wait for a slot in the rolling window."""
+        for _ in range(MAX_GATE_WAITS):
+            wait = gate(limit, interval)
+            if wait <= 0:
+                self.usage["remaining"] = None
+                return
+            if wait > self.policy.max_inline_wait:
+                raise RateLimited("HubSpot burst limit reached.", retry_after=wait, status=429, platform=PLATFORM)
+            self.sleep(wait)
+        raise RateLimited("HubSpot burst limit reached.", retry_after=interval, status=429, platform=PLATFORM)
 
     # -- calls ---------------------------------------------------------------------------------
     def request(self, action: str, api: str, method: str, *args: Any, **kwargs: Any) -> tuple[int, dict[str, Any]]:

@@ -15,6 +15,7 @@ from rq import Queue
 from rq.job import Job
 from rq.registry import FailedJobRegistry, ScheduledJobRegistry, StartedJobRegistry
 
+from .budget import CallBudget
 from .deliveries import DeliveryLog
 from .keys import QueueKeys
 from .refreshes import RefreshCoalescer
@@ -32,6 +33,7 @@ class JobQueue:
         self.deliveries = DeliveryLog(connection, self.keys, self.enqueue)
         self.refreshes = RefreshCoalescer(connection, self.keys, self.enqueue)
         self.writes = WriteLedger(connection, self.keys, self.enqueue)
+        self.budget = CallBudget(connection, self.keys)
 
     @property
     def prefix(self) -> str:

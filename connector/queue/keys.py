@@ -44,6 +44,10 @@ class QueueKeys:
     def drain(self, connection_id: int) -> str:
         return f"{self.prefix}drain:{connection_id}"
 
+    def budget(self, connection_id: int) -> str:
+        """Send times of the connection's recent CRM calls, shared by every worker (``CallBudget``)."""
+        return f"{self.prefix}budget:{connection_id}"
+
     def claim(self, connection_id: int | str, owner: str) -> str:
         """Events a drainer took from the inbox; ``owner`` is ``<worker name>:<uuid>``."""
         return f"{self.prefix}claim:{connection_id}:{owner}"
