@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -28,6 +29,7 @@ from cem_engine import analyze
 from webhooks.events import CONTACT_DELETED, ChangeEvent
 
 from .queue import WriteLedger
+from .queue.refreshes import COLLECT_POLL
 from .retry import retry_delay, will_retry
 from .runtime import Runtime, get_runtime
 from .store import PERSONAL_DATA_TABLES, Activity, ApiUsage, ContactState, DeadLetter, SyncCursor, WrittenValues
@@ -168,7 +170,11 @@ def drain_deliveries(connection_id: int) -> int:
 def collect_refreshes(connection_id: int) -> int:
     """Hand the contacts waiting for a refresh out in batch jobs (see RefreshCoalescer.request)."""
     rt = get_runtime()
-    return rt.queue.refreshes.hand_out(connection_id, batch=rt.adapter(connection_id).read_batch_size)
+    handed = rt.queue.refreshes.hand_out(connection_id, batch=rt.adapter(connection_id).read_batch_size)
+    if handed is None:  # the fill window is still open: queued again, look in a moment
+        time.sleep(COLLECT_POLL)
+        return 0
+    return handed
 
 
 # -- refresh_contacts ---------------------------------------------------------------------

@@ -6,7 +6,6 @@ from datetime import UTC, datetime
 
 import pytest
 import redis
-from rq.registry import ScheduledJobRegistry
 
 from connector.queue import JobQueue
 from connector.redis_conn import QueueUnavailable
@@ -95,17 +94,21 @@ def test_duplicates_inside_one_delivery_count_once(queue: JobQueue) -> None:
     assert queue.deliveries.accept(992, [event("x"), event("x"), event("y")]) == 2
 
 
-def test_refresh_requests_coalesce_until_the_job_starts(queue: JobQueue) -> None:
+def test_refresh_requests_coalesce_until_the_job_starts(queue: JobQueue, monkeypatch: pytest.MonkeyPatch) -> None:
+    from connector.queue import refreshes
+
     assert queue.refreshes.request(993, ["7"]) == 1
     assert queue.refreshes.request(993, ["7", "7"]) == 0
     assert queue.refreshes.request(993, ["8", "7"]) == 1
-    scheduled = ScheduledJobRegistry(queue=queue.rq)
-    assert scheduled.count == 1  # one collector, after the fill window, for everything that arrives before it
+    assert queue.rq.count == 1  # one collector for everything that arrives before it hands out
+    assert queue.refreshes.hand_out(993) is None  # the fill window is open and no batch is full yet
+    assert queue.rq.count == 2  # so the collector is queued again behind other work
+    monkeypatch.setattr(refreshes, "FILL_WINDOW", 0.0)
     assert queue.refreshes.hand_out(993) == 2
     queue.refreshes.started(993, ["7", "8"])
     assert queue.refreshes.request(993, ["7"]) == 1
-    assert [job.func_name.rsplit(".", 1)[-1] for job in queue.rq.jobs] == ["refresh_contacts"]
-    assert scheduled.count == 2
+    assert [job.func_name.rsplit(".", 1)[-1] for job in queue.rq.jobs] == [
+        "collect_refreshes", "collect_refreshes", "refresh_contacts", "collect_refreshes"]
 
 
 def test_refreshes_are_batched_per_job(queue: JobQueue) -> None:
@@ -114,8 +117,8 @@ def test_refreshes_are_batched_per_job(queue: JobQueue) -> None:
     # one webhook per record, as Dataverse sends them: they still end up in full batches
     for i in range(REFRESH_BATCH * 2 + 1):
         assert queue.refreshes.request(995, [str(i)]) == 1
-    assert ScheduledJobRegistry(queue=queue.rq).count == 1
-    assert queue.refreshes.hand_out(995) == REFRESH_BATCH * 2 + 1
+    assert queue.rq.count == 1
+    assert queue.refreshes.hand_out(995) == REFRESH_BATCH * 2 + 1  # full batches go at once
     refreshes = [job for job in queue.rq.jobs if job.func_name.endswith("refresh_contacts")]
     assert sorted(len(job.args[1]) for job in refreshes) == [1, REFRESH_BATCH, REFRESH_BATCH]
     assert sorted(cid for job in refreshes for cid in job.args[1]) == sorted(str(i) for i in range(101))

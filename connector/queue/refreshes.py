@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 
 import redis
@@ -11,11 +12,12 @@ from .keys import COLLECT_REFRESHES, REFRESH_CONTACTS, QueueKeys
 from .scheduling import FLAG_TTL, Enqueue
 
 REFRESH_BATCH = 50  # contacts per refresh job unless the adapter says more (CRMAdapter.read_batch_size)
-# The collector runs this long after the first contact of a burst arrives, so one batch read covers
-# what comes in meanwhile: a refresh of 2 contacts costs as many calls as one of 100, and at a steady
-# 200 events/s handing out at once made ~20 half-empty refreshes where 5 full ones do (bench.calls).
-# RQ's scheduler looks once a second, so a shorter window would not be shorter in practice.
+# The collector hands out this long after the first contact of a burst arrived (or as soon as a full
+# batch waits), so one batch read covers what comes in meanwhile: a refresh of 2 contacts costs as
+# many calls as one of 100, and at a steady 200 events/s handing out at once made ~20 half-empty
+# refreshes where 5 full ones do (bench.calls).
 FILL_WINDOW = 1.0
+COLLECT_POLL = 0.05  # a collector that finds the window open waits this long before queueing itself again
 
 
 class RefreshCoalescer:
@@ -41,11 +43,21 @@ class RefreshCoalescer:
             self._ensure_collector(connection_id)
         return len(fresh)
 
-    def hand_out(self, connection_id: int, batch: int = REFRESH_BATCH, limit: int = 5000) -> int:
+    def hand_out(self, connection_id: int, batch: int = REFRESH_BATCH, limit: int = 5000) -> int | None:
         """Turn waiting contacts into refresh jobs of ``batch``; they leave the waiting set only
-        once their job is queued, so a crash here can only duplicate a refresh, never drop one."""
-        self.redis.delete(self.keys.collect(connection_id))  # arrivals from now on need a new collector
+        once their job is queued, so a crash here can only duplicate a refresh, never drop one.
+
+        ``None`` while the fill window is open and less than a batch waits: the collector is queued
+        again (at the back, so other work goes first) rather than delayed through RQ's scheduler,
+        whose process does not survive a Redis restart (delayed jobs then stall for a minute).
+        """
         key = self.keys.waiting(connection_id)
+        opened = self.redis.get(self.keys.collect(connection_id))
+        age = time.time() - float(opened) if opened else FILL_WINDOW
+        if age < FILL_WINDOW and int(self.redis.scard(key)) < batch:
+            self.enqueue(COLLECT_REFRESHES, 0, connection_id)
+            return None
+        self.redis.delete(self.keys.collect(connection_id))  # arrivals from now on need a new collector
         ids = sorted(map(as_text, self.redis.srandmember(key, limit) or []))
         for start in range(0, len(ids), batch):
             chunk = ids[start:start + batch]
@@ -65,5 +77,5 @@ class RefreshCoalescer:
         self.redis.srem(self.keys.waiting(connection_id), contact_id)
 
     def _ensure_collector(self, connection_id: int) -> None:
-        if self.redis.set(self.keys.collect(connection_id), 1, nx=True, ex=FLAG_TTL):
-            self.enqueue(COLLECT_REFRESHES, FILL_WINDOW, connection_id)
+        if self.redis.set(self.keys.collect(connection_id), repr(time.time()), nx=True, ex=FLAG_TTL):
+            self.enqueue(COLLECT_REFRESHES, 0, connection_id)
