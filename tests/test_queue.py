@@ -163,3 +163,11 @@ def test_forget_removes_failed_job_records_naming_the_person(queue: JobQueue) ->
     assert {other.id, elsewhere.id} <= remaining
     for job in (other, elsewhere):
         registry.remove(job, delete_job=True)
+
+
+def test_the_call_budget_is_one_rolling_window_for_every_worker(queue: JobQueue) -> None:
+    first, second = queue.budget.gate(985), queue.budget.gate(985)  # two workers, one connection
+    assert [first(3, 10.0), second(3, 10.0), first(3, 10.0)] == [0.0, 0.0, 0.0]
+    wait = second(3, 10.0)
+    assert 9.0 < wait <= 10.0  # until the oldest of the three leaves the window
+    assert queue.budget.gate(986)(3, 10.0) == 0.0  # another connection has its own budget
