@@ -170,11 +170,14 @@ def drain_deliveries(connection_id: int) -> int:
 def collect_refreshes(connection_id: int) -> int:
     """Hand the contacts waiting for a refresh out in batch jobs (see RefreshCoalescer.request)."""
     rt = get_runtime()
-    handed = rt.queue.refreshes.hand_out(connection_id, batch=rt.adapter(connection_id).read_batch_size)
-    if handed is None:  # the fill window is still open: queued again, look in a moment
-        time.sleep(COLLECT_POLL)
-        return 0
-    return handed
+    coalescer = rt.queue.refreshes
+    left = coalescer.window_left(connection_id)
+    if left > 0:  # the fill window is open: wait a little, then let other work go first
+        time.sleep(min(left, COLLECT_POLL))
+        if coalescer.window_left(connection_id) > 0:
+            coalescer.collect_later(connection_id)
+            return 0
+    return coalescer.hand_out(connection_id, batch=rt.adapter(connection_id).read_batch_size)
 
 
 # -- refresh_contacts ---------------------------------------------------------------------

@@ -101,9 +101,10 @@ def test_refresh_requests_coalesce_until_the_job_starts(queue: JobQueue, monkeyp
     assert queue.refreshes.request(993, ["7", "7"]) == 0
     assert queue.refreshes.request(993, ["8", "7"]) == 1
     assert queue.rq.count == 1  # one collector for everything that arrives before it hands out
-    assert queue.refreshes.hand_out(993) is None  # the fill window is open and no batch is full yet
-    assert queue.rq.count == 2  # so the collector is queued again behind other work
+    assert 0 < queue.refreshes.window_left(993) <= refreshes.FILL_WINDOW
+    queue.refreshes.collect_later(993)  # the window is open: the collector goes behind other work
     monkeypatch.setattr(refreshes, "FILL_WINDOW", 0.0)
+    assert queue.refreshes.window_left(993) == 0
     assert queue.refreshes.hand_out(993) == 2
     queue.refreshes.started(993, ["7", "8"])
     assert queue.refreshes.request(993, ["7"]) == 1

@@ -17,7 +17,7 @@ REFRESH_BATCH = 50  # contacts per refresh job unless the adapter says more (CRM
 # many calls as one of 100, and at a steady 200 events/s handing out at once made ~20 half-empty
 # refreshes where 5 full ones do (bench.calls).
 FILL_WINDOW = 1.0
-COLLECT_POLL = 0.05  # a collector that finds the window open waits this long before queueing itself again
+COLLECT_POLL = 0.2  # a collector that finds the window open waits at most this long, then queues itself again
 
 
 class RefreshCoalescer:
@@ -43,20 +43,20 @@ class RefreshCoalescer:
             self._ensure_collector(connection_id)
         return len(fresh)
 
-    def hand_out(self, connection_id: int, batch: int = REFRESH_BATCH, limit: int = 5000) -> int | None:
-        """Turn waiting contacts into refresh jobs of ``batch``; they leave the waiting set only
-        once their job is queued, so a crash here can only duplicate a refresh, never drop one.
-
-        ``None`` while the fill window is open and less than a batch waits: the collector is queued
-        again (at the back, so other work goes first) rather than delayed through RQ's scheduler,
-        whose process does not survive a Redis restart (delayed jobs then stall for a minute).
-        """
-        key = self.keys.waiting(connection_id)
+    def window_left(self, connection_id: int) -> float:
+        """Seconds until the fill window of the waiting contacts closes (0: hand them out now)."""
         opened = self.redis.get(self.keys.collect(connection_id))
-        age = time.time() - float(opened) if opened else FILL_WINDOW
-        if age < FILL_WINDOW and int(self.redis.scard(key)) < batch:
-            self.enqueue(COLLECT_REFRESHES, 0, connection_id)
-            return None
+        return max(0.0, FILL_WINDOW - (time.time() - float(opened))) if opened else 0.0
+
+    def collect_later(self, connection_id: int) -> None:
+        """The window is still open: the collector goes to the back of the queue (not through RQ's
+        scheduler, whose process does not survive a Redis restart: delayed jobs stalled a minute)."""
+        self.enqueue(COLLECT_REFRESHES, 0, connection_id)
+
+    def hand_out(self, connection_id: int, batch: int = REFRESH_BATCH, limit: int = 5000) -> int:
+        """Turn waiting contacts into refresh jobs of ``batch``; they leave the waiting set only
+        once their job is queued, so a crash here can only duplicate a refresh, never drop one."""
+        key = self.keys.waiting(connection_id)
         self.redis.delete(self.keys.collect(connection_id))  # arrivals from now on need a new collector
         ids = sorted(map(as_text, self.redis.srandmember(key, limit) or []))
         for start in range(0, len(ids), batch):
