@@ -12,12 +12,20 @@ import abc
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from cem_engine.model import ContactInput
 
 from .errors import NotFound
 from .fields import CEM_FIELDS, FieldSpec
+
+T = TypeVar("T")
+
+
+def chunked(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
+    """Consecutive slices of at most ``size`` items: the platforms' batch limits, in one place."""
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
 
 
 @dataclass(frozen=True)
@@ -51,7 +59,12 @@ class ProvisionReport:
 
     @property
     def changed(self) -> bool:
-        return any(s.action != "unchanged" for s in self.steps)
+        return any(s.action not in ("unchanged", "todo") for s in self.steps)
+
+    @property
+    def todo(self) -> list[ProvisionStep]:
+        """Steps install could not do: the admin must act (their detail says how)."""
+        return [s for s in self.steps if s.action == "todo"]
 
     def add(self, action: str, target: str, detail: str = "") -> None:
         self.steps.append(ProvisionStep(action, target, detail))
@@ -99,6 +112,9 @@ class CRMAdapter(abc.ABC):
     # The credential the CRM signs its webhooks with, when it is one (HubSpot: the app's client secret);
     # None: the connector generates a webhook secret and the admin configures the CRM with it.
     webhook_secret_credential: ClassVar[str | None] = None
+    # When `install` registers the CRM-side webhook itself: the setting that holds its URL and the
+    # credential that holds its secret; `connect` fills both in.
+    webhook_registration: ClassVar[tuple[str, str] | None] = None
 
     def __init__(self, connection: ConnectionInfo) -> None:
         self.connection = connection

@@ -19,9 +19,6 @@ if TYPE_CHECKING:
     from .config import EngineConfig
 
 
-_MIN_WORDS = 3
-
-
 @dataclass(frozen=True)
 class Reading:
     reason: str          # best reason other than none ("none" when nothing is close)
@@ -85,10 +82,7 @@ class ReasonClassifier:
         scores[:, none_index] = -np.inf
         best = np.argmax(scores, axis=1)
         out = []
-        for row, (hits, sentence) in enumerate(zip(cue_hits, sentences, strict=True)):
-            if not hits and len(sentence.split()) < _MIN_WORDS:
-                out.append(Reading("none", 0.0, False))  # "Disappointing." says how, not what about
-                continue
+        for row, hits in enumerate(cue_hits):
             name = self.names[int(best[row])]
             margin = float(scores[row, best[row]] - none_scores[row])
             out.append(Reading(name if margin >= self.min_margin else "none", margin, name in hits))

@@ -101,6 +101,7 @@ class RiskSettings:
 
 @dataclass(frozen=True)
 class StageSettings:
+    purchase_days: int
     onboarding_days: int
     renewal_window_days: int
     renewal_grace_days: int

@@ -52,7 +52,8 @@ def snapshot(state: ContactState, now: datetime) -> Profile:
     base = base_event.stage if base_event else timeline.stage_at(at)
     cancelled = _cancellation(state, at)
     churned = base == "churned" or timeline.lifecycle == "churned" or cancelled is not None
-    is_customer = base in CUSTOMER_STAGES or timeline.lifecycle in ("customer", "advocacy") or churned
+    bought = timeline.customer_since is not None and timeline.customer_since <= at
+    is_customer = base in CUSTOMER_STAGES or timeline.lifecycle in ("customer", "advocacy") or churned or bought
     churned_at = None
     if cancelled is not None:
         churned_at = cancelled[0]
@@ -82,8 +83,12 @@ def snapshot(state: ContactState, now: datetime) -> Profile:
                 f"{s.signal} (+{s.points})" for s in top)
         elif base != "renewal" and advocacy is not None:
             stage, since, because = "advocacy", advocacy[0], advocacy[1]
-        elif base not in CUSTOMER_STAGES:
+        elif base not in CUSTOMER_STAGES and not (base == "purchase" and bought):
             stage = "adoption"
+    elif stage == "awareness" and state.evaluating:
+        # a known contact who asks about pricing, a demo or a trial is in a sales conversation (DESIGN §3, 8)
+        first = min(state.evaluating)
+        stage, since, because = "consideration", first[0], f"{first[2]} on {iso_date(first[0])}: \"{first[3][:100]}\""
     if not history or history[-1]["stage"] != stage:
         history.append({"stage": stage, "since": iso(since), "because": because})
     explanation: dict[str, Any] = {

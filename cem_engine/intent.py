@@ -16,7 +16,12 @@ _EXIT = re.compile(
     rf"[\w\s',-]{{0,40}}?\b{_OBJECT}\b"
     r"|\b(?:not|won't|will not|aren't|are not|don't plan to|do not plan to|no longer)"
     r"\s+(?:be\s+)?renew(?:ing|al)?\b"
-    r"|\bnot going to renew\b|\bgive (?:you )?(?:our |my )?(?:\w+ )?notice\b|\bnotice period\b"
+    r"|\bnot going to renew\b|\b(?:give|giving|serve|serving|hand in|handing in)\s+(?:you\s+)?(?:our\s+|my\s+|the\s+)?"
+    r"(?:\w+\s+)?(?:days'?\s+|months'?\s+|weeks'?\s+)?(?:formal\s+|written\s+)?notice\b|\bnotice period\b"
+    r"|\b(?:this is|please (?:accept|take|treat) this as) (?:our|my) (?:formal |written )?notice\b"
+    r"|\bhereby give notice\b|\b(?:we're|we are|i'm|i am)\s+(?:cancell?ing|leaving)\b"
+    r"|\bswitch(?:ing)?\s+(?:supplier|provider|carrier|network|bank|vendor)s?\b"
+    r"|\b(?:porting|pac|port-out|port out)\s+(?:code|number)\b|\bport (?:my|our) numbers?\b"
     r"|\b(?:exit|termination|cancellation) (?:terms|clause|fee|fees|process|policy)\b"
     r"|\bwind(?:ing)? down (?:the|our|my) account\b"
     r"|\b(?:switch|switching|move|moving|migrate|migrating)\s+(?:over\s+)?(?:away|elsewhere)\b"
@@ -28,8 +33,7 @@ _EXIT = re.compile(
     r"|\b(?:look(?:ing)? at|evaluat\w+|compar\w+|consider\w*|explor\w+|review\w*|how)\b[^.;]{0,30}\balternatives?\b"
     r"|\b(?:issued|issuing|running|run) an? (?:rfp|tender)\b"
     r"|\btake (?:our|my) business elsewhere\b|\blook(?:ing)? elsewhere\b"
-    r"|\b(?:look|looking|consider|considering|evaluate|evaluating) (?:at |for )?other "
-    r"(?:options|providers|vendors|solutions|suppliers|tools)\b"
+    r"|\b(?:consider|considering|evaluate|evaluating) other (?:providers|vendors|solutions|suppliers|tools)\b"
     r"|\bconsidering (?:leaving|moving|switching|cancell?ing)\b|\bexport (?:all )?(?:of )?our data\b"
     r"|\b(?:leave|leaving) (?:you|your service)\b|\bstop using (?:you|your)\b",
     re.IGNORECASE,
@@ -44,8 +48,7 @@ _DEFINITE = re.compile(
     rf"[\w\s',-]{{0,30}}?\b{_OBJECT}\b"
     r"|\b(?:asked|wants|requested|called)\s+(?:us\s+)?to\s+(?:cancel|terminate|close)\b"
     rf"[\w\s',-]{{0,30}}?\b{_OBJECT}\b"
-    r"|\b(?:this is|please (?:accept|take) this as) (?:our|my) (?:formal |written )?notice\b"
-    r"|\bhereby (?:cancel|terminate|give notice)",
+    r"|\bhereby (?:cancel|terminate)",
     re.IGNORECASE,
 )
 _CONDITIONAL = re.compile(r"\?|\b(?:if|unless|consider|considering|thinking|might|may|could|whether|how|what|when"
@@ -54,7 +57,7 @@ _CONDITIONAL = re.compile(r"\?|\b(?:if|unless|consider|considering|thinking|migh
 
 # Every pattern above needs one of these stems: a cheap test that skips the patterns for most sentences.
 _TRIGGER = re.compile(r"cancel|terminat|renew|notice|exit|wind|switch|mov|migrat|elsewhere|alternative|leav|stop"
-                      r"|export|rfp|tender|churn|end|clos|other", re.IGNORECASE)
+                      r"|export|rfp|tender|churn|end|clos|other|pac|port|serv|giv|hand", re.IGNORECASE)
 
 
 def exit_intent(sentence: str) -> str | None:

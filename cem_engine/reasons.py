@@ -24,7 +24,8 @@ _CONFUSED = re.compile(r"\b(confus\w*|unclear|makes no sense|don't understand|ca
                        r"|not sure how|how do i|stuck|lost)\b")
 _REPLY_PREFIX = re.compile(r"^\s*((re|aw|sv|fw|fwd|wg)\s*:\s*)+", re.IGNORECASE)
 
-_PROSPECT_FACTOR = 0.5  # a prospect comparing options or asking about price is not yet a customer leaving
+_PROSPECT_FACTOR = 0.75  # a prospect's objection counts, a little less than a customer's complaint
+_RIVAL_WEIGHT = 1.5  # a rival named by the customer is strong news even when said calmly
 _PRAISED_LATER = 0.4  # a complaint whose topic the customer later praised has mostly been put right
 _SOURCE_NOTE = {"customer": "", "rep note": "rep note: ", "system": "system record: "}
 
@@ -80,7 +81,7 @@ def choose_reason(state: ContactState, now: float, silence: Silence | None, *, i
     offer_subjects = {_subject_key(o[2]) for o in state.offers}
     items: list[Evidence] = []
     source_weight = {"customer": 1.0, "rep note": rules.rep_note_weight, "system": rules.system_weight}
-    for ts, iid, kind, subject, quote, score, topics, intent, source, margin in state.negatives:
+    for ts, iid, kind, subject, quote, score, topics, intent, source, margin, cue in state.negatives:
         decay = decay_factor((now - ts) / DAY, rules.half_life_days)
         confidence = 1.0 if margin >= rules.min_margin + 0.05 or not margin else 0.8
         if not is_customer:
@@ -101,12 +102,16 @@ def choose_reason(state: ContactState, now: float, silence: Silence | None, *, i
                     days_in = (ts - (timeline.customer_since or ts)) / DAY
                     weight *= rules.onboarding_boost
                     why = f"setup / onboarding complaint {days_in:.0f} days after purchase, in the onboarding window"
-                else:
+                elif timeline.customer_since is not None:  # known to be long after purchase: a setup gripe, less
                     weight *= rules.outside_onboarding_factor
-            elif topic == "poorly_timed_upsell" and not near:
-                weight *= 0.5
-            elif topic == "competitor" and intent:
-                why += f" and says \"{intent}\""
+            elif topic == "poorly_timed_upsell" and not near and not cue:
+                weight *= 0.5  # no offer on record and no words about one: weak
+            elif topic == "competitor":
+                if not is_customer and not cue:
+                    continue  # every prospect compares options; only a named or described rival is news
+                weight *= _RIVAL_WEIGHT
+                if intent:
+                    why += f" and says \"{intent}\""
             items.append(Evidence(topic, weight, ts, iid, kind, short, why, source))
         if source != "customer" or score > NEGATIVE_AT:
             continue  # the timing rules below read the customer's own negative words
@@ -139,8 +144,8 @@ def choose_reason(state: ContactState, now: float, silence: Silence | None, *, i
                                   "system"))
     if "support_friction" in taxonomy.reasons:
         items += _ticket_evidence(state, now)
-    if "disengagement" in taxonomy.reasons and is_customer:
-        items += _absence_evidence(state, now, silence)
+    if "disengagement" in taxonomy.reasons and (is_customer or state.deals):  # not a lead ignoring cold outreach
+        items += _absence_evidence(state, now, silence if is_customer else None)
     return _verdict(state, items)
 
 
@@ -181,7 +186,7 @@ def _absence_evidence(state: ContactState, now: float, silence: Silence | None) 
                               f"last customer activity; silent for {silence.days:.0f} days after a steady cadence "
                               f"of one touchpoint every ~{silence.usual_gap_days:.0f} days", "absence"))
     unanswered = unanswered_outreach(state, now)
-    if len(unanswered) >= rules.unanswered_count and state.customer_messages + state.activity_count > 0:
+    if len(unanswered) >= rules.unanswered_count and state.customer_messages > 0:  # went dark, not cold outreach
         newest = unanswered[0]
         kinds = sorted({o[2] for o in unanswered})
         strength = min(2.0, len(unanswered) / rules.unanswered_count)

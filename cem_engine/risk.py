@@ -6,6 +6,7 @@ import itertools
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from . import schema
 from .emotion import EmotionReading
 from .stages import iso_date
 from .state import ContactState
@@ -79,7 +80,7 @@ def risk_signals(state: ContactState, now: float, emotion: EmotionReading, silen
                                   f"emotion fell {-emotion.trend:.0f} points in the last "
                                   f"{state.config.emotion.trend_days} days", falling_since))
     open_cases = [t for t in state.tickets
-                  if t[3] not in ("closed", "resolved", "solved", "done", "cancelled", "canceled")
+                  if t[3] not in schema.CLOSED_STATUSES
                   and now - t[0] <= rules.case_window_days * DAY]
     if open_cases:
         urgent = sum(1 for t in open_cases if len(t) > 4 and t[4] in URGENT)

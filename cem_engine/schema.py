@@ -10,6 +10,7 @@ raw CRM value ("Waiting on customer", "Resolved", "Left Voicemail") still lands 
 | ticket | ``priority`` | low, normal, high, urgent |
 | ticket | ``category`` | free text (the CRM's case type / category / reason) |
 | call | ``outcome`` | connected, no_answer, voicemail, busy, wrong_number |
+| meeting | ``outcome`` | completed, no_show (a no-show is an absence, not a touch) |
 | email | ``opened`` / ``replied`` | true / false (tracking data where the CRM has it) |
 | form | ``form_type`` | cancellation, demo_request, contact, download, webinar, newsletter, referral, review, other |
 | survey | ``nps`` (0..10), ``csat`` (1..5) | numbers |
@@ -76,6 +77,18 @@ def call_outcome(metadata: dict[str, Any], text: str) -> str:
     if raw:
         return _OUTCOME_WORDS.get(raw, "connected")
     return "voicemail" if _VOICEMAIL_TEXT.search(text[:400]) else "connected"
+
+
+_NO_SHOW_TEXT = re.compile(
+    r"\b(no[- ]show|did(?:n't| not) (?:show|attend|join)|never joined|no one (?:joined|showed))\b", re.IGNORECASE)
+
+
+def meeting_no_show(metadata: dict[str, Any], text: str) -> bool:
+    """A meeting the customer did not attend (HubSpot outcome NO_SHOW, or a note saying so) is an absence."""
+    raw = _word(metadata.get("outcome"))
+    if raw:
+        return raw.replace("-", "_").replace(" ", "_") in ("no_show", "noshow")
+    return bool(_NO_SHOW_TEXT.search(text[:400]))
 
 
 def is_cancellation_form(metadata: dict[str, Any], subject: str) -> bool:

@@ -124,7 +124,12 @@ def build_timeline(contact: ContactFacts, deals: Sequence[Deal], config: EngineC
     onboarding_end = None
     if customer_since is not None:
         first = purchases[0]
-        add(customer_since, 3, "onboarding", f"deal {_label(first)} closed-won")
+        # DESIGN.md §3: the first deal closed won within the last N days is still the purchase moment
+        if rules.purchase_days > 0:
+            add(customer_since, 3, "purchase", f"deal {_label(first)} closed-won")
+        add(customer_since + rules.purchase_days * 86400.0, 3, "onboarding",
+            f"deal {_label(first)} closed-won" if not rules.purchase_days
+            else f"{rules.purchase_days} days after deal {_label(first)} closed-won")
         onboarding_end = customer_since + rules.onboarding_days * 86400.0
         add(onboarding_end, 4, "adoption", f"{rules.onboarding_days}-day onboarding window ended")
     elif lifecycle in ("customer", "advocacy"):

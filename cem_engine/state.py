@@ -39,6 +39,32 @@ _CLEARLY_POSITIVE = 0.3
 _REQUEST_FORM = re.compile(r"\s*(?:please|kindly|could you|can you|would you|can we|could we|i'd like|we'd like"
                            r"|i would like|we would like|may i|may we)\b", re.IGNORECASE)
 _REQUEST_DEAD_ZONE = 0.25
+# A system record that the customer's subscription ended (churned from that date).
+_TERMINATED = re.compile(
+    r"\b(?:subscription|account|contract|membership|service|plan|agreement|policy)\b[^.;]{0,40}?"
+    r"\b(?:terminated|cancell?ed|closed|lapsed|ended|expired|not renewed)\b"
+    r"|\b(?:terminated|cancell?ed|lapsed|expired)\b[^.;]{0,20}?\b(?:subscription|account|contract|membership)\b",
+    re.IGNORECASE)
+_REASON_FIELD = re.compile(r"\b(?:reason|lost reason|cancellation reason|loss reason|category)\s*[:=-]", re.IGNORECASE)
+_MIN_WORDS = 4
+_RIVAL_MOVE = re.compile(r"\b(?:trial\w*|pilot|signed with|switch\w*|mov(?:e|ing)\b[^.]{0,25}\bto|going with|went with"
+                         r"|chose|chosen|quoted|offered|cheaper|less|evaluat\w*|compar\w*|consolidat\w*|demo)\b",
+                         re.IGNORECASE)
+# "Thanks for sorting the double charge so fast": a problem put right is praise, not a complaint
+_RESOLVED = re.compile(r"\b(?:sorted|sorting|fixed|fixing|resolved|resolving|solved|works now|working again"
+                       r"|back to normal|all good|all correct|went through cleanly)\b", re.IGNORECASE)
+_UNRESOLVED = re.compile(r"\b(?:not|no|never|still|yet|isn't|wasn't|hasn't|haven't|didn't|won't|unless|if|again)\b"
+                         r"|n't\b|\?", re.IGNORECASE)
+_ALL_WELL = re.compile(r"\b(?:no (?:issues|problems|complaints)|(?:works|working|running) (?:well|great|fine|smoothly)"
+                       r"|nothing to report|no news is good news)\b", re.IGNORECASE)
+_RESOLVED_FLOOR = 0.35
+_LEAN = -0.2
+# A prospect asking about buying: pricing, a quote, a demo, a trial, a comparison (a sales conversation)
+_EVALUATING = re.compile(r"\b(?:pricing|price|prices|quote|discount|demo|trial|proposal|compar\w+|evaluat\w+"
+                         r"|how much|licen[cs]es?|seats?)\b", re.IGNORECASE)
+_COURTESY = re.compile(r"\b(?:thanks|thank you|thx|cheers|appreciate\w*|grateful|hope|have a (?:nice|good|great)"
+                       r"|hi|hello|dear|regards|sorry|apologies)\b", re.IGNORECASE)
+_COURTESY_WORDS = 10
 _CONTRAST = re.compile(r"\b(?:but|however|though|although)\b", re.IGNORECASE)
 # Words that turn a sentence about a topic into a report of a problem ("the import took ten minutes" is not).
 _PROBLEM = re.compile(
@@ -91,13 +117,14 @@ class ContactState:
     emo_days: dict[int, list[int]] = field(default_factory=dict)  # day -> [w, ws] for the most recent days
     cue_sums: dict[str, int] = field(default_factory=dict)        # emotion -> decayed cue count
     cue_hits: list[list[Any]] = field(default_factory=list)       # [ts, iid, kind, emotion, cues, quote]
-    # [ts, iid, kind, subject, quote, score, topics, intent, source, margin] of complaint or intent sentences;
+    # [ts, iid, kind, subject, quote, score, topics, intent, source, margin, cue] of complaint or intent sentences;
     # source: "customer", "rep note" (what the rep logged the customer said) or "system" (ticket category)
     negatives: list[list[Any]] = field(default_factory=list)
     intents: list[list[Any]] = field(default_factory=list)        # [ts, iid, kind, phrase, quote, source]
     cancellations: list[list[Any]] = field(default_factory=list)  # [ts, iid, kind, source, quote]
     outreach: list[list[Any]] = field(default_factory=list)       # [ts, iid, kind, subject] outbound without answer
     praise: list[list[Any]] = field(default_factory=list)         # [ts, iid, reason] praise of a reason's topic
+    evaluating: list[list[Any]] = field(default_factory=list)     # [ts, iid, kind, quote] pricing / demo / trial asks
     system: list[list[Any]] = field(default_factory=list)         # [ts, id, kind, quote, reason, margin] from deals
     tickets: list[list[Any]] = field(default_factory=list)        # [ts, iid, subject, status, priority, category]
     offers: list[list[Any]] = field(default_factory=list)         # [ts, iid, subject]
@@ -131,6 +158,7 @@ class ContactState:
             "cue_sums": {k: hex(v) for k, v in sorted(self.cue_sums.items())},
             "cue_hits": self.cue_hits, "negatives": self.negatives, "intents": self.intents,
             "cancellations": self.cancellations, "outreach": self.outreach, "praise": self.praise,
+            "evaluating": self.evaluating,
             "tickets": self.tickets, "offers": self.offers, "advocacy": self.advocacy,
             "activity": self.activity, "activity_count": self.activity_count, "survey": self.survey,
             "stage_stats": self.stage_stats,
@@ -166,7 +194,8 @@ class ContactState:
             state.emo_w, state.emo_ws = int(data["emo_w"], 16), int(data["emo_ws"], 16)
             state.emo_days = {int(k): [int(w, 16), int(ws, 16)] for k, (w, ws) in data["emo_days"].items()}
             state.cue_sums = {k: int(v, 16) for k, v in data["cue_sums"].items()}
-            for name in ("cue_hits", "negatives", "intents", "cancellations", "outreach", "praise", "tickets", "offers",
+            for name in ("cue_hits", "negatives", "intents", "cancellations", "outreach", "praise", "evaluating",
+                         "tickets", "offers",
                          "advocacy", "activity"):
                 setattr(state, name, [list(e) for e in data[name]])
             state.activity_count = int(data["activity_count"])
@@ -314,8 +343,9 @@ def update(state: ContactState, interaction: Interaction) -> ContactState:
         quote = short_quote(interaction.subject or clean_text(interaction.body, max_chars=400), 120)
         _keep_top(state.cancellations, [ts, iid, kind, "cancellation form", quote], items)
     # A voicemail or an unanswered call is an absence of the customer, not a touch.
-    no_contact = kind == "call" and schema.call_outcome(
-        meta, f"{interaction.subject} {interaction.body}") in schema.NO_CONTACT_OUTCOMES
+    no_contact = (kind == "call" and schema.call_outcome(
+        meta, f"{interaction.subject} {interaction.body}") in schema.NO_CONTACT_OUTCOMES) or (
+        kind == "meeting" and schema.meeting_no_show(meta, f"{interaction.subject} {interaction.body}"))
     two_way = kind in _TWO_WAY_KINDS and not no_contact
     if customer or two_way:
         state.activity_count += 1
@@ -330,12 +360,17 @@ def update(state: ContactState, interaction: Interaction) -> ContactState:
                       config.silence.cadence_sample + 1)
         if author == "rep" and kind in _REP_NOTE_KINDS:
             _note_rep_note(state, interaction, ts)
+        if author == "system" and kind in ("note", "form", "email"):
+            _note_system_record(state, interaction, ts)
         if kind == "ticket":
             _note_ticket_category(state, interaction, ts)
         return state  # rep-authored and system text never counts as the customer's feeling
 
     state.customer_messages += 1
     sentences, embeddings = _score_text(interaction, config)
+    asks = next((s.text for s in sentences if _EVALUATING.search(s.text)), None)
+    if asks is not None or (kind == "form" and str(meta.get("form_type", "")).lower() == "demo_request"):
+        _keep_top(state.evaluating, [ts, iid, kind, short_quote(asks or interaction.subject, 120)], items)
     readings = classifier_for(config).read([s.text for s in sentences], [s.topics for s in sentences], embeddings)
     felt = [_felt_score(s, r) for s, r in zip(sentences, readings, strict=True)]
     first_words = next((s.text for s in sentences), interaction.subject)
@@ -346,7 +381,7 @@ def update(state: ContactState, interaction: Interaction) -> ContactState:
             state.survey = [ts, iid, nps, csat]
         if nps is not None and nps >= config.advocacy.min_nps:
             _keep_top(state.advocacy, [ts, iid, kind, f"NPS {nps}"], items)
-    value, weight = _message_value(felt, survey, config)
+    value, weight = _message_value(_without_courtesy(sentences, felt), survey, config)
     day = ts / decay.SECONDS_PER_DAY
     half_life = config.emotion.half_life_days
     if weight:
@@ -373,22 +408,49 @@ def _felt_score(sentence: SentenceScore, reading: Reading) -> float:
     words are not negative. Without such a cue, closeness to a reason alone does not colour the feeling.
     """
     score = sentence.score
+    if _put_right(sentence.text):
+        return max(score, _RESOLVED_FLOOR)  # "that fixed it", "all correct this time": relief, not a gripe
     if score >= POSITIVE_AT or not reading.cue or not _is_complaint(sentence, reading):
         return score  # a complaint said with positive words keeps them: the words are the feeling
     floor = _QUESTION_FLOOR if sentence.text.rstrip().endswith("?") else _COMPLAINT_FLOOR
     return min(score, floor)
 
 
+def _put_right(text: str) -> bool:
+    """A problem reported as solved, or no problem at all ("works well, no issues"), without a "not", "still"
+    or "but" that says otherwise."""
+    if _CONTRAST.search(text):
+        return False
+    return bool(_ALL_WELL.search(text)) or (bool(_RESOLVED.search(text)) and not _UNRESOLVED.search(text))
+
+
 def _is_complaint(sentence: SentenceScore, reading: Reading) -> bool:
     """Whether a sentence reports a problem of some reason: by what it says, not only by its polarity."""
-    if reading.reason == "none":
+    if reading.reason == "none" or (not reading.cue and len(sentence.text.split()) < _MIN_WORDS):
+        return False  # "Disappointing." says how the customer feels, not what about
+    if _put_right(sentence.text):
         return False
-    if sentence.score <= NEGATIVE_AT:
-        return True
     problem = bool(_PROBLEM.search(sentence.text))
+    # negative by VADER, or clearly negative by the learned layer; its slight lean on a plain statement
+    # ("Rolled out to the second team today") is not a complaint
+    if sentence.score <= NEGATIVE_AT and (sentence.vader[0] < 0 or sentence.score <= _LEAN or problem):
+        return True
+    if reading.reason == "competitor" and (reading.cue or _RIVAL_MOVE.search(sentence.text)):
+        return True  # "we've signed with X", "another provider quoted us less": a rival is news in any tone
     if sentence.score >= _CLEARLY_POSITIVE:  # praise is not a complaint, unless a "but" or the reason's own words
         return problem and (reading.cue or bool(_CONTRAST.search(sentence.text)))
     return problem
+
+
+def _without_courtesy(sentences: list[SentenceScore], felt: list[float]) -> list[float]:
+    """The feelings of a message without its courtesy lines ("Thanks for your help!", "Have a good weekend")
+    when it also complains: politeness around a complaint is not a positive feeling."""
+    if not any(score <= NEGATIVE_AT for score in felt):
+        return felt
+    kept = [score for s, score in zip(sentences, felt, strict=True)
+            if not (score > 0 and _COURTESY.search(s.text) and len(s.text.split()) <= _COURTESY_WORDS
+                    and not _put_right(s.text))]
+    return kept or felt
 
 
 def _message_value(felt: list[float], survey: float | None, config: EngineConfig) -> tuple[float, float]:
@@ -417,7 +479,31 @@ def _note_rep_note(state: ContactState, interaction: Interaction, ts: float) -> 
     sentences = [scorer.score(s) for s in said]
     readings = classifier_for(config).read(said, [s.topics for s in sentences])
     felt = [_felt_score(s, r) for s, r in zip(sentences, readings, strict=True)]
-    _note_sentences(state, interaction, sentences, readings, felt, ts, ts / decay.SECONDS_PER_DAY, "rep note")
+    _note_sentences(state, interaction, sentences, readings, felt, ts, ts / decay.SECONDS_PER_DAY, "rep note",
+                    reported=True)
+
+
+def _note_system_record(state: ContactState, interaction: Interaction, ts: float) -> None:
+    """A record the CRM itself wrote ("Deal Closed Lost. Reason: Budget / price", "Subscription terminated"):
+    evidence for a reason and, when it records a termination, the date the customer churned."""
+    config = state.config
+    text = clean_text(f"{interaction.subject}\n{interaction.body}", max_chars=2000)
+    lines = split_sentences(text, max_sentences=12)
+    if not lines:
+        return
+    if any(_TERMINATED.search(line) for line in lines):
+        quote = short_quote(next(line for line in lines if _TERMINATED.search(line)), 120)
+        _keep_top(state.cancellations, [ts, interaction.id, interaction.kind, "system record", quote],
+                  config.limits.recent_items)
+    scorer = scorer_for(config)
+    sentences = [scorer.score(line) for line in lines]
+    readings = classifier_for(config).read(lines, [s.topics for s in sentences])
+    for line, sentence, reading in zip(lines, sentences, readings, strict=True):
+        if reading.reason == "none" or not (reading.cue or _REASON_FIELD.search(line)):
+            continue  # a system text speaks of a reason only in a reason field or in the reason's own words
+        entry = [ts, interaction.id, interaction.kind, interaction.subject[:120], short_quote(line, _QUOTE_STORE_CHARS),
+                 min(sentence.score, -0.2), [reading.reason], None, "system", round(reading.margin, 4), reading.cue]
+        _keep_top(state.negatives, entry, config.limits.recent_negatives)
 
 
 def _note_ticket_category(state: ContactState, interaction: Interaction, ts: float) -> None:
@@ -435,7 +521,7 @@ def _note_ticket_category(state: ContactState, interaction: Interaction, ts: flo
     quote = short_quote(f"ticket category '{category}': {interaction.subject}" if category else interaction.subject,
                         _QUOTE_STORE_CHARS)
     entry = [ts, interaction.id, "ticket", interaction.subject[:120], quote, min(sentence.score, -0.2),
-             [reading.reason], None, "system", round(reading.margin, 4)]
+             [reading.reason], None, "system", round(reading.margin, 4), reading.cue]
     _keep_top(state.negatives, entry, state.config.limits.recent_negatives)
 
 
@@ -447,7 +533,7 @@ def _note_offer(state: ContactState, interaction: Interaction, ts: float) -> Non
 
 def _note_sentences(state: ContactState, interaction: Interaction, sentences: list[SentenceScore],
                     readings: list[Reading], felt: list[float], ts: float, day: float, source: str, *,
-                    promoter: bool = False) -> None:
+                    promoter: bool = False, reported: bool = False) -> None:
     config = state.config
     iid, kind = interaction.id, interaction.kind
     subject = interaction.subject[:120]
@@ -478,13 +564,13 @@ def _note_sentences(state: ContactState, interaction: Interaction, sentences: li
                 _keep_top(state.praise, [ts, iid, reading.reason], config.limits.recent_items)
         if promoter and s.vader[0] > -0.5:
             topics = []
-        elif _is_complaint(s, reading):
+        elif _is_complaint(s, reading) or (reported and reading.reason != "none"):
             topics = [reading.reason]
         else:
             topics = sorted(t for t in s.topics if t in names) if negative else []
         if negative or s.intent or topics:
             _keep_top(state.negatives, [ts, iid, kind, subject, quote, round(score, 4), topics, s.intent, source,
-                                        round(reading.margin, 4)], config.limits.recent_negatives)
+                                        round(reading.margin, 4), reading.cue], config.limits.recent_negatives)
         if s.intent:
             _keep_top(state.intents, [ts, iid, kind, s.intent, quote, source], config.limits.recent_items)
         if s.cancellation:

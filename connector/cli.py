@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import os
 from typing import ClassVar
 
 import click
@@ -12,13 +13,15 @@ from .commands.analyze import analyze_command
 from .commands.export import export_command
 from .commands.ops import forget_command, journey_link_command, replay_command, status_command
 from .commands.package import package_command
-from .commands.run import scheduler_command, serve_command, worker_command
+from .commands.run import migrate_command, scheduler_command, serve_command, worker_command
 from .commands.setup import connect_command, install_command, rotate_secret_command
 from .commands.sync import backfill_command, reconcile_command
+from .diagnose import debug_requested, explain
 
 
-class _Group(click.Group):
-    """A group that also offers commands defined above the service, loaded when first asked for.
+class CLI(click.Group):
+    """The command group. Known failures (configuration, database, Redis, CRM) become one line and exit
+    code 1 (connector.diagnose); it also offers commands defined above the service, loaded when first asked for.
 
     The demo drives sandbox CRMs, so it lives in the top-level ``demo`` package, above the service;
     naming it here (not importing it) keeps the service free of sandbox imports.
@@ -38,13 +41,31 @@ class _Group(click.Group):
             self.add_command(getattr(importlib.import_module(module), attr), name)
         return super().get_command(ctx, name)
 
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.ClickException, click.exceptions.Abort, click.exceptions.Exit):
+            raise
+        except Exception as error:
+            message = explain(error)
+            if message is None or debug_requested():
+                raise  # a bug, or the admin asked for the traceback
+            raise click.ClickException(message) from error
+
 
 def _importable(path: str) -> bool:
     return importlib.util.find_spec(path.partition(".")[0]) is not None
 
 
-@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
+def _debug(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value:
+        os.environ["CEM_DEBUG"] = "1"  # read by diagnose.debug_requested(), also in child processes
+
+
+@click.group(cls=CLI, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
 @click.version_option(package_name="cem-connector")
+@click.option("--debug", is_flag=True, expose_value=False, is_eager=True, callback=_debug,
+              help="Show tracebacks for failures (also CEM_DEBUG=1).")
 def main() -> None:
     """Customer Experience Mapping for Salesforce, HubSpot and Dynamics 365.
 
@@ -59,6 +80,7 @@ def main() -> None:
       cem-connector package hubspot -o DIR    the app/package admins install inside the CRM
       cem-connector backfill                  analyse existing contacts
       cem-connector serve / worker            run the service (see the Procfile)
+      cem-connector migrate                   create or upgrade the database schema (each deploy)
 
     Configuration comes from environment variables (see .env.example).
     """
@@ -67,7 +89,7 @@ def main() -> None:
 for command in (
     connect_command, install_command, backfill_command, reconcile_command, serve_command, worker_command,
     scheduler_command, status_command, replay_command, forget_command, journey_link_command,
-    rotate_secret_command, export_command, package_command,
+    rotate_secret_command, export_command, package_command, migrate_command,
 ):
     main.add_command(command)
 

@@ -12,9 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-
-class ConfigError(Exception):
-    """A setting is missing or malformed; the message says which and how to fix it."""
+from .errors import SettingsError
 
 
 @dataclass(frozen=True)
@@ -40,6 +38,8 @@ class Settings:
         env = os.environ if env is None else env
         data_dir = Path(env.get("CEM_DATA_DIR") or ".cem-connector").expanduser().resolve()
         production = env.get("CEM_ENV", "development").lower() == "production"
+        if production:
+            _require_production_settings(env)
         database_url = env.get("DATABASE_URL") or f"sqlite:///{data_dir / 'cem-connector.db'}"
         # Heroku-style URLs name the driver "postgres://"; SQLAlchemy wants an explicit one.
         if database_url.startswith("postgres://"):
@@ -65,6 +65,26 @@ class Settings:
         )
 
 
+# What production must set, and why the laptop default would be wrong there.
+PRODUCTION_REQUIRED = {
+    "DATABASE_URL": "without it each process keeps its own SQLite file (postgresql://user:password@host:5432/cem)",
+    "REDIS_URL": "without it each process starts its own embedded Redis, so webhooks would be queued where no "
+                 "worker looks (redis://host:6379/0)",
+    "CEM_SECRET_KEY": "the Fernet key for credentials at rest",
+    "CEM_ADMIN_TOKEN": "the admin password / API token",
+    "CEM_SIGNING_KEY": "signs journey-map links",
+}
+
+
+def _require_production_settings(env: Mapping[str, str]) -> None:
+    missing = [name for name in PRODUCTION_REQUIRED if not env.get(name)]
+    if missing:
+        lines = "; ".join(f"{name}: {PRODUCTION_REQUIRED[name]}" for name in missing)
+        raise SettingsError(f"CEM_ENV=production but {', '.join(missing)} {'is' if len(missing) == 1 else 'are'} "
+                          f"not set ({lines}). Set {'it' if len(missing) == 1 else 'them'} in the environment "
+                          "(see .env.example), or unset CEM_ENV on a laptop.")
+
+
 def _int(env: Mapping[str, str], name: str, default: int) -> int:
     raw = env.get(name)
     if raw is None or raw == "":
@@ -72,7 +92,7 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
     try:
         return int(raw)
     except ValueError:
-        raise ConfigError(f"{name} must be a whole number, got {raw!r}.") from None
+        raise SettingsError(f"{name} must be a whole number, got {raw!r}.") from None
 
 
 def _new_fernet_key() -> str:
@@ -86,7 +106,7 @@ def _secret(env: Mapping[str, str], name: str, data_dir: Path, production: bool,
     if env.get(name):
         return env[name]
     if production:
-        raise ConfigError(f"{name} is not set. In production every secret must come from the environment "
+        raise SettingsError(f"{name} is not set. In production every secret must come from the environment "
                           f"(see .env.example).")
     path = data_dir / "secrets" / name.lower()
     if path.exists():

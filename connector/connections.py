@@ -12,12 +12,9 @@ from adapters.base import ConnectionInfo, CRMAdapter
 from webhooks.base import WebhookTarget
 
 from .crypto import SecretBox
+from .errors import ConnectionNotFound
 from .registry import get_platform
 from .store import Connection, Store
-
-
-class ConnectionNotFound(LookupError):
-    pass
 
 
 def new_webhook_secret() -> str:

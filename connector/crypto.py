@@ -7,9 +7,7 @@ from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
-
-class CryptoError(Exception):
-    pass
+from .errors import CryptoError
 
 
 class SecretBox:

@@ -22,7 +22,7 @@ from rq import get_current_job
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
-from adapters.base import CRMAdapter
+from adapters.base import CRMAdapter, chunked
 from adapters.errors import AdapterError
 from adapters.fields import as_utc
 from cem_engine import analyze
@@ -32,8 +32,8 @@ from .queue import WriteLedger
 from .queue.refreshes import COLLECT_POLL
 from .retry import retry_delay, will_retry
 from .runtime import Runtime, get_runtime
-from .store import PERSONAL_DATA_TABLES, Activity, ApiUsage, ContactState, DeadLetter, SyncCursor, WrittenValues
-from .writeback import changed_fields, chunks, desired_values, field_update
+from .store import PERSONAL_DATA_TABLES, Activity, ApiUsage, ContactAnalysis, DeadLetter, SyncCursor, WrittenValues
+from .writeback import changed_fields, desired_values, field_update
 
 log = logging.getLogger("cem.jobs")
 
@@ -115,13 +115,13 @@ def _save_source_changes(rt: Runtime, connection_id: int, latest: dict[str, date
     with rt.store.session() as session:
         session.add_all([Activity(connection_id=a.connection_id, contact_id=a.contact_id, action=a.action,
                                   detail=a.detail) for a in activities])
-        states = {s.contact_id: s for s in session.scalars(select(ContactState).where(
-            ContactState.connection_id == connection_id,
-            ContactState.contact_id.in_(list(latest))))} if latest else {}
+        states = {s.contact_id: s for s in session.scalars(select(ContactAnalysis).where(
+            ContactAnalysis.connection_id == connection_id,
+            ContactAnalysis.contact_id.in_(list(latest))))} if latest else {}
         for contact_id, occurred_at in latest.items():
             state = states.get(contact_id)
             if state is None:
-                state = ContactState(connection_id=connection_id, contact_id=contact_id, profile={}, desired={})
+                state = ContactAnalysis(connection_id=connection_id, contact_id=contact_id, profile={}, desired={})
                 session.add(state)
             if state.source_changed_at is None or as_utc(state.source_changed_at) < occurred_at:
                 state.source_changed_at = occurred_at
@@ -200,8 +200,8 @@ def refresh_contacts(connection_id: int, contact_ids: list[str], attempt: int = 
     now = utcnow()
     dirty: list[str] = []
     with rt.store.session() as session:
-        states = {s.contact_id: s for s in session.scalars(select(ContactState).where(
-            ContactState.connection_id == connection_id, ContactState.contact_id.in_(list(found))))}
+        states = {s.contact_id: s for s in session.scalars(select(ContactAnalysis).where(
+            ContactAnalysis.connection_id == connection_id, ContactAnalysis.contact_id.in_(list(found))))}
         ledger = {w.contact_id: w.values for w in session.scalars(select(WrittenValues).where(
             WrittenValues.connection_id == connection_id, WrittenValues.contact_id.in_(list(found))))}
         for contact_id, data in found.items():
@@ -209,7 +209,7 @@ def refresh_contacts(connection_id: int, contact_ids: list[str], attempt: int = 
             desired = desired_values(profile, now)
             state = states.get(contact_id)
             if state is None:
-                state = ContactState(connection_id=connection_id, contact_id=contact_id)
+                state = ContactAnalysis(connection_id=connection_id, contact_id=contact_id)
                 session.add(state)
             state.profile = _jsonable(profile.to_dict())
             state.desired = desired
@@ -260,7 +260,7 @@ def _flush(rt: Runtime, ledger: WriteLedger, connection_id: int, attempt: int) -
     ledger.written(connection_id, [cid for cid in contact_ids if cid not in pending])
     counts["unchanged"] = len(contact_ids) - len(updates)
     retry_error: AdapterError | None = None
-    for chunk in chunks(updates, batch):
+    for chunk in chunked(updates, batch):
         ids = [u.contact_id for u in chunk]
         ledger.sending(connection_id, ids)
         try:
@@ -323,8 +323,8 @@ def _pending_updates(rt: Runtime, connection_id: int, contact_ids: list[str], no
     updates = []
     changes: dict[str, dict[str, Any]] = {}
     with rt.store.session() as session:
-        states = {s.contact_id: s for s in session.scalars(select(ContactState).where(
-            ContactState.connection_id == connection_id, ContactState.contact_id.in_(contact_ids)))}
+        states = {s.contact_id: s for s in session.scalars(select(ContactAnalysis).where(
+            ContactAnalysis.connection_id == connection_id, ContactAnalysis.contact_id.in_(contact_ids)))}
         ledger = {w.contact_id: w for w in session.scalars(select(WrittenValues).where(
             WrittenValues.connection_id == connection_id, WrittenValues.contact_id.in_(contact_ids)))}
     for contact_id in contact_ids:

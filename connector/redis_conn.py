@@ -11,12 +11,21 @@ import json
 import os
 import signal
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import redis
 
+from .errors import QueueUrlError
 
-class QueueUnavailable(Exception):
-    """Redis cannot be reached; receivers answer 503 so the CRM retries later."""
+
+def display_url(url: str) -> str:
+    """A Redis URL without its password, for messages."""
+    parts = urlsplit(url)
+    if parts.password:
+        host = parts.hostname or ""
+        netloc = f"{parts.username or ''}:***@{host}" + (f":{parts.port}" if parts.port else "")
+        parts = parts._replace(netloc=netloc)
+    return urlunsplit(parts)
 
 
 def as_text(value: bytes | str | None) -> str:
@@ -79,4 +88,8 @@ def _running(db_file: Path) -> bool:
 
 def connect(url: str) -> redis.Redis:
     """A client with short timeouts, so a down Redis is noticed in milliseconds, not minutes."""
-    return redis.Redis.from_url(url, socket_connect_timeout=1.0, socket_timeout=5.0, health_check_interval=30)
+    try:
+        return redis.Redis.from_url(url, socket_connect_timeout=1.0, socket_timeout=5.0, health_check_interval=30)
+    except ValueError as exc:
+        raise QueueUrlError(f"REDIS_URL {display_url(url)} is not a Redis URL ({exc}). Use redis://host:6379/0 "
+                            "(rediss:// for TLS), or leave it unset on a laptop for the embedded Redis.") from exc

@@ -13,9 +13,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-
-class UnknownPlatform(KeyError):
-    pass
+from .errors import UnknownPlatform
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from adapters.base import CRMAdapter
 from .config import Settings
 from .connections import connection_info, get_connection
 from .crypto import SecretBox
+from .preflight import prepare_schema
 from .queue import JobQueue
 from .redis_conn import EmbeddedRedis, connect
 from .registry import get_platform
@@ -27,12 +28,16 @@ log = logging.getLogger("cem.runtime")
 
 
 class Runtime:
-    def __init__(self, settings: Settings, *, migrate: bool = True) -> None:
+    def __init__(self, settings: Settings, *, migrate: bool | None = None) -> None:
+        """``migrate``: True upgrades the schema, False only checks it; None (processes) upgrades a
+        SQLite store (one machine, a laptop) and checks any other database, which `cem-connector
+        migrate` (the release phase) upgrades once per deploy."""
         self.settings = settings
         self.box = SecretBox(settings.secret_key)
         self.store = Store(settings.database_url)
-        if migrate:
-            self.store.upgrade()
+        if migrate is None:
+            migrate = settings.database_url.startswith("sqlite")
+        prepare_schema(self.store, migrate=migrate)
         self.embedded: EmbeddedRedis | None = None
         redis_url = settings.redis_url
         if redis_url is None:

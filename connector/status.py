@@ -7,15 +7,16 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from .diagnose import explain
 from .runtime import Runtime
-from .store import Activity, ApiUsage, Connection, ContactState, DeadLetter, SyncCursor, WrittenValues
+from .store import Activity, ApiUsage, Connection, ContactAnalysis, DeadLetter, SyncCursor, WrittenValues
 
 
 def collect_status(rt: Runtime) -> dict[str, Any]:
     with rt.store.session() as session:
         connections = list(session.scalars(select(Connection).order_by(Connection.id)))
-        analysed = dict(session.execute(select(ContactState.connection_id, func.count()).group_by(
-            ContactState.connection_id)).all())
+        analysed = dict(session.execute(select(ContactAnalysis.connection_id, func.count()).group_by(
+            ContactAnalysis.connection_id)).all())
         written = dict(session.execute(select(WrittenValues.connection_id, func.count()).group_by(
             WrittenValues.connection_id)).all())
         dead = dict(session.execute(select(DeadLetter.connection_id, func.count()).where(
@@ -28,7 +29,7 @@ def collect_status(rt: Runtime) -> dict[str, Any]:
     try:
         queue: dict[str, Any] = rt.queue.depth()
     except Exception as exc:
-        queue = {"error": f"queue unreachable: {type(exc).__name__}"}
+        queue = {"error": explain(exc) or f"queue unreachable: {type(exc).__name__}"}
     return {
         "connections": [
             {

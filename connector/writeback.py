@@ -7,7 +7,7 @@ contact whose values did not change is not written at all.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -56,11 +56,6 @@ def field_update(contact_id: str, values: Mapping[str, Any], now: datetime) -> F
     native = {key: _from_json(key, value) for key, value in values.items()}
     native["updated_at"] = now
     return FieldUpdate(contact_id=contact_id, values=native)
-
-
-def chunks(items: Sequence[FieldUpdate], size: int) -> Iterator[Sequence[FieldUpdate]]:
-    for start in range(0, len(items), size):
-        yield items[start:start + size]
 
 
 def _to_json(value: Any) -> Any:

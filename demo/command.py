@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shlex
+import signal
 import time
 from pathlib import Path
 
@@ -10,8 +12,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from connector.commands.common import console
+from connector.commands.tables import Column, clip, fitted_table, short_ids
 
-from .run import emit_all, read_back, start_demo, wait_until_written
+from .run import StoryMatch, emit_all, read_back, start_demo, story_matches, wait_until_written
 
 
 @click.command("demo")
@@ -21,7 +24,9 @@ from .run import emit_all, read_back, start_demo, wait_until_written
 @click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=Path(".cem-connector/demo"),
               show_default=True, help="Where the demo keeps its SQLite database and embedded Redis.")
 @click.option("--timeout", default=300, show_default=True, help="Seconds to wait for every contact to be written.")
-def demo_command(platforms: tuple[str, ...], contacts: int, serve: bool, data_dir: Path, timeout: int) -> None:
+@click.option("--port", default=0, show_default=True, help="Port of the connector's web app (0: a free one).")
+def demo_command(platforms: tuple[str, ...], contacts: int, serve: bool, data_dir: Path, timeout: int,
+                 port: int) -> None:
     """Run the whole pipeline on embedded defaults and show the result.
 
     Starts sandbox CRMs (local stand-ins with the real APIs' paths, signatures and
@@ -29,8 +34,9 @@ def demo_command(platforms: tuple[str, ...], contacts: int, serve: bool, data_di
     their demo contacts, processes them through the queue and a worker, and
     prints the CEM fields read back from the sandbox CRMs' contact records.
     """
+    _stop_on_signals()
     run = start_demo(platform_names=list(platforms) or None, contacts=contacts, data_dir=data_dir,
-                     say=console.print)
+                     say=console.print, port=port)
     try:
         sent = emit_all(run)
         console.print(f"Sandboxes are sending {sent} signed webhook events...")
@@ -45,37 +51,62 @@ def demo_command(platforms: tuple[str, ...], contacts: int, serve: bool, data_di
         elapsed = time.monotonic() - run.started
         rows = read_back(run)
         _print_table(rows)
-        matched = sum(1 for r in rows if r.get("expected", {}).get("churn_reason") == r.get("churn_reason"))
         console.print(f"{len(rows)} contacts across {len(run.platforms)} CRM(s) analysed and written back in "
-                      f"{elapsed:.1f} s. Churn reason matches the scripted story for {matched} of {len(rows)}.")
+                      f"{elapsed:.1f} s.")
+        _print_story(story_matches(rows))
         if serve:
             _serve_forever(run)
     finally:
         run.stop()
 
 
+DEMO_COLUMNS = (
+    Column("contact", 12), Column("journey stage", 8), Column("emotion", 9, priority=2), Column("risk", 4),
+    Column("churn reason", 12, priority=1), Column("evidence", 16, priority=3, wrap=True),
+)
+
+
 def _print_table(rows: list[dict]) -> None:  # type: ignore[type-arg]
     for platform in dict.fromkeys(row["platform"] for row in rows):
-        table = Table(title=f"{platform}: CEM fields read back from the sandbox CRM's contact records")
-        table.add_column("contact", no_wrap=True, min_width=22)
-        table.add_column("journey stage", no_wrap=True, min_width=13)
-        table.add_column("emotion", no_wrap=True, min_width=16)
-        table.add_column("risk", justify="right", no_wrap=True, min_width=4)
-        table.add_column("churn reason", no_wrap=True, min_width=20)
-        table.add_column("evidence", no_wrap=True, overflow="ellipsis", max_width=70)
-        for row in (r for r in rows if r["platform"] == platform):
-            score = row.get("emotion_score")
-            emotion = f"{score:+.0f} {row.get('emotion', '')}" if isinstance(score, int | float) else "-"
-            contact = f"{row['name']} ({_short(row['contact_id'], 12)})"
-            table.add_row(contact, str(row.get("journey_stage") or "-"), emotion, str(row.get("churn_risk", "-")),
-                          str(row.get("churn_reason") or "-"),
-                          _short(row.get("churn_reason_detail") or ""))
-        console.print(table)
+        console.print(demo_table(platform, [r for r in rows if r["platform"] == platform], console.width))
 
 
-def _short(text: str, limit: int = 70) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+def demo_table(platform: str, rows: list[dict], width: int) -> Table:  # type: ignore[type-arg]
+    ids = short_ids(row["contact_id"] for row in rows)
+    cells = []
+    for row in rows:
+        score = row.get("emotion_score")
+        emotion = f"{score:+.0f} {row.get('emotion', '')}" if isinstance(score, int | float) else "-"
+        cells.append((f"{row['name']}\n{ids[row['contact_id']]}", str(row.get("journey_stage") or "-"), emotion,
+                      str(row.get("churn_risk", "-")), str(row.get("churn_reason") or "-"),
+                      clip(row.get("churn_reason_detail") or "", 160)))
+    table = fitted_table(DEMO_COLUMNS, cells, width,
+                         title=f"{platform}: CEM fields read back from the sandbox CRM's contact records",
+                         more="`cem-connector status --json` and the admin page show everything")
+    table.show_lines = True  # rows span two lines (name, id)
+    return table
+
+
+def _print_story(matches: list[StoryMatch]) -> None:
+    """The closing line: per CRM, how many contacts ended with the scripted stage and churn reason."""
+    parts = [f"{m.label}: stage {m.stage}/{m.contacts}, churn reason {m.reason}/{m.contacts}" for m in matches]
+    console.print("Matches the scripted story: " + "; ".join(parts) + ".", soft_wrap=True)
+    for m in matches:
+        for miss in m.misses:
+            console.print(f"  [dim]{m.label} differs: {miss}[/dim]", soft_wrap=True)
+
+
+def _stop_on_signals() -> None:
+    """SIGTERM and SIGHUP (a closed terminal, `kill`) stop the demo like Ctrl-C: the `finally` then stops
+    the worker process, the sandboxes and the embedded Redis instead of leaving them running."""
+
+    def stop(signum: int, _frame: object) -> None:
+        for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
+            signal.signal(sig, signal.SIG_IGN)  # a second signal must not interrupt the clean-up
+        raise SystemExit(128 + signum)
+
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, stop)
 
 
 def _serve_forever(run) -> None:  # type: ignore[no-untyped-def]
@@ -83,7 +114,14 @@ def _serve_forever(run) -> None:  # type: ignore[no-untyped-def]
     console.print(f"\nAdmin:    {url}/admin/   (user: any, password: {run.runtime.settings.admin_token})")
     for item in run.platforms:
         console.print(f"{item.platform.label}: sandbox {item.sandbox.url}, webhooks {url}/webhooks/"
-                      f"{item.platform.name}/{item.connection_id}")
+                      f"{item.platform.name}/{item.connection_id}", soft_wrap=True)
+    example = run.platforms[0] if run.platforms else None
+    console.print("\nThe CLI sees this demo's data (same database, Redis and keys) with, in another terminal:")
+    console.print(f"  export CEM_DATA_DIR={shlex.quote(str(run.data_dir))} CEM_PUBLIC_URL={url}", soft_wrap=True)
+    console.print("  cem-connector status", soft_wrap=True)
+    if example and example.contact_ids:
+        console.print(f"  cem-connector journey-link --connection {example.connection_id} {example.contact_ids[0]}",
+                      soft_wrap=True)
     console.print("Press Ctrl-C to stop.")
     try:
         while True:

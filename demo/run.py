@@ -19,7 +19,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from adapters.base import ConnectionInfo
+from adapters.base import ConnectionInfo, ProvisionReport
 from connector.app import create_app
 from connector.config import Settings
 from connector.connections import create_connection, crm_signing_secret, new_webhook_secret, remembered_settings
@@ -48,6 +48,7 @@ class DemoRun:
     worker: subprocess.Popen[bytes]
     platforms: list[DemoPlatform]
     started: float
+    data_dir: Path
 
     def stop(self) -> None:
         self.worker.terminate()
@@ -63,15 +64,17 @@ class DemoRun:
 
 
 def start_demo(*, platform_names: list[str] | None, contacts: int, data_dir: Path,
-               say: Callable[[str], None] = print) -> DemoRun:
+               say: Callable[[str], None] = print, port: int = 0) -> DemoRun:
+    data_dir = data_dir.expanduser().resolve()
     shutil.rmtree(data_dir, ignore_errors=True)  # each demo starts from a clean slate
-    env = {"CEM_LOG_LEVEL": "WARNING", **os.environ, "CEM_DATA_DIR": str(data_dir)}
+    # always the embedded laptop defaults, whatever this shell exports for a real deployment
+    env = {"CEM_LOG_LEVEL": "WARNING", **os.environ, "CEM_DATA_DIR": str(data_dir), "CEM_ENV": "development"}
     env.pop("DATABASE_URL", None)
     env.pop("REDIS_URL", None)
     settings = Settings.from_env(env)
     runtime = Runtime(settings)
     set_runtime(runtime)
-    server = ServerThread(create_app(runtime))
+    server = ServerThread(create_app(runtime), port=port)
     runtime.settings = replace(settings, public_url=server.url)
     server.start()
     say(f"Connector listening on {server.url} (SQLite in {data_dir}, embedded Redis)")
@@ -82,7 +85,7 @@ def start_demo(*, platform_names: list[str] | None, contacts: int, data_dir: Pat
 
     worker_env = {**env, "REDIS_URL": runtime.redis_url, "CEM_PUBLIC_URL": server.url}
     worker = subprocess.Popen([sys.executable, "-m", "connector.cli", "worker"], env=worker_env)
-    return DemoRun(runtime, server, worker, platforms, time.monotonic())
+    return DemoRun(runtime, server, worker, platforms, time.monotonic(), data_dir)
 
 
 def _connect(runtime: Runtime, platform: Platform, records: list[dict[str, Any]],
@@ -90,17 +93,8 @@ def _connect(runtime: Runtime, platform: Platform, records: list[dict[str, Any]]
     sandbox = sandbox_class(platform.name)()
     sandbox.seed(records)
     sandbox.start()
-    settings, credentials = sandbox.connection_settings()
-    adapter_cls = platform.adapter_class()
-    secret = crm_signing_secret(adapter_cls, credentials) or new_webhook_secret()
-    facts = adapter_cls(ConnectionInfo(0, platform.name, settings, credentials)).check_connection()
-    connection_id = create_connection(runtime.store, runtime.box, platform=platform.name, name="demo",
-                                      settings=remembered_settings(adapter_cls, settings, facts),
-                                      credentials=credentials, webhook_secrets=[secret],
-                                      account_id=str(facts.get("account_id") or "") or None)
-    report = runtime.adapter(connection_id).provision()
+    connection_id, _, report = connect_sandbox(runtime, platform, sandbox, name="demo")
     created = sum(1 for s in report.steps if s.action != "unchanged")
-    sandbox.subscribe(f"{runtime.settings.public_url}/webhooks/{platform.name}/{connection_id}", secret)
     item = DemoPlatform(platform, sandbox, connection_id, sandbox.contact_ids())
     for record in records:
         if record.get("record") == "contact":
@@ -110,6 +104,24 @@ def _connect(runtime: Runtime, platform: Platform, records: list[dict[str, Any]]
     say(f"{platform.label} sandbox on {sandbox.url}: {len(item.contact_ids)} contacts, "
         f"{created} install steps applied, webhooks -> connection {connection_id}")
     return item
+
+
+def connect_sandbox(runtime: Runtime, platform: Platform, sandbox: Any, *,
+                    name: str) -> tuple[int, str, ProvisionReport]:
+    """Wire a running sandbox CRM to the connector as an admin would: check the connection, store it
+    (with what the check learnt), install the CEM fields, point the CRM's webhooks at us.
+    Returns (connection id, webhook secret, install report)."""
+    settings, credentials = sandbox.connection_settings()
+    adapter_cls = platform.adapter_class()
+    secret = crm_signing_secret(adapter_cls, credentials) or new_webhook_secret()
+    facts = adapter_cls(ConnectionInfo(0, platform.name, settings, credentials)).check_connection()
+    connection_id = create_connection(runtime.store, runtime.box, platform=platform.name, name=name,
+                                      settings=remembered_settings(adapter_cls, settings, facts),
+                                      credentials=credentials, webhook_secrets=[secret],
+                                      account_id=str(facts.get("account_id") or "") or None)
+    report = runtime.adapter(connection_id).provision()
+    sandbox.subscribe(f"{runtime.settings.public_url}/webhooks/{platform.name}/{connection_id}", secret)
+    return connection_id, secret, report
 
 
 def emit_all(run: DemoRun) -> int:
@@ -133,6 +145,35 @@ def wait_until_written(run: DemoRun, timeout: float, tick: Callable[[int, int], 
             raise RuntimeError(f"The worker process exited with code {run.worker.returncode}; see its output above.")
         time.sleep(0.25)
     return False
+
+
+@dataclass(frozen=True)
+class StoryMatch:
+    """How many contacts of one CRM ended with the scripted stage and churn reason."""
+
+    label: str
+    contacts: int
+    stage: int
+    reason: int
+    misses: list[str]  # "<name>: stage adoption (story: at_risk)", for the first few
+
+
+def story_matches(rows: list[dict[str, Any]], *, keep: int = 3) -> list[StoryMatch]:
+    """Stage and churn reason read back from each CRM against the data set's scripted story."""
+    results = []
+    for label in dict.fromkeys(row["platform"] for row in rows):
+        mine = [row for row in rows if row["platform"] == label and row.get("expected")]
+        misses: list[str] = []
+        counts = {"journey_stage": 0, "churn_reason": 0}
+        for row in mine:
+            for key in counts:
+                if row.get(key) == row["expected"].get(key):
+                    counts[key] += 1
+                elif len(misses) < keep:
+                    misses.append(f"{row['name']}: {key.replace('_', ' ')} {row.get(key) or '-'} "
+                                  f"(story: {row['expected'].get(key)})")
+        results.append(StoryMatch(label, len(mine), counts["journey_stage"], counts["churn_reason"], misses))
+    return results
 
 
 def read_back(run: DemoRun) -> list[dict[str, Any]]:

@@ -141,13 +141,12 @@ def _run_journeys(labelled: LabelledSet, config: Any, note: str) -> SetResult:
 
 
 def message_contact(item: dict[str, Any], index: int) -> list[str]:
-    """One message as exchange lines: an established customer writes one inbound email."""
+    """One message as exchange lines: a customer (purchase date unknown, as in a CRM without deal data)
+    writes one inbound email, so nothing but the words decides."""
     cid = f"m{index}"
     sent = MESSAGE_NOW - timedelta(days=1)
     return [json.dumps(r) for r in (
         {"record": "contact", "contact_id": cid, "lifecycle_stage": "customer", "created": "2024-01-10"},
-        {"record": "deal", "contact_id": cid, "id": f"{cid}-d", "stage": "closedwon", "type": "new_business",
-         "created": "2024-01-15", "close_date": "2024-02-01"},
         {"record": "interaction", "contact_id": cid, "id": f"{cid}-i", "kind": "email", "direction": "inbound",
          "author": "customer", "occurred_at": sent.isoformat().replace("+00:00", "Z"),
          "subject": item.get("subject", ""), "body": item["text"]},

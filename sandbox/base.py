@@ -10,13 +10,28 @@ Sandboxes never import the product code they stand in for.
 from __future__ import annotations
 
 import abc
-from collections.abc import Iterable, Mapping
-from typing import Any, ClassVar
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any, ClassVar, TypeVar
 
 from flask import Flask
 
 from .sender import WebhookSender
 from .server import ServerThread
+
+T = TypeVar("T")
+SEED_ORDER = {"contact": 0, "deal": 1, "interaction": 2}  # deals and interactions name a seeded contact
+
+
+def as_utc(value: datetime) -> datetime:
+    """Naive datetimes are UTC (as the CRMs' APIs treat them)."""
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def chunked(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
+    """Consecutive slices of at most ``size`` items (the CRMs' per-request limits)."""
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
 
 
 class SandboxCRM(abc.ABC):
@@ -55,9 +70,24 @@ class SandboxCRM(abc.ABC):
         return self._server.url
 
     # -- data ----------------------------------------------------------------------------
-    @abc.abstractmethod
     def seed(self, records: Iterable[Mapping[str, Any]]) -> None:
-        """Load exchange-format records (contact / deal / interaction) as native objects."""
+        """Load exchange-format records (contact / deal / interaction) as native objects, contacts first."""
+        for record in sorted(records, key=lambda r: SEED_ORDER.get(str(r.get("record")), len(SEED_ORDER))):
+            kind = record.get("record")
+            if kind == "contact":
+                self.seed_contact(record)
+            elif kind == "deal":
+                self.seed_deal(record)
+            elif kind == "interaction":
+                self.add_interaction(record, notify=False)
+
+    @abc.abstractmethod
+    def seed_contact(self, record: Mapping[str, Any]) -> Any:
+        """Store one exchange-format contact as the CRM's contact record, without a webhook."""
+
+    @abc.abstractmethod
+    def seed_deal(self, record: Mapping[str, Any]) -> Any:
+        """Store one exchange-format deal (opportunity) linked to its contact, without a webhook."""
 
     @abc.abstractmethod
     def connection_settings(self) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -279,6 +279,9 @@ def _product_defect(t: _Timeline, v: int) -> dict[str, Any]:
 def _pricing_value(t: _Timeline, v: int) -> dict[str, Any]:
     close = t.rng.randint(290, 320)  # renewal 45-75 days out: the quote conversation is happening now
     t.customer_since(close)
+    # the quote belongs to an open renewal deal, as a CRM records it; the contacts' renewal date is no
+    # standard CRM field, so the deal is what carries "renewal" through every CRM (demo stage check)
+    t.deal(f"{t.company} renewal", "contractsent", created_ago=41, close_ago=None, type="renewal")
     t.email_out(40, "Your renewal quote", "Please find your renewal quote attached, reflecting our new list prices.")
     msg = (
         "The new price is far too expensive for what we actually use. We can't justify the cost to our CFO.",

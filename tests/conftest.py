@@ -83,7 +83,7 @@ def runtime_factory(tmp_path: Path):  # type: ignore[no-untyped-def]
 
     def build(redis_url: str | None, database_url: str | None = None, **extra: str) -> Runtime:
         runtime = Runtime(Settings.from_env(make_env(tmp_path, redis_url=redis_url, database_url=database_url,
-                                                     **extra)))
+                                                     **extra)), migrate=True)
         set_runtime(runtime)
         made.append(runtime)
         return runtime

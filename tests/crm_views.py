@@ -19,7 +19,7 @@ import pytest
 from cem_engine.engine import analyze
 from cem_engine.exchange import read_records
 from connector.runtime import Runtime
-from connector.store import ContactState
+from connector.store import ContactAnalysis
 
 # An onboarding customer who is lost in the admin area: the engine finds onboarding_confusion with a quote.
 SCENARIO: list[dict] = [
@@ -46,7 +46,7 @@ def store_profile(rt: Runtime, connection_id: int, contact_id: str) -> dict:
     (data,) = read_records(json.dumps({**record, "contact_id": contact_id}) for record in SCENARIO)
     profile = analyze(data, now=NOW).to_dict()
     with rt.store.session() as session:
-        session.merge(ContactState(connection_id=connection_id, contact_id=contact_id, profile=profile,
+        session.merge(ContactAnalysis(connection_id=connection_id, contact_id=contact_id, profile=profile,
                                    desired={}, analyzed_at=NOW))
     return profile
 
@@ -116,7 +116,7 @@ def sandbox_profile(rt: Runtime, platform: str, secret: str, **extra_settings: o
     rt.adapter(connection_id).provision()
     refresh_contacts(connection_id, [contact_id])
     with rt.store.session() as session:
-        state = session.get(ContactState, (connection_id, contact_id))
+        state = session.get(ContactAnalysis, (connection_id, contact_id))
         assert state is not None and state.profile, "the refresh job stored no profile"
         return sandbox, connection_id, contact_id, dict(state.profile)
 

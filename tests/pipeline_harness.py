@@ -14,12 +14,11 @@ from typing import Any
 from rq import SimpleWorker
 from sqlalchemy import func, select
 
-from adapters.base import ConnectionInfo
 from connector.app import create_app
-from connector.connections import create_connection, crm_signing_secret, new_webhook_secret, remembered_settings
 from connector.registry import get_platform
 from connector.runtime import Runtime
 from connector.store import WrittenValues
+from demo.run import connect_sandbox
 from sandbox import sandbox_class
 from sandbox.server import ServerThread
 
@@ -77,14 +76,5 @@ def start_pipeline(runtime: Runtime, platform_name: str, records: Iterable[dict[
     sandbox = sandbox_class(platform.name)(**sandbox_options)
     sandbox.seed(list(records))
     sandbox.start()
-    settings, credentials = sandbox.connection_settings()
-    adapter_cls = platform.adapter_class()
-    secret = crm_signing_secret(adapter_cls, credentials) or new_webhook_secret()
-    facts = adapter_cls(ConnectionInfo(0, platform_name, settings, credentials)).check_connection()
-    connection_id = create_connection(runtime.store, runtime.box, platform=platform_name, name="test",
-                                      settings=remembered_settings(adapter_cls, settings, facts),
-                                      credentials=credentials, webhook_secrets=[secret],
-                                      account_id=str(facts.get("account_id") or "") or None)
-    runtime.adapter(connection_id).provision()
-    sandbox.subscribe(f"{server.url}/webhooks/{platform_name}/{connection_id}", secret)
+    connection_id, secret, _ = connect_sandbox(runtime, platform, sandbox, name="test")
     return Pipeline(runtime, server, sandbox, connection_id, secret)

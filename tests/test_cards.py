@@ -32,7 +32,7 @@ def _connection(rt, platform: str, **kwargs) -> int:  # type: ignore[no-untyped-
 
 def test_hubspot_card_gets_the_summary_with_a_v3_signed_request(runtime) -> None:  # type: ignore[no-untyped-def]
     connection = _connection(runtime, "hubspot", account_id="111")
-    store_profile(runtime, connection, "501")
+    profile = store_profile(runtime, connection, "501")
     client = create_app(runtime).test_client()
     path = f"/cards/hubspot/{connection}/summary"
     body = json.dumps({"contactId": 501}).encode()
@@ -41,12 +41,17 @@ def test_hubspot_card_gets_the_summary_with_a_v3_signed_request(runtime) -> None
     assert response.status_code == 200, response.data
     data = response.json
     assert data["status"] == "ready" and data["contactId"] == "501"
-    assert data["stage"] == {"key": "onboarding", "label": "Onboarding", "since": data["stage"]["since"]}
-    assert data["emotion"]["label"] == "Confused" and data["emotion"]["trendDirection"] == "down"
-    assert data["risk"] == {"score": 15, "band": "low"}
+    # what the engine concluded, as the record views show it
+    assert data["stage"] == {"key": "onboarding", "label": "Onboarding", "since": profile["journey_stage_since"]}
+    assert data["emotion"]["key"] == profile["emotion"] == "confused" and data["emotion"]["label"] == "Confused"
+    assert data["emotion"]["score"] == profile["emotion_score"] and data["emotion"]["trendDirection"] == "down"
+    risk = profile["churn_risk"]
+    assert data["risk"] == {"score": risk, "band": "high" if risk >= 67 else "medium" if risk >= 34 else "low"}
+    assert data["reason"]["key"] == profile["churn_reason"] == "onboarding_confusion"
     assert data["reason"]["label"] == "Onboarding confusion"
-    assert data["reason"]["quote"].startswith("The CSV import keeps rejecting our file")
-    assert data["reason"]["quoteKind"] == "chat" and data["reason"]["quoteDate"] == "2026-05-19"
+    top = profile["explanation"]["reason_evidence"][0]  # the strongest evidence, in the customer's words
+    assert data["reason"]["quote"] == top["quote"] and data["reason"]["quoteDate"] == top["date"]
+    assert data["reason"]["quoteKind"] == top["kind"]
     assert data["journeyUrl"].startswith(f"{PUBLIC}/journey/{connection}/501?token=")
 
     # the signed journey link opens the full map

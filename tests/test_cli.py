@@ -11,7 +11,7 @@ from connector.cli import main
 from tests.conftest import make_env
 
 COMMANDS = ["connect", "install", "backfill", "reconcile", "serve", "worker", "scheduler", "demo", "status",
-            "replay", "forget", "journey-link", "rotate-secret", "analyze", "export"]
+            "replay", "forget", "journey-link", "rotate-secret", "analyze", "export", "migrate"]
 
 
 def test_top_level_help_lists_every_command() -> None:
@@ -48,7 +48,7 @@ def test_status_and_forget_on_an_empty_install(tmp_path: Path, embedded_redis: s
 
 
 def test_production_refuses_generated_secrets(tmp_path: Path, embedded_redis: str) -> None:
-    env = make_env(tmp_path, redis_url=embedded_redis, CEM_ENV="production")
+    env = make_env(tmp_path, redis_url=embedded_redis, CEM_ENV="production", DATABASE_URL="postgresql://db/cem")
     result = CliRunner().invoke(main, ["status"], env=env)
     assert result.exit_code == 1
-    assert "CEM_SECRET_KEY is not set" in result.output
+    assert "CEM_SECRET_KEY, CEM_ADMIN_TOKEN, CEM_SIGNING_KEY are not set" in result.output

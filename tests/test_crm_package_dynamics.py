@@ -282,7 +282,7 @@ def test_web_resource_renders_sandbox_data_in_headless_chromium(tmp_path: Path, 
             assert text["cem-stage"].startswith(profile["journey_stage"].capitalize())
             assert text["cem-reason"] == profile["churn_reason"].replace("_", " ").capitalize()
             assert f"({profile['churn_risk']})" in text["cem-risk"]
-            assert "The CSV import keeps rejecting our file" in text["cem-quote"]
+            assert profile["explanation"]["reason_evidence"][0]["quote"] in text["cem-quote"]
             assert 'data-id="cem-loaded"' in dom and 'data-id="cem-loaded" hidden' not in dom
             assert f"/journey/{connection}/{contact}?token=" in dom  # link and framed journey map
 

@@ -120,7 +120,7 @@ def test_app_card_renders_sandbox_data_through_a_signed_fetch(tmp_path: Path, ru
         assert ids["cem-stage"].startswith(profile["journey_stage"].capitalize() + " since ")
         assert ids["cem-reason"] == profile["churn_reason"].replace("_", " ").capitalize()
         assert f"({profile['churn_risk']})" in ids["cem-risk"]
-        assert "The CSV import keeps rejecting our file" in ids["cem-quote"]
+        assert profile["explanation"]["reason_evidence"][0]["quote"] in ids["cem-quote"]
         assert {"label": "Churn risk", "number": profile["churn_risk"]} in rendered["statistics"]
         journey = next(link for link in rendered["links"] if link["text"] == "Open the full journey map")
         assert journey["href"]["url"].startswith(f"{PUBLIC}/journey/{connection}/{contact}?token=")

@@ -208,7 +208,7 @@ def test_record_page_component_renders_sandbox_data_in_headless_chromium(tmp_pat
         assert text["cem-stage"].startswith(profile["journey_stage"].capitalize() + " since ")
         assert text["cem-reason"] == profile["churn_reason"].replace("_", " ").capitalize()
         assert f"({profile['churn_risk']})" in text["cem-risk"]
-        assert "The CSV import keeps rejecting our file" in text["cem-quote"]
+        assert profile["explanation"]["reason_evidence"][0]["quote"] in text["cem-quote"]
         assert f"{PUBLIC}/journey/{connection}/{contact}?token=" in snapshot  # link and framed map
 
         apex_secret["value"] = "an old secret"  # CEM Settings not updated after a rotation
@@ -218,3 +218,15 @@ def test_record_page_component_renders_sandbox_data_in_headless_chromium(tmp_pat
         server.stop()
         connector.stop()
         sandbox.stop()
+
+
+def test_apex_parses_with_the_apex_grammar(package: Path, tmp_path: Path) -> None:
+    apex = sorted(package.rglob("*.cls")) + sorted(package.rglob("*.trigger"))
+    result = node_tool("salesforce/check-apex.mjs", *map(str, apex))
+    assert result["ok"], result["problems"]
+    assert len(result["checked"]) == 7
+    broken = tmp_path / "CemNotify.cls"
+    broken.write_text((package / "force-app/main/default/classes/CemNotify.cls").read_text().replace(
+        "this.events = events;", "this.events = ;"))
+    failed = node_tool("salesforce/check-apex.mjs", str(broken))
+    assert not failed["ok"] and failed["problems"][0].startswith("CemNotify.cls:")

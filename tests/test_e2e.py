@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from adapters.fields import FIELDS_BY_KEY
-from connector.store import ContactState
+from connector.store import ContactAnalysis
 from sandbox.dataset import demo_records
 from tests.pipeline_harness import Pipeline, start_pipeline
 
@@ -47,7 +47,7 @@ def test_webhooks_put_cem_fields_on_every_contact(pipeline: Pipeline) -> None:
             assert all(value not in (None, "") for value in on_record.values()), on_record
             assert values[contact_id]["journey_stage"] in FIELDS_BY_KEY["journey_stage"].options
             assert values[contact_id]["churn_reason"] in FIELDS_BY_KEY["churn_reason"].options
-            state = session.get(ContactState, (pipeline.connection_id, contact_id))
+            state = session.get(ContactAnalysis, (pipeline.connection_id, contact_id))
             assert state is not None
             # what the CRM holds (read through its API) is what the engine decided
             for key in ("journey_stage", "emotion", "churn_reason", "churn_risk"):

@@ -71,8 +71,11 @@ def test_exit_intent_in_a_rep_note_is_at_risk() -> None:
 
 def test_stated_intent_is_at_risk_whatever_the_risk_score() -> None:
     profile = _run(_contact({"occurred_at": "2026-05-25T09:00:00Z",
-                             "body": "We will need to look at other options if this keeps happening."}))
+                             "body": "If this happens again we will serve notice on the contract."}))
     assert profile.journey_stage == "at_risk" and profile.churn_risk >= 67
+    hesitation = _run(_contact({"occurred_at": "2026-05-25T09:00:00Z",
+                                "body": "We may need to look at other options if this keeps happening."}))
+    assert hesitation.journey_stage == "adoption"  # hesitation, not a stated intent (DESIGN.md §3)
 
 
 def test_complaints_and_silence_alone_are_not_at_risk() -> None:
@@ -117,6 +120,23 @@ def test_contact_created_after_its_deals_keeps_the_deal_history() -> None:
     profile = _run(_contact(lifecycle="opportunity", created="2026-05-20", deals=deals))
     assert profile.journey_stage == "purchase"
     assert profile.journey_stage_since == datetime(2026, 4, 1, tzinfo=UTC)
+
+
+def test_first_purchase_week_then_onboarding_then_adoption() -> None:
+    deals = ({"id": "d1", "stage": "closedwon", "created": "2026-05-01", "close_date": "2026-05-28"},)
+    assert _run(_contact(deals=deals)).journey_stage == "purchase"  # closed won 4 days ago
+    deals = ({"id": "d1", "stage": "closedwon", "created": "2026-02-01", "close_date": "2026-03-10"},)
+    assert _run(_contact(deals=deals)).journey_stage == "onboarding"  # 83 days: still within 90
+    deals = ({"id": "d1", "stage": "closedwon", "created": "2026-01-01", "close_date": "2026-02-20"},)
+    assert _run(_contact(deals=deals)).journey_stage == "adoption"
+
+
+def test_marketing_lead_asking_for_pricing_is_in_consideration() -> None:
+    quiet = _run(_contact({"occurred_at": "2026-05-20T09:00:00Z", "body": "Thanks for the webinar, very useful."},
+                          lifecycle="marketingqualifiedlead", deals=()))
+    ask = {"occurred_at": "2026-05-20T09:00:00Z", "body": "Could you send me your pricing for 20 seats?"}
+    asks = _run(_contact(ask, lifecycle="marketingqualifiedlead", deals=()))
+    assert (quiet.journey_stage, asks.journey_stage) == ("awareness", "consideration")
 
 
 def test_voicemails_are_absences_and_unanswered_outreach_is_disengagement() -> None:

@@ -33,6 +33,8 @@ TEXTS = (
     "Our account manager never returns my calls.", "Happy to recommend you to a colleague!",
     "Still no answer.\n\nOn Mon, 1 Jun 2026, Rep <r@x.example> wrote:\n> We are thrilled!",
     "It doesn't support multi-currency, which is a dealbreaker.", "Ok.",
+    "She said they are trialling another tool and will give notice.", "Left voicemail.",
+    "My parcel still hasn't arrived.", "If this is not fixed we will cancel our contract.",
 )
 
 interaction_fields = st.fixed_dictionaries({
@@ -45,7 +47,10 @@ interaction_fields = st.fixed_dictionaries({
     "metadata": st.one_of(
         st.just({}), st.builds(lambda n: {"nps": n}, st.integers(0, 10)),
         st.builds(lambda c: {"csat": c}, st.integers(1, 5)),
-        st.builds(lambda s: {"status": s}, st.sampled_from(("open", "closed", "escalated"))),
+        st.builds(lambda s: {"status": s}, st.sampled_from(("open", "closed", "escalated", "Waiting on customer"))),
+        st.builds(lambda o: {"outcome": o}, st.sampled_from(("connected", "no_answer", "voicemail"))),
+        st.just({"form_type": "cancellation"}), st.just({"replied": False}),
+        st.builds(lambda c: {"category": c, "priority": "URGENT"}, st.sampled_from(("Billing", "Bug", ""))),
     ),
 })
 
@@ -54,7 +59,7 @@ def _deal(i: int, stage: str, kind: str, created_ago: int, close_after: int | No
     created = (NOW - timedelta(days=created_ago)).date()
     close = created + timedelta(days=close_after) if close_after is not None else None
     return Deal(id=f"d{i}", contact_id="c1", stage=stage, type=kind, name=f"Deal {i}", created=created,
-                close_date=close)
+                close_date=close, lost_reason="Chose a cheaper competitor" if stage == "closedlost" else "")
 
 
 deals_strategy = st.lists(
@@ -69,7 +74,7 @@ contacts = st.builds(
         contact_id="c1", lifecycle_stage=lifecycle,
         renewal_date=(NOW + timedelta(days=renewal)).date() if renewal is not None else None,
         created_at=NOW - timedelta(days=created)),
-    st.sampled_from((None, "lead", "salesqualifiedlead", "customer", "evangelist", "churned")),
+    st.sampled_from((None, "lead", "salesqualifiedlead", "customer", "evangelist", "churned", "other")),
     st.one_of(st.none(), st.integers(-60, 400)), st.integers(0, 900),
 )
 
@@ -98,7 +103,7 @@ def test_outputs_stay_within_bounds(data: ContactInput) -> None:
     assert -200 <= p.emotion_trend <= 200
     assert 0 <= p.churn_risk <= 100 and isinstance(p.churn_risk, int)
     assert p.emotion in EMOTIONS and p.journey_stage in JOURNEY_STAGES and p.churn_reason in CHURN_REASONS
-    ids = {i.id for i in data.interactions}
+    ids = {i.id for i in data.interactions} | {d.id for d in data.deals}  # a closed-lost reason is a deal's record
     assert {e["interaction_id"] for e in p.explanation["reason_evidence"]} <= ids
     assert (p.churn_reason == "none") == (not p.explanation["reason_evidence"])
     assert p.churn_risk == min(100, sum(s["points"] for s in p.explanation["risk_signals"]))

@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 import pytest
 import redis
 
+from connector.errors import QueueUnavailable
 from connector.queue import JobQueue
-from connector.redis_conn import QueueUnavailable
 from connector.retry import backoff_delay
 from webhooks.events import ChangeEvent
 

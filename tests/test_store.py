@@ -9,7 +9,7 @@ from sqlalchemy import select, text
 
 from connector.connections import create_connection, get_connection, rotate_webhook_secret, webhook_secrets
 from connector.crypto import CryptoError, SecretBox
-from connector.store import PERSONAL_DATA_TABLES, Activity, ContactState, DeadLetter, Store, WrittenValues
+from connector.store import PERSONAL_DATA_TABLES, Activity, ContactAnalysis, DeadLetter, Store, WrittenValues
 
 KEY = "3x0J9SLgBTPmj1n8V_iEXmY0TQ9HqCQ2Q0p8b2Y7cT0="
 
@@ -66,7 +66,7 @@ def test_personal_data_tables_all_key_on_contact(store: Store) -> None:
     box = SecretBox(KEY)
     connection_id = create_connection(store, box, platform="hubspot", name="gdpr", settings={}, credentials={})
     with store.session() as session:
-        session.add(ContactState(connection_id=connection_id, contact_id="7", profile={"x": 1}, desired={}))
+        session.add(ContactAnalysis(connection_id=connection_id, contact_id="7", profile={"x": 1}, desired={}))
         session.add(WrittenValues(connection_id=connection_id, contact_id="7", values={}, write_count=1))
         session.add(DeadLetter(connection_id=connection_id, contact_id="7", job="write", payload={}, error="e"))
         session.add(Activity(connection_id=connection_id, contact_id="7", action="written", detail=""))

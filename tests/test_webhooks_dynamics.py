@@ -101,11 +101,11 @@ class TestDynamicsReceiver(WebhookSecuritySuite):
         _, _, sink = self.run(self.signed_request(body, SECRET))
         assert sink.events[0].own_write
 
-    def test_other_organization_is_not_routed(self) -> None:
+    def test_other_organization_is_refused_not_acknowledged(self) -> None:
         body = context()
         body["OrganizationId"] = "99999999-1111-4e0b-9f7e-3f4bc1a9c001"
         status, _, sink = self.run(self.signed_request(json.dumps(body).encode(), SECRET))
-        assert status == 200 and not sink.events  # verified key, but not this org: never trusted
+        assert status == 403 and not sink.events  # verified key, but not this org: never trusted, never acked
 
     def test_email_create_names_its_contacts(self) -> None:
         parties = {"__type": f"EntityCollection:{CONTRACTS}", "EntityName": "activityparty", "Entities": [

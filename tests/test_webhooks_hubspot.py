@@ -210,13 +210,13 @@ class TestHubSpotReceiver(WebhookSecuritySuite):
         status, _, _ = self.run(self.signed_request(json.dumps(too_many).encode(), SECRET))
         assert status == 413
 
-    def test_events_from_an_unsigned_portal_are_dropped(self) -> None:
+    def test_events_from_an_unsigned_portal_are_refused_not_acknowledged(self) -> None:
         batch = [event("contact.creation", 1), dict(event("contact.creation", 2), portalId=999)]
         sink = RecordingSink()
         response = self.receiver().handle(self.signed_request(json.dumps(batch).encode(), SECRET), [
             self.make_target([SECRET]), WebhookTarget(8, "999", ("other-secret",), {})], sink)
-        assert response.status == 200
-        assert [e.object_id for e in sink.events] == ["1"]
+        assert response.status == 403 and "999" in response.body  # HubSpot redelivers the batch
+        assert [e.object_id for e in sink.events] == ["1"]  # the routable event is queued (the redelivery dedupes)
 
     # -- loop prevention ---------------------------------------------------------------
     def test_own_writes_are_marked(self) -> None:

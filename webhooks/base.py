@@ -26,6 +26,7 @@ from .errors import (
     PayloadTooLarge,
     SignatureError,
     UnknownConnection,
+    Unroutable,
     UnsupportedMediaType,
     WebhookError,
 )
@@ -133,6 +134,26 @@ class WebhookReceiver(abc.ABC):
         """What a browser-side record view must present, baked into the CRM package; None when the CRM signs."""
         return None
 
+    @classmethod
+    def setup_lines(cls, url: str, secret: str) -> list[str]:
+        """What the admin pastes into the CRM so it calls ``url`` with ``secret``, one line per item."""
+        return [f"Webhook URL: {url}"]
+
+    # The platform's id normaliser (webhooks/ids.py), e.g. staticmethod(salesforce_id18); None: as written.
+    account_form: ClassVar[Callable[[str], str] | None] = None
+
+    @classmethod
+    def account_key(cls, account_id: object) -> str | None:
+        """The comparable form of an account id (portal, org, organisation).
+
+        Both sides of every comparison (the connection's stored id and the id in a delivery) go
+        through this, so the forms a CRM uses interchangeably route to the same connection.
+        """
+        text = str(account_id).strip() if account_id is not None else ""
+        if not text:
+            return None
+        return cls.account_form(text) if cls.account_form else text
+
     def accepted_response(self, events: list[ChangeEvent], new: int) -> WebhookResponse:
         return WebhookResponse(200, json.dumps({"received": len(events), "new": new}))
 
@@ -159,14 +180,23 @@ class WebhookReceiver(abc.ABC):
         verified = self._verified_targets(request, targets)
         events = self.parse(request)
         by_connection: dict[int, list[ChangeEvent]] = {}
+        unroutable: list[ChangeEvent] = []
         for event in events:
             target = self._route(event, verified)
             if target is None:
-                continue  # an account that did not sign this request: never trust it
+                unroutable.append(event)  # an account that did not authenticate this request: never trusted
+                continue
             if self.is_own_write(event, target):
                 event = replace(event, own_write=True)
             by_connection.setdefault(target.connection_id, []).append(event)
         new = sum(sink(connection_id, batch) for connection_id, batch in by_connection.items())
+        if unroutable:
+            # A success would make the CRM forget these events. The routable ones are queued already;
+            # the redelivery of the whole request is deduplicated.
+            accounts = sorted({str(e.account_id) for e in unroutable})
+            raise Unroutable(f"{len(unroutable)} event(s) name account(s) {', '.join(accounts)[:200]}, which no "
+                             f"{self.platform} connection behind this URL and secret serves; connect that account "
+                             "or correct the webhook URL. Not acknowledged, so the CRM will send them again.")
         return self.accepted_response(events, new)
 
     def _verified_targets(self, request: InboundRequest, targets: Sequence[WebhookTarget]) -> list[WebhookTarget]:
@@ -183,12 +213,12 @@ class WebhookReceiver(abc.ABC):
             raise last_error
         return verified
 
-    @staticmethod
-    def _route(event: ChangeEvent, verified: Sequence[WebhookTarget]) -> WebhookTarget | None:
-        if len(verified) == 1 and (event.account_id is None or verified[0].account_id in (None, event.account_id)):
+    def _route(self, event: ChangeEvent, verified: Sequence[WebhookTarget]) -> WebhookTarget | None:
+        account = self.account_key(event.account_id)
+        if len(verified) == 1 and (account is None or self.account_key(verified[0].account_id) in (None, account)):
             return verified[0]
         for target in verified:
-            if target.account_id is not None and target.account_id == event.account_id:
+            if account is not None and self.account_key(target.account_id) == account:
                 return target
         return None
 

@@ -36,6 +36,7 @@ from .events import (
     INTERACTION_DELETED,
     ChangeEvent,
 )
+from .ids import guid, host_name
 from .signatures import hmac_sha256_hex, matches_any
 
 DEFAULT_HEADER = "x-cem-webhook-key"
@@ -114,10 +115,20 @@ class DynamicsReceiver(WebhookReceiver):
         if not matches_any(provided, target.secrets):
             raise SignatureError("Missing or wrong webhook key: send it as ?code=<key> (WebhookKey) or in the "
                                  f"{header_name} header (HttpHeader).")
-        organization = request.headers.get("x-ms-dynamics-organization")
-        expected_org = target.settings.get("organization_host")
-        if expected_org and organization and organization.lower() != str(expected_org).lower():
-            raise Forbidden("This webhook belongs to a different Dataverse environment.")
+        # Dataverse names the sending environment by host name (contoso.crm.dynamics.com)
+        sent_by = request.headers.get("x-ms-dynamics-organization")
+        org_url = target.settings.get("org_url")
+        if sent_by and org_url and host_name(sent_by) != host_name(str(org_url)):
+            raise Forbidden(f"This webhook comes from the Dataverse environment {host_name(sent_by)[:100]}, not "
+                            f"{host_name(str(org_url))}, which this connection is set up for.")
+
+    @classmethod
+    def setup_lines(cls, url: str, secret: str) -> list[str]:
+        return ["`cem-connector install dynamics` registers this webhook in Dataverse (service endpoint + steps).",
+                f"By hand instead (Plug-in Registration Tool > Register New Web Hook): Endpoint URL {url}, "
+                f"Authentication WebhookKey, Value {secret}"]
+
+    account_form = staticmethod(guid)  # organisation GUIDs in any case, with or without braces
 
     # -- record view: the web resource on the contact form ---------------------------------------
     def verify_card(self, request: InboundRequest, target: WebhookTarget) -> None:

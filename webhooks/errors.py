@@ -27,6 +27,15 @@ class Forbidden(WebhookError):
     status = 403
 
 
+class Unroutable(WebhookError):
+    """Authenticated, but some events name an account none of the authenticating connections serves.
+
+    Never acknowledged: the CRM keeps the events and redelivers them once the account is connected.
+    """
+
+    status = 403
+
+
 class UnknownConnection(WebhookError):
     status = 404
 

@@ -104,6 +104,14 @@ class HubSpotReceiver(WebhookReceiver):
     platform: ClassVar[str] = "hubspot"
     redelivery_window = timedelta(hours=26)  # up to 10 retries over ~24 h, plus a margin
 
+    @classmethod
+    def setup_lines(cls, url: str, secret: str) -> list[str]:
+        return [f"Target URL (your app > Webhooks): {url}",
+                "Signatures: HubSpot signs with the app's client secret; the connector verifies with the "
+                "client_secret credential you gave (pass --credential client_secret=... if you did not).",
+                "Subscriptions: contact creation/deletion/privacyDeletion/associationChange, propertyChange of "
+                "lifecyclestage, and the engagement objects (README: Connect a real HubSpot account, step 4)."]
+
     # -- verification ------------------------------------------------------------------
     def verify(self, request: InboundRequest, target: WebhookTarget) -> None:
         secrets = [s for s in target.secrets if s]

@@ -29,6 +29,7 @@ from xml.sax.saxutils import escape
 from defusedxml import ElementTree
 from defusedxml.common import DefusedXmlException
 
+from adapters.fields import as_utc
 from adapters.salesforce.consts import CALL_OPTIONS, INTEGRATION_USER_SETTING
 
 from .base import InboundRequest, Sink, WebhookReceiver, WebhookResponse, WebhookTarget, load_json
@@ -42,6 +43,7 @@ from .events import (
     INTERACTION_DELETED,
     ChangeEvent,
 )
+from .ids import salesforce_id18
 from .signatures import check_timestamp, hmac_sha256_hex, matches_any
 
 OUTBOUND_NS = "http://soap.sforce.com/2005/09/outbound"
@@ -96,7 +98,8 @@ def _child(element: Element, name: str) -> Element | None:
 def _parse_xml(body: bytes) -> Element:
     try:
         return ElementTree.fromstring(body, forbid_dtd=True)
-    except (ElementTree.ParseError, DefusedXmlException, ValueError) as exc:
+    # LookupError: an XML declaration naming an encoding Python does not know (encoding="ATF-8")
+    except (ElementTree.ParseError, DefusedXmlException, ValueError, LookupError) as exc:
         raise MalformedPayload("Body is not a well-formed SOAP message (DTDs and entities are refused).") from exc
 
 
@@ -127,7 +130,7 @@ def _parse_time(value: Any, fallback: float) -> datetime:
             parsed = datetime.fromisoformat(text)
         except ValueError as exc:
             raise MalformedPayload(f"'{value}' is not an ISO 8601 timestamp.") from exc
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+        return as_utc(parsed)
     return datetime.fromtimestamp(fallback, UTC)
 
 
@@ -167,6 +170,14 @@ class SalesforceReceiver(WebhookReceiver):
             return soap_fault(error) if soap else self.error_response(error)
         return WebhookResponse(200, ACK_BODY, "text/xml; charset=utf-8") if soap else response
 
+    @classmethod
+    def setup_lines(cls, url: str, secret: str) -> list[str]:
+        return [f"Outbound Message Endpoint URL (Setup > Outbound Messages > New): {url}?token={secret}",
+                f"Flow / Apex / CDC relay callouts: POST JSON to {url}, header {SIGNATURE_HEADER}: "
+                f"t=<unix seconds>,v1=<hex HMAC-SHA256 of \"<t>.<body>\"> keyed with: {secret}"]
+
+    account_form = staticmethod(salesforce_id18)  # org ids arrive with 15 or 18 characters
+
     # -- verification -------------------------------------------------------------------------------
     def verify(self, request: InboundRequest, target: WebhookTarget) -> None:
         if request.content_type in XML_TYPES:
@@ -186,7 +197,7 @@ class SalesforceReceiver(WebhookReceiver):
         if not matches_any(self._token(request), target.secrets):
             raise SignatureError("Missing or wrong ?token= in the outbound message endpoint URL.")
         org_id = _organization_id(_notifications(_parse_xml(request.body)))
-        if target.account_id and org_id[:15] != str(target.account_id)[:15]:
+        if target.account_id and self.account_key(org_id) != self.account_key(target.account_id):
             raise Forbidden(f"Organization {org_id} is not the org this connection is set up for.")
 
     def _verify_signed_json(self, request: InboundRequest, target: WebhookTarget) -> None:
@@ -210,7 +221,8 @@ class SalesforceReceiver(WebhookReceiver):
         if not any(matches_any(signature, expected) for signature in signatures):
             raise SignatureError("The signature does not match the body; check the shared secret.")
         organization = self._json_organization(request)
-        if organization and target.account_id and organization[:15] != str(target.account_id)[:15]:
+        if organization and target.account_id and self.account_key(organization) != self.account_key(
+                target.account_id):
             raise Forbidden(f"Organization {organization} is not the org this connection is set up for.")
 
     @staticmethod

@@ -31,6 +31,7 @@ from typing import Any
 
 from cem_engine.model import ContactInput, Deal, Interaction
 
+from ..base import chunked
 from .client import WebApiClient
 from .read import (
     ACTIVITY_TABLES,
@@ -84,8 +85,8 @@ class BulkContactReader:
                 wanted.setdefault(key, str(contact_id))
         keys = list(wanted)
         found: dict[str, ContactInput] = {}
-        for start in range(0, len(keys), MAX_IDS_PER_QUERY):
-            found.update(self._chunk({k: wanted[k] for k in keys[start: start + MAX_IDS_PER_QUERY]}))
+        for chunk in chunked(keys, MAX_IDS_PER_QUERY):
+            found.update(self._chunk({k: wanted[k] for k in chunk}))
         return found
 
     def _rows(self, entity_set: str, select: str, filter_: str, orderby: str | None = None) -> Rows:

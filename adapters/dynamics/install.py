@@ -23,8 +23,8 @@ from xml.sax.saxutils import quoteattr
 from ..base import ProvisionReport
 from ..errors import ConfigurationError, NotFound
 from ..fields import CEM_FIELDS, FieldSpec
-from .auth import PLATFORM
 from .client import WebApiClient
+from .consts import PLATFORM
 from .mapping import ColumnNaming, label
 
 WEBHOOK_CONTRACT = 8
@@ -165,7 +165,8 @@ class Installer:
     def _webhook(self, report: ProvisionReport, dry_run: bool) -> None:
         url = self.settings.get("webhook_url")
         if not url or not self.credentials.get("webhook_secret"):
-            report.add("unchanged", "webhook", "not registered: set webhook_url and the webhook_secret credential")
+            report.add("todo", "webhook", "not registered: webhook_url / webhook_secret missing; run "
+                       "`cem-connector connect dynamics` again (it sets both) or register it by hand")
             return
         auth_type, auth_value = self._auth()
         endpoint = self._first("serviceendpoints", f"contract eq {WEBHOOK_CONTRACT} and url eq '{url}'",

@@ -72,7 +72,7 @@ def _guid(value: uuid.UUID) -> str:
 class DynamicsPackage:
     archive: ClassVar[bool] = True
     next_step: ClassVar[str] = ("Import it in Power Apps > Solutions > Import solution "
-                                "(README: 'Install inside Dynamics 365').")
+                                "(README: 'Install inside the CRM', Dynamics 365).")
 
     def files(self, context: PackageContext) -> dict[str, bytes]:
         context.require_https("Dataverse")
@@ -215,7 +215,8 @@ class DynamicsPackage:
             _text(attribute, "MaxLength", definition["MaxLength"])
         else:
             _text(attribute, "AppDefaultValue", -1)
-            optionset = ET.SubElement(attribute, "optionset", Name=f"{logical}")
+            _text(attribute, "OptionSetName", logical)  # a local choice, named like its column
+            optionset = ET.SubElement(attribute, "optionset", Name=logical)
             _text(optionset, "OptionSetType", "picklist")
             _text(optionset, "IsGlobal", 0)
             _text(optionset, "IntroducedVersion", SOLUTION_VERSION)

@@ -18,7 +18,7 @@ from typing import Any
 
 from cem_engine.model import DEAL_STAGES, ContactFacts, Deal, Interaction
 
-from ..fields import FieldSpec, coerce, to_iso_z
+from ..fields import FieldSpec, as_utc, coerce, to_iso_z
 from .consts import GROUP_NAME, PROPERTY_PREFIX
 
 CONTACT_PROPERTIES = ("email", "firstname", "lastname", "lifecyclestage", "createdate", "lastmodifieddate")
@@ -106,7 +106,7 @@ def parse_moment(value: Any) -> datetime | None:
     if value is None or value == "":
         return None
     if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
+        return as_utc(value)
     text = str(value).strip()
     if re.fullmatch(r"-?\d{1,15}", text):
         return datetime.fromtimestamp(int(text) / 1000, tz=UTC)
@@ -114,7 +114,7 @@ def parse_moment(value: Any) -> datetime | None:
         parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return as_utc(parsed)
 
 
 def parse_day(value: Any) -> date | None:

@@ -62,7 +62,7 @@ def _active(subscriptions: tuple[dict[str, Any], ...]) -> list[dict[str, Any]]:
 
 class HubSpotPackage:
     archive: ClassVar[bool] = False
-    next_step: ClassVar[str] = "Upload it with `hs project upload` (README: 'Install inside HubSpot')."
+    next_step: ClassVar[str] = "Upload it with `hs project upload` (README: 'Install inside the CRM', HubSpot)."
 
     def files(self, context: PackageContext) -> dict[str, bytes]:
         context.require_https("HubSpot")

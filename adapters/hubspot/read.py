@@ -16,7 +16,7 @@ from hubspot.crm.objects import SimplePublicObjectId as ObjectsId
 
 from cem_engine.model import DEAL_STAGES, ContactInput, Interaction
 
-from ..base import ContactPage
+from ..base import ContactPage, chunked
 from ..fields import FieldSpec, to_epoch_ms
 from . import mapping
 from .client import HubSpotClient
@@ -91,8 +91,7 @@ class ContactReader:
         """v3 batch read, 100 ids a call; ids that no longer exist are skipped (207 errors)."""
         unique = list(dict.fromkeys(str(i) for i in ids))
         records: list[dict[str, Any]] = []
-        for start in range(0, len(unique), READ_BATCH):
-            chunk = unique[start:start + READ_BATCH]
+        for chunk in chunked(unique, READ_BATCH):
             body = ObjectsBatchRead(properties=list(properties), properties_with_history=[],
                                     inputs=[ObjectsId(id=i) for i in chunk])
             _, data = self.client.request(f"reading {object_type}", "crm.objects.batch_api", "read", object_type, body)
@@ -140,39 +139,48 @@ class ContactReader:
         return self._search_modified(cursor, to_epoch_ms(modified_since), max(1, min(page_size, SEARCH_PAGE_MAX)))
 
     def _search_modified(self, cursor: str | None, since_ms: int, limit: int) -> ContactPage:
-        # cursor "since_ms:after": when the 10,000-result window is near, restart from the last timestamp seen
+        """Contacts modified since ``since_ms``, oldest first. ``after`` is HubSpot's opaque string cursor;
+        the search never pages past 10,000 results, so after ~10,000 in one window the next window starts
+        at the last timestamp seen. Our cursor: "<since_ms>:<results read in this window>:<after>"."""
+        seen, after = 0, None
         if cursor:
-            since_text, _, after_text = cursor.partition(":")
-            since_ms, after = int(since_text), int(after_text or 0)
-        else:
-            after = 0
+            parts = cursor.split(":", 2)
+            since_ms = int(parts[0])
+            if len(parts) == 3:
+                seen, after = int(parts[1] or 0), parts[2] or None
+            elif len(parts) == 2 and parts[1] not in ("", "0"):  # a cursor saved before: "<since>:<after>"
+                after = parts[1]
+                seen = int(after) if after.isdigit() else 0
         body: dict[str, Any] = {
             "filterGroups": [{"filters": [{"propertyName": "lastmodifieddate", "operator": "GTE",
                                            "value": str(since_ms)}]}],
             "sorts": [{"propertyName": "lastmodifieddate", "direction": "ASCENDING"}],
-            "properties": ["lastmodifieddate"], "limit": limit, "after": after,
+            "properties": ["lastmodifieddate"], "limit": limit,
         }
+        if after:
+            body["after"] = str(after)  # a string, as HubSpot's OpenAPI spec defines it
         _, data = self.client.request("searching modified contacts", "crm.contacts.search_api", "do_search", body)
         results = data.get("results") or []
         ids = [str(r["id"]) for r in results]
+        seen += len(results)
         next_after = ((data.get("paging") or {}).get("next") or {}).get("after")
         next_cursor = None
         if next_after:
-            if int(next_after) + limit >= SEARCH_RESULT_CAP and results:
+            if seen + limit > SEARCH_RESULT_CAP and results:
                 last = mapping.parse_moment((results[-1].get("properties") or {}).get("lastmodifieddate"))
-                next_cursor = f"{to_epoch_ms(last) if last else since_ms}:0"
+                next_cursor = f"{to_epoch_ms(last) if last else since_ms}:0:"
             else:
-                next_cursor = f"{since_ms}:{next_after}"
+                next_cursor = f"{since_ms}:{seen}:{next_after}"
         return ContactPage(ids, next_cursor, data.get("total"))
 
     def read_fields(self, contact_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
         names = {mapping.property_name(spec): spec for spec in self.fields}
         values: dict[str, dict[str, Any]] = {}
         unique = list(dict.fromkeys(str(i) for i in contact_ids))
-        for start in range(0, len(unique), READ_BATCH):
+        for chunk in chunked(unique, READ_BATCH):
             body = BatchReadInputSimplePublicObjectId(
                 properties=list(names), properties_with_history=[],
-                inputs=[SimplePublicObjectId(id=i) for i in unique[start:start + READ_BATCH]])
+                inputs=[SimplePublicObjectId(id=i) for i in chunk])
             _, data = self.client.request("reading CEM fields", "crm.contacts.batch_api", "read", body)
             for record in data.get("results") or []:
                 props = record.get("properties") or {}

@@ -22,36 +22,21 @@ import requests
 
 from cem_engine.model import ContactInput
 
-from ..base import ConnectionInfo, ContactPage, CRMAdapter, FieldUpdate, ProvisionReport, WriteResult
+from ..base import ConnectionInfo, ContactPage, CRMAdapter, FieldUpdate, ProvisionReport, WriteResult, chunked
 from ..errors import (
-    AdapterError,
     ConfigurationError,
     InvalidRequest,
     NotFound,
-    PermissionDenied,
-    TransientError,
 )
-from ..fields import FIELDS_BY_KEY, FieldSpec, to_iso_z
+from ..fields import FieldSpec, to_iso_z
 from .client import SalesforceClient, budget_ceiling
-from .consts import INTEGRATION_USER_SETTING, PLATFORM
-from .install import ID_PATTERN, Provisioner, soql_id
-from .mapping import from_salesforce, native_name, to_salesforce
+from .consts import COLLECTION_LIMIT, INTEGRATION_USER_SETTING, OBJECT_PREFIXES, PLATFORM
+from .install import ID_PATTERN, Installer, soql_id
+from .mapping import from_salesforce, native_name
 from .read import ContactReader
+from .write import FieldWriter
 
-OBJECT_PREFIXES = {"003": "Contact", "00Q": "Lead"}
-RETRYABLE_RECORD_ERRORS = {"UNABLE_TO_LOCK_ROW", "REQUEST_RUNNING_TOO_LONG", "SERVER_UNAVAILABLE"}
-NOT_FOUND_RECORD_ERRORS = {"ENTITY_IS_DELETED", "INVALID_CROSS_REFERENCE_KEY", "MALFORMED_ID", "INVALID_ID_FIELD",
-                           "NOT_FOUND"}
-CONFIG_RECORD_ERRORS = {"INVALID_FIELD", "INVALID_FIELD_FOR_INSERT_UPDATE", "INVALID_TYPE"}
-PERMISSION_RECORD_ERRORS = {"INSUFFICIENT_ACCESS_OR_READONLY", "INSUFFICIENT_ACCESS_ON_CROSS_REFERENCE_ENTITY",
-                            "CANNOT_INSERT_UPDATE_ACTIVATE_ENTITY"}
 IN_CHUNK = 200  # ids per IN (...) clause keeps the query URL well under Salesforce's 16 KB limit
-WRITE_RETRY_DELAYS = (0.5, 1.5)  # in-place retries of locked records before handing them to the job layer
-
-
-def _chunks(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start:start + size]
 
 
 def _in(ids: Iterable[str]) -> str:
@@ -61,7 +46,7 @@ def _in(ids: Iterable[str]) -> str:
 class SalesforceAdapter(CRMAdapter):
     platform = PLATFORM
     label = "Salesforce"
-    write_batch_size: ClassVar[int] = 200  # sObject Collections: at most 200 records a call
+    write_batch_size: ClassVar[int] = COLLECTION_LIMIT
     # One SOQL query per source whatever the batch holds, as long as the IN list fits the URL
     # (read.MAX_QUERY_URL: ~450 ids); 200 matches the write batch, so one refresh is one write call.
     read_batch_size: ClassVar[int] = 200
@@ -71,7 +56,7 @@ class SalesforceAdapter(CRMAdapter):
                  sleep: Callable[[float], None] = time.sleep) -> None:
         super().__init__(connection)
         self.client = SalesforceClient(connection, http)
-        self.sleep = sleep
+        self.writer = FieldWriter(self.client, sleep)
         objects = list(connection.settings.get("objects") or ["Contact"])
         unknown = [o for o in objects if o not in OBJECT_PREFIXES.values()]
         if unknown or "Contact" not in objects:
@@ -116,7 +101,7 @@ class SalesforceAdapter(CRMAdapter):
         _, user_id = self.identity()
         extra = self.connection.settings.get("permission_set_assignees") or []
         assignees = [user_id, *(str(a) for a in extra if str(a)[:15] != user_id[:15])]
-        return Provisioner(self.client, list(self.fields), self.objects, assignees).run(dry_run=dry_run)
+        return Installer(self.client, list(self.fields), self.objects, assignees).run(dry_run=dry_run)
 
     # -- reading ----------------------------------------------------------------------------------
     def _sobject_of(self, record_id: str) -> str:
@@ -204,50 +189,8 @@ class SalesforceAdapter(CRMAdapter):
         return ContactPage(ids, next_cursor)
 
     # -- writing -----------------------------------------------------------------------------------
-    def _record(self, update: FieldUpdate) -> dict[str, Any]:
-        record: dict[str, Any] = {"attributes": {"type": OBJECT_PREFIXES.get(str(update.contact_id)[:3], "Contact")},
-                                  "id": update.contact_id}
-        for key, value in update.values.items():
-            spec = FIELDS_BY_KEY.get(key)
-            if spec is not None:
-                record[native_name(spec)] = to_salesforce(spec, value)
-        return record
-
     def write_fields(self, updates: Sequence[FieldUpdate]) -> WriteResult:
-        result = WriteResult()
-        for chunk in _chunks(list(updates), self.write_batch_size):
-            pending = list(chunk)
-            for attempt in range(len(WRITE_RETRY_DELAYS) + 1):
-                retry = self._write_chunk(pending, result)
-                if not retry:
-                    break
-                if attempt == len(WRITE_RETRY_DELAYS):
-                    result.failed.update(retry)
-                    break
-                self.sleep(WRITE_RETRY_DELAYS[attempt])
-                pending = [u for u in pending if u.contact_id in retry]
-        return result
-
-    def _write_chunk(self, updates: Sequence[FieldUpdate], result: WriteResult) -> dict[str, AdapterError]:
-        """One composite call; records successes and final failures, returns the ones worth retrying now."""
-        payload = {"allOrNone": False, "records": [self._record(u) for u in updates]}
-        answers = self.client.rest("composite/sobjects", method="PATCH", json=payload,
-                                   describe="write CEM fields (composite/sobjects)")
-        result.calls += 1
-        if not isinstance(answers, list) or len(answers) != len(updates):
-            raise TransientError("Salesforce answered the collection update with an unexpected shape.",
-                                 platform=PLATFORM)
-        retry: dict[str, AdapterError] = {}
-        for update, answer in zip(updates, answers, strict=True):
-            if answer.get("success"):
-                result.succeeded.append(update.contact_id)
-                continue
-            error = record_error(update.contact_id, answer.get("errors") or [])
-            if isinstance(error, TransientError):
-                retry[update.contact_id] = error
-            else:
-                result.failed[update.contact_id] = error
-        return retry
+        return self.writer.write(updates)
 
     def read_fields(self, contact_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
         specs = list(self.fields)
@@ -258,7 +201,7 @@ class SalesforceAdapter(CRMAdapter):
             by_object.setdefault(self._sobject_of(contact_id), []).append(contact_id)
         for sobject, ids in by_object.items():
             wanted = {i[:15]: i for i in ids}
-            for chunk in _chunks(ids, IN_CHUNK):
+            for chunk in chunked(ids, IN_CHUNK):
                 for row in self.client.query(f"SELECT {columns} FROM {sobject} WHERE Id IN {_in(chunk)}"):
                     key = wanted.get(str(row["Id"])[:15], str(row["Id"]))
                     found[key] = {s.key: from_salesforce(s, row.get(native_name(s))) for s in specs}
@@ -270,25 +213,3 @@ class SalesforceAdapter(CRMAdapter):
         remaining = usage.limit - usage.used if usage.limit is not None and usage.used is not None else None
         return {"used": usage.used, "limit": usage.limit, "remaining": remaining, "budget": ceiling,
                 "calls": self.client.calls}
-
-
-def record_error(contact_id: str, errors: Sequence[dict[str, Any]]) -> AdapterError:
-    """A failed SaveResult (``{"statusCode", "message", "fields"}``) as the error the job layer acts on."""
-    first = errors[0] if errors else {}
-    code = str(first.get("statusCode") or "UNKNOWN")
-    text = f"Salesforce refused the write to {contact_id}: {code}: {first.get('message', '')}"
-    error: AdapterError
-    if code in RETRYABLE_RECORD_ERRORS:
-        error = TransientError(text + " (the record was locked or busy; retried later)", platform=PLATFORM)
-    elif code in NOT_FOUND_RECORD_ERRORS:
-        error = NotFound(text + " (the contact was deleted or merged)", platform=PLATFORM)
-    elif code in CONFIG_RECORD_ERRORS:
-        error = ConfigurationError(text + " - run 'cem-connector install salesforce' and check the CEM Connector "
-                                   "permission set is assigned to the integration user.", platform=PLATFORM)
-    elif code in PERMISSION_RECORD_ERRORS:
-        error = PermissionDenied(text + " - the integration user cannot edit this record (sharing, validation "
-                                 "or a trigger refused it).", platform=PLATFORM)
-    else:
-        error = InvalidRequest(text, platform=PLATFORM)
-    error.sf_code = code  # type: ignore[attr-defined]
-    return error

@@ -8,3 +8,5 @@ PLATFORM = "salesforce"
 CALL_OPTIONS_CLIENT = "cem-connector"
 CALL_OPTIONS = f"client={CALL_OPTIONS_CLIENT}"
 INTEGRATION_USER_SETTING = "integration_user_id"  # changes made by this user are the connector's own
+COLLECTION_LIMIT = 200  # sObject Collections (composite/sobjects) take at most 200 records a call
+OBJECT_PREFIXES = {"003": "Contact", "00Q": "Lead"}  # record id key prefixes of the objects read and written

@@ -23,11 +23,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..base import ProvisionReport
+from ..base import ProvisionReport, chunked
 from ..errors import ConfigurationError, InvalidRequest
 from ..fields import FieldSpec
 from .client import SalesforceClient
-from .consts import PLATFORM
+from .consts import COLLECTION_LIMIT, PLATFORM
 from .mapping import field_metadata, native_name
 
 PERMISSION_SET = "CEM_Connector"
@@ -60,7 +60,7 @@ def metadata_differs(current: Mapping[str, Any], desired: Mapping[str, Any]) -> 
 
 
 @dataclass
-class Provisioner:
+class Installer:
     client: SalesforceClient
     fields: Sequence[FieldSpec]
     objects: Sequence[str]
@@ -149,9 +149,9 @@ class Provisioner:
         if dry_run:
             return
         for method, records in (("POST", creates), ("PATCH", updates)):
-            for start in range(0, len(records), 200):
+            for chunk in chunked(records, COLLECTION_LIMIT):
                 results = self.client.rest("composite/sobjects", method=method,
-                                           json={"allOrNone": True, "records": records[start:start + 200]},
+                                           json={"allOrNone": True, "records": list(chunk)},
                                            describe="save field permissions")
                 failed = [r for r in results or [] if not r.get("success")]
                 if failed:

@@ -73,7 +73,7 @@ def _objects(context: PackageContext) -> tuple[str, ...]:
 class SalesforcePackage:
     archive: ClassVar[bool] = False
     next_step: ClassVar[str] = ("Deploy it with `sf project deploy start --source-dir force-app` "
-                                "(README: 'Install inside Salesforce').")
+                                "(README: 'Install inside the CRM', Salesforce).")
 
     def files(self, context: PackageContext) -> dict[str, bytes]:
         context.require_https("Salesforce")

@@ -14,11 +14,14 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 import click
-from rich.console import Console
 from rich.table import Table
 
+from adapters.fields import as_utc
 from cem_engine import CEMEngineError, analyze, load_config
 from cem_engine.exchange import Problem, read_exchange
+
+from .common import console
+from .tables import Column, clip, fitted_table, short_ids
 
 JSON_KEYS = (
     "contact_id", "journey_stage", "journey_stage_since", "emotion_score", "emotion", "emotion_trend",
@@ -33,7 +36,7 @@ def _parse_now(value: str | None) -> datetime:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         raise click.BadParameter(f"not an ISO date-time: {value!r}", param_hint="--now") from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return as_utc(parsed)
 
 
 def _open(path: str) -> BinaryIO:
@@ -57,19 +60,25 @@ def _decoded(handle: BinaryIO, problems: list[Problem]) -> Iterator[str]:
             yield ""
 
 
-def _table(profiles: list[dict[str, Any]]) -> Table:
-    table = Table(title="Customer Experience Mapping", show_lines=True)
-    for name in ("Contact", "Stage (since)", "Emotion", "Trend", "Risk", "Reason", "Evidence"):
-        table.add_column(name, overflow="fold")
+ANALYZE_COLUMNS = (
+    Column("Contact", 8), Column("Stage (since)", 10), Column("Emotion", 9, priority=2), Column("Trend", 5, priority=4),
+    Column("Risk", 4), Column("Reason", 12), Column("Evidence", 14, priority=1, wrap=True),
+)
+
+
+def _table(profiles: list[dict[str, Any]], width: int) -> Table:
+    contacts = short_ids(p["contact_id"] for p in profiles)
+    rows = []
     for p in profiles:
         since = (p["journey_stage_since"] or "")[:10]
         risk = p["churn_risk"]
         style = "red" if risk >= 60 else "yellow" if risk >= 30 else "green"
-        table.add_row(
-            p["contact_id"], f"{p['journey_stage']}\n{since}", f"{p['emotion']} ({p['emotion_score']:+.0f})",
-            f"{p['emotion_trend']:+.0f}", f"[{style}]{risk}[/{style}]", p["churn_reason"],
-            p["churn_reason_detail"][:300],
-        )
+        rows.append((contacts[p["contact_id"]], f"{p['journey_stage']}\n{since}",
+                     f"{p['emotion']} ({p['emotion_score']:+.0f})", f"{p['emotion_trend']:+.0f}",
+                     f"[{style}]{risk}[/{style}]", p["churn_reason"], clip(p["churn_reason_detail"], 300)))
+    table = fitted_table(ANALYZE_COLUMNS, rows, width, title="Customer Experience Mapping",
+                         more="--json shows every field")
+    table.show_lines = True
     return table
 
 
@@ -114,6 +123,6 @@ def analyze_command(file: str, now_text: str | None, as_json: bool, config_path:
     elif not profiles:
         click.echo("No contacts in the input.")
     else:
-        Console(width=160).print(_table(profiles))
+        console.print(_table(profiles, console.width))
     if strict and skipped:
         raise SystemExit(1)

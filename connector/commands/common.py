@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -12,31 +13,24 @@ from typing import Any
 import click
 from rich.console import Console
 
-from adapters.errors import AdapterError
-from cem_engine.errors import CEMEngineError
-
-from ..config import ConfigError, Settings
-from ..connections import ConnectionNotFound, list_connections
-from ..crypto import CryptoError
-from ..registry import UnknownPlatform
+from ..config import Settings
+from ..connections import list_connections
 from ..runtime import Runtime, set_runtime
 
-# Piped output (CI logs, `make demo | tee`) gets a wide page instead of rich's 80-column default.
-console = Console(width=None if sys.stdout.isatty() else 160)
+# Piped output (CI logs, `make demo | tee`) gets a wide page instead of rich's 80-column default,
+# unless COLUMNS says otherwise; tables fit whatever width this is (commands/tables.py).
+console = Console(width=None if sys.stdout.isatty() or os.environ.get("COLUMNS", "").isdigit() else 160)
 
 
 @contextmanager
 def runtime() -> Iterator[Runtime]:
-    """The runtime for one command; every known error becomes a message and exit code 1."""
+    """The runtime for one command. Errors propagate: the CLI group turns known ones into one line
+    (connector.diagnose) and exit code 1."""
     rt: Runtime | None = None
     try:
         rt = Runtime(Settings.from_env())
         set_runtime(rt)
         yield rt
-    except (ConfigError, CryptoError, ConnectionNotFound, UnknownPlatform, CEMEngineError) as error:
-        raise click.ClickException(str(error).strip("'\"")) from error
-    except AdapterError as error:
-        raise click.ClickException(f"{type(error).__name__}: {error}") from error
     finally:
         set_runtime(None)
         if rt is not None:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import click
 
+from adapters.base import chunked
 from cem_engine.exchange import to_records
 
 from .common import console, pick_connection, runtime
@@ -54,14 +55,12 @@ def export_command(connection_id: int | None, contact_ids: tuple[str, ...], limi
 
 def _batches(adapter, contact_ids: list[str], limit: int):  # type: ignore[no-untyped-def]
     if contact_ids:
-        for start in range(0, len(contact_ids), FETCH_BATCH):
-            yield contact_ids[start:start + FETCH_BATCH]
+        yield from chunked(contact_ids, FETCH_BATCH)
         return
     remaining = limit or None
     for page in adapter.iter_contacts():
         ids = page.contact_ids[:remaining] if remaining is not None else page.contact_ids
-        for start in range(0, len(ids), FETCH_BATCH):
-            yield ids[start:start + FETCH_BATCH]
+        yield from chunked(ids, FETCH_BATCH)
         if remaining is not None:
             remaining -= len(ids)
             if remaining <= 0:

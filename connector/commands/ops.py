@@ -9,10 +9,14 @@ import click
 from rich.table import Table
 from sqlalchemy import select
 
+from adapters.errors import AdapterError
+
 from ..jobs import forget_contact, replay_dead_letter
+from ..runtime import Runtime
 from ..status import collect_status
 from ..store import DeadLetter
 from .common import console, pick_connection, runtime
+from .tables import Column, clip, fitted_table, short_ids
 
 
 @click.command("status")
@@ -23,26 +27,56 @@ def status_command(as_json: bool) -> None:
         status = collect_status(rt)
     if as_json:
         click.echo(json.dumps(status, indent=2, default=str))
+        _exit_if_unhealthy(status)
         return
-    table = Table(title="Connections")
-    for column in ("id", "platform", "name", "account", "analysed", "written", "dead letters", "API calls today",
-                   "webhook URL"):
-        table.add_column(column)
-    for c in status["connections"]:
-        table.add_row(str(c["id"]), c["platform"], c["name"], c["account_id"] or "", str(c["contacts_analysed"]),
-                      str(c["contacts_written"]), str(c["dead_letters"]), str(c["api_calls_today"]), c["webhook_url"])
-    console.print(table)
-    console.print("Queue: " + ", ".join(f"{k} {v}" for k, v in status["queue"].items()))
+    if status["connections"]:
+        console.print(connections_table(status["connections"], console.width))
+    else:
+        console.print("No connections yet: `cem-connector connect PLATFORM ...` adds one.")
+    if "error" in status["queue"]:
+        console.print(f"[red]Queue: {status['queue']['error']}[/red]")
+    else:
+        console.print("Queue: " + ", ".join(f"{k} {v}" for k, v in status["queue"].items()))
     if status["errors"]:
-        errors = Table(title="Recent errors (replay with `cem-connector replay`)")
-        for column in ("id", "connection", "contact", "job", "error", "attempts"):
-            errors.add_column(column)
-        for e in status["errors"]:
-            errors.add_row(str(e["id"]), str(e["connection_id"]), e["contact_id"] or "", e["job"], e["error"],
-                           str(e["attempts"]))
-        console.print(errors)
+        console.print(errors_table(status["errors"], console.width))
     else:
         console.print("[green]No errors.[/green]")
+    _exit_if_unhealthy(status)
+
+
+CONNECTION_COLUMNS = (
+    Column("id", 2), Column("platform", 8), Column("name", 6, priority=3), Column("account", 8, priority=4),
+    Column("analysed", 8, priority=1, justify="right"), Column("written", 7, priority=1, justify="right"),
+    Column("dead", 4, priority=2, justify="right"), Column("API calls", 5, priority=5, justify="right"),
+    Column("webhook URL", 20, priority=6, fold=True),
+)
+ERROR_COLUMNS = (
+    Column("id", 2), Column("connection", 4, priority=2), Column("contact", 9), Column("job", 7, priority=3),
+    Column("error", 20, wrap=True), Column("attempts", 3, priority=1, justify="right"),
+)
+
+
+def connections_table(connections: list[dict], width: int) -> Table:  # type: ignore[type-arg]
+    accounts = short_ids(str(c["account_id"] or "") for c in connections)
+    rows = [(str(c["id"]), c["platform"], c["name"], accounts[str(c["account_id"] or "")], str(c["contacts_analysed"]),
+             str(c["contacts_written"]), str(c["dead_letters"]), str(c["api_calls_today"]), c["webhook_url"])
+            for c in connections]
+    return fitted_table(CONNECTION_COLUMNS, rows, width, title="Connections", more="`status --json` shows them")
+
+
+def errors_table(errors: list[dict], width: int) -> Table:  # type: ignore[type-arg]
+    contacts = short_ids(str(e["contact_id"] or "") for e in errors)
+    rows = [(str(e["id"]), str(e["connection_id"]), contacts[str(e["contact_id"] or "")], e["job"],
+             clip(e["error"], 300), str(e["attempts"])) for e in errors]
+    return fitted_table(ERROR_COLUMNS, rows, width, title="Recent errors (replay with `cem-connector replay`)",
+                        more="`status --json` shows them")
+
+
+def _exit_if_unhealthy(status: dict) -> None:  # type: ignore[type-arg]
+    """Monitoring scripts rely on the exit code: non-zero when the queue cannot be reached (an unreachable
+    database already fails before anything is printed)."""
+    if "error" in status["queue"]:
+        raise SystemExit(1)
 
 
 @click.command("replay")
@@ -73,7 +107,29 @@ def forget_command(contact_id: str, connection_id: int | None) -> None:
     with runtime() as rt:
         connection_id = pick_connection(rt, connection_id)
         removed = forget_contact(rt, connection_id, contact_id)
-        console.print(f"Forgot contact {contact_id} on connection {connection_id}: {removed} stored rows removed.")
+        if removed:
+            console.print(f"Forgot contact {contact_id} on connection {connection_id}: {removed} stored rows removed.")
+        else:
+            console.print(f"Nothing is stored about contact {contact_id} on connection {connection_id}: check the id "
+                          "(the CRM's contact id, as `cem-connector status` and the admin page show it).")
+        console.print(_crm_record_state(rt, connection_id, contact_id))
+    if not removed:
+        raise SystemExit(1)
+
+
+def _crm_record_state(rt: Runtime, connection_id: int, contact_id: str) -> str:
+    """Whether the CRM record still holds CEM fields: forget never changes data in the CRM."""
+    try:
+        values = rt.adapter(connection_id).read_fields([contact_id])
+    except AdapterError as error:
+        return f"Could not check the CRM record ({type(error).__name__}: {error})."
+    if contact_id not in values:
+        return f"The CRM has no contact {contact_id}."
+    held = [key for key, value in values[contact_id].items() if value not in (None, "")]
+    if not held:
+        return f"The CRM record {contact_id} holds no CEM fields."
+    return (f"The CRM record {contact_id} still holds CEM fields ({', '.join(held)}); forget does not change CRM "
+            "data: clear them in the CRM if the person must be erased there too.")
 
 
 @click.command("journey-link")

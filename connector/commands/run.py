@@ -3,17 +3,44 @@
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import time
+from dataclasses import replace
 
 import click
 
-from ..app import configure_logging
 from ..config import Settings
+from ..logs import configure_logging
+from ..store import Store, display_url
 from ..worker import CEMWorker
 from .common import console, runtime
 
 log = logging.getLogger("cem.run")
+
+
+@click.command("migrate")
+def migrate_command() -> None:
+    """Create or upgrade the database schema to this version (run once per deploy).
+
+    \b
+    Safe to run at any time and from several machines at once: on PostgreSQL it takes an advisory
+    lock, so concurrent runs wait for each other, and a schema already up to date is left alone.
+    web, worker and scheduler refuse to start on a PostgreSQL schema that is not migrated.
+    Procfile platforms run it in the release phase (`release: cem-connector migrate`).
+    """
+    settings = Settings.from_env()
+    store = Store(settings.database_url)
+    try:
+        before, head = store.upgrade()
+    finally:
+        store.dispose()
+    where = display_url(settings.database_url)
+    if before == head:
+        console.print(f"Database {where} is already at migration {head}; nothing to do.")
+    else:
+        console.print(f"Database {where} migrated from {'an empty schema' if before is None else before} "
+                      f"to {head}.")
 
 
 @click.command("serve")
@@ -27,6 +54,9 @@ def serve_command(host: str, port: int) -> None:
     from ..app import create_app
 
     with runtime() as rt:
+        if not os.environ.get("CEM_PUBLIC_URL"):
+            # signatures, webhook URLs and journey links name the port really served
+            rt.settings = replace(rt.settings, public_url=f"http://{host}:{port}")
         app = create_app(rt)
         console.print(f"Webhooks:  http://{host}:{port}/webhooks/<platform>/<connection id>")
         console.print(f"Admin:     http://{host}:{port}/admin/  (password: CEM_ADMIN_TOKEN)")

@@ -4,20 +4,22 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import click
-from rich.table import Table
 
 from ..connections import (
     create_connection,
     crm_signing_secret,
     get_connection,
+    new_webhook_secret,
     remembered_settings,
     rotate_webhook_secret,
     webhook_secrets,
 )
 from ..registry import PLATFORMS, get_platform
 from .common import console, parse_pairs, pick_connection, runtime
+from .tables import Column, fitted_table
 
 PLATFORM_CHOICE = click.Choice(sorted(PLATFORMS))
 
@@ -26,50 +28,82 @@ PLATFORM_CHOICE = click.Choice(sorted(PLATFORMS))
 @click.argument("platform", type=PLATFORM_CHOICE)
 @click.option("--name", default="default", show_default=True, help="A name for this CRM account (unique per platform).")
 @click.option("--setting", "settings", multiple=True, metavar="KEY=VALUE",
-              help="Non-secret setting, e.g. portal_id=123, instance_url=..., org_url=... (repeatable).")
+              help="Non-secret setting, e.g. app_id=123, username=..., org_url=... (repeatable).")
 @click.option("--credential", "credentials", multiple=True, metavar="KEY=VALUE",
               help="Secret, e.g. access_token=..., client_secret=...; KEY=@file reads a file (repeatable).")
 @click.option("--credentials-file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="JSON object of secrets, instead of --credential.")
-@click.option("--webhook-secret", "webhook_secret", help="The secret the CRM signs webhooks with "
-              "(HubSpot: the app's client secret). Generated when omitted.")
+@click.option("--webhook-secret", "webhook_secret", help="The secret the CRM authenticates webhooks with "
+              "(HubSpot: the app's client secret, taken from --credential client_secret). Generated when omitted.")
 @click.option("--check/--no-check", default=True, show_default=True,
               help="Log in to the CRM now to prove the credentials work.")
 def connect_command(platform: str, name: str, settings: tuple[str, ...], credentials: tuple[str, ...],
                     credentials_file: Path | None, webhook_secret: str | None, check: bool) -> None:
     """Connect a CRM account: store its settings and (encrypted) credentials.
 
+    Prints what to paste into the CRM (the webhook URL, with its secret where the CRM
+    needs one) and the next command. Settings and credentials per CRM: README.md.
+
     \b
-    Examples:
-      cem-connector connect hubspot --credential access_token=pat-na1-... \\
-          --credential client_secret=... --setting app_id=123456
-      cem-connector connect salesforce --setting domain=login --setting username=integration@acme.com \\
-          --setting consumer_key=3MVG9... --credential private_key=@server.key
-    Secrets are encrypted at rest with CEM_SECRET_KEY and never printed or logged.
+    Examples (replace the values; KEY=@file reads a file):
+      cem-connector connect hubspot --credential access_token=pat-na1-xxxx \\
+          --credential client_secret=xxxx --setting app_id=1234567
+      cem-connector connect salesforce --setting auth=jwt --setting username=integration@acme.com \\
+          --credential consumer_key=3MVG9xxxx --credential private_key=@cem.key
+      cem-connector connect dynamics --setting org_url=https://contoso.crm.dynamics.com \\
+          --setting tenant_id=00000000-aaaa-bbbb-cccc-000000000001 \\
+          --setting client_id=00000000-aaaa-bbbb-cccc-000000000002 --credential client_secret=xxxx
+    Secrets are encrypted at rest with CEM_SECRET_KEY and never logged.
     """
     setting_values = parse_pairs(settings, "--setting")
     secret_values = parse_pairs(credentials, "--credential")
     if credentials_file:
         secret_values.update(json.loads(credentials_file.read_text()))
+    platform_info = get_platform(platform)
+    receiver_cls = platform_info.receiver_class()
     if webhook_secret is None:  # e.g. HubSpot signs webhooks with the app's client secret
-        webhook_secret = crm_signing_secret(get_platform(platform).adapter_class(), secret_values)
+        webhook_secret = crm_signing_secret(platform_info.adapter_class(), secret_values) or new_webhook_secret()
     with runtime() as rt:
+        adapter_cls = platform_info.adapter_class()
         account_id = setting_values.get("account_id")
         if check:
             from adapters.base import ConnectionInfo
 
-            adapter_cls = get_platform(platform).adapter_class()
             facts = adapter_cls(ConnectionInfo(0, platform, setting_values, secret_values)).check_connection()
             account_id = str(facts.get("account_id") or account_id or "") or None
             setting_values = remembered_settings(adapter_cls, setting_values, facts)
-            console.print(f"[green]Connected[/green] to {get_platform(platform).label} account {account_id or '?'}.")
-        connection_id = create_connection(rt.store, rt.box, platform=platform, name=name, settings=setting_values,
-                                          credentials=secret_values,
-                                          webhook_secrets=[webhook_secret] if webhook_secret else None,
-                                          account_id=account_id)
+            console.print(f"[green]Connected[/green] to {platform_info.label} account {account_id or '?'}.")
+
+        def save() -> int:
+            return create_connection(rt.store, rt.box, platform=platform, name=name, settings=setting_values,
+                                     credentials=secret_values, webhook_secrets=[webhook_secret],
+                                     account_id=account_id)
+
+        connection_id = save()
+        url = f"{rt.settings.public_url}/webhooks/{platform}/{connection_id}"
+        if adapter_cls.webhook_registration:  # install registers the webhook: it needs the URL and secret
+            url_key, secret_key = adapter_cls.webhook_registration
+            setting_values.setdefault(url_key, url)
+            secret_values.setdefault(secret_key, webhook_secret)
+            save()
         console.print(f"Connection [bold]{connection_id}[/bold] ({platform}/{name}) saved.")
-        console.print(f"Webhook URL: {rt.settings.public_url}/webhooks/{platform}/{connection_id}")
-        console.print(f"Next: cem-connector install {platform} --connection {connection_id}")
+        console.print(f"\n[bold]Paste into {platform_info.label}:[/bold]")
+        for line in receiver_cls.setup_lines(url, webhook_secret):
+            console.print(f"  {line}", soft_wrap=True)
+        if _loopback(rt.settings.public_url):
+            console.print(f"[yellow]CEM_PUBLIC_URL is {rt.settings.public_url}, which {platform_info.label} cannot "
+                          "reach: set it to this service's public https URL and run connect again.[/yellow]")
+        console.print(f"\n[bold]Next:[/bold] cem-connector install {platform} --connection {connection_id} --dry-run "
+                      f"(then without --dry-run), then cem-connector backfill --connection {connection_id}",
+                      soft_wrap=True)
+
+
+def _loopback(url: str) -> bool:
+    host = urlsplit(url).hostname or ""
+    return host in ("localhost", "::1") or host.startswith("127.")
+
+
+INSTALL_COLUMNS = (Column("action", 9), Column("what", 16, wrap=True), Column("detail", 12, priority=1, wrap=True))
 
 
 @click.command("install")
@@ -84,19 +118,20 @@ def install_command(platform: str, connection_id: int | None, dry_run: bool) -> 
     with runtime() as rt:
         connection_id = pick_connection(rt, connection_id, platform)
         report = rt.adapter(connection_id).provision(dry_run=dry_run)
-        table = Table(title=f"{'Plan' if dry_run else 'Install'}: {get_platform(platform).label} "
-                            f"connection {connection_id}")
-        table.add_column("action")
-        table.add_column("what")
-        table.add_column("detail")
+        rows = []
         for step in report.steps:
-            style = "dim" if step.action == "unchanged" else "green"
-            table.add_row(f"[{style}]{step.action}[/{style}]", step.target, step.detail)
-        console.print(table)
-        if not report.changed:
+            style = {"unchanged": "dim", "todo": "yellow"}.get(step.action, "green")
+            rows.append((f"[{style}]{step.action}[/{style}]", step.target, step.detail))
+        console.print(fitted_table(INSTALL_COLUMNS, rows, console.width,
+                                   title=f"{'Plan' if dry_run else 'Install'}: {get_platform(platform).label} "
+                                         f"connection {connection_id}"))
+        for step in report.todo:
+            console.print(f"[yellow]Still to do: {step.target}: {step.detail}[/yellow]", soft_wrap=True)
+        if dry_run:
+            console.print("Dry run: nothing was changed. Run without --dry-run to apply." if report.changed
+                          else "Dry run: nothing would change.")
+        elif not report.changed and not report.todo:
             console.print("Everything is already in place; nothing changed.")
-        elif dry_run:
-            console.print("Dry run: nothing was changed. Run without --dry-run to apply.")
 
 
 @click.command("rotate-secret")

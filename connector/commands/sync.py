@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from datetime import datetime
+from datetime import UTC, datetime
 
 import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from ..jobs import reconcile_connection
 from ..runtime import Runtime
-from ..store import ContactState, SyncCursor
+from ..store import Activity, ContactAnalysis, SyncCursor
 from .common import console, pick_connection, runtime
 
 
@@ -31,6 +31,7 @@ def backfill_command(connection_id: int | None, since: datetime | None, restart:
     with runtime() as rt:
         connection_id = pick_connection(rt, connection_id)
         adapter = rt.adapter(connection_id)
+        started = datetime.now(UTC)
         cursor_value, processed, total = _resume(rt, connection_id, restart, since)
         queued_ids: list[str] = []
         with _progress() as progress:
@@ -48,8 +49,30 @@ def backfill_command(connection_id: int | None, since: datetime | None, restart:
                     break
                 cursor = page.next_cursor
         console.print(f"Queued {len(queued_ids)} contacts ({processed} in all for this backfill).")
-        if wait and queued_ids:
-            _wait_for_analysis(rt, connection_id, queued_ids)
+        if not wait or not queued_ids:
+            if queued_ids:
+                console.print("Workers analyse them now; `cem-connector status` shows progress and errors.")
+            return
+        _wait_for_analysis(rt, connection_id, queued_ids, started)
+        summary = backfill_summary(rt, connection_id, started, len(queued_ids))
+    console.print(f"Backfill finished: {summary['read']} contacts read, {summary['written']} written, "
+                  f"{summary['unchanged']} unchanged, {summary['failed']} failed"
+                  + (f", {summary['pending']} still in progress" if summary["pending"] else "") + ".")
+    if summary["failed"]:
+        console.print("Failed contacts are listed by `cem-connector status`; fix the cause, then "
+                      "`cem-connector replay` retries them.")
+        raise SystemExit(1)
+
+
+def backfill_summary(rt: Runtime, connection_id: int, started: datetime, read: int) -> dict[str, int]:
+    """Each contact's latest outcome since the backfill started (written, unchanged or failed)."""
+    with rt.store.session() as session:
+        rows = session.execute(select(Activity.contact_id, Activity.action).where(
+            Activity.connection_id == connection_id, Activity.at >= started,
+            Activity.action.in_(("written", "unchanged", "failed"))).order_by(Activity.id)).all()
+    latest = {contact_id: action for contact_id, action in rows}
+    counts = {action: sum(1 for a in latest.values() if a == action) for action in ("written", "unchanged", "failed")}
+    return {"read": read, **counts, "pending": max(0, read - len(latest))}
 
 
 def _resume(rt: Runtime, connection_id: int, restart: bool,
@@ -75,8 +98,7 @@ def _save(rt: Runtime, connection_id: int, cursor: str | None, processed: int, t
         row.status = "running" if cursor else "done"
 
 
-def _wait_for_analysis(rt: Runtime, connection_id: int, contact_ids: list[str]) -> None:
-    started = datetime.now().astimezone()
+def _wait_for_analysis(rt: Runtime, connection_id: int, contact_ids: list[str], started: datetime) -> None:
     own_worker = not Worker.all(queue=rt.queue.rq)
     with _progress() as progress:
         task = progress.add_task("Analysing and writing back", total=len(contact_ids))
@@ -96,8 +118,8 @@ def _wait_for_analysis(rt: Runtime, connection_id: int, contact_ids: list[str]) 
 
 def _analysed_since(rt: Runtime, connection_id: int, started: datetime) -> int:
     with rt.store.session() as session:
-        return int(session.scalar(select(func.count()).select_from(ContactState).where(
-            ContactState.connection_id == connection_id, ContactState.analyzed_at >= started)) or 0)
+        return int(session.scalar(select(func.count()).select_from(ContactAnalysis).where(
+            ContactAnalysis.connection_id == connection_id, ContactAnalysis.analyzed_at >= started)) or 0)
 
 
 def _progress() -> Progress:

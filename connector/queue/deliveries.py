@@ -32,7 +32,8 @@ import redis
 
 from webhooks.events import ChangeEvent
 
-from ..redis_conn import QueueUnavailable, as_text
+from ..errors import QueueUnavailable
+from ..redis_conn import as_text
 from .keys import DRAIN_DELIVERIES, QueueKeys
 from .scheduling import Enqueue
 

@@ -7,6 +7,8 @@ from collections.abc import Sequence
 
 import redis
 
+from adapters.base import chunked
+
 from ..redis_conn import as_text
 from .keys import COLLECT_REFRESHES, REFRESH_CONTACTS, QueueKeys
 from .scheduling import FLAG_TTL, Enqueue
@@ -59,9 +61,8 @@ class RefreshCoalescer:
         key = self.keys.waiting(connection_id)
         self.redis.delete(self.keys.collect(connection_id))  # arrivals from now on need a new collector
         ids = sorted(map(as_text, self.redis.srandmember(key, limit) or []))
-        for start in range(0, len(ids), batch):
-            chunk = ids[start:start + batch]
-            self.enqueue(REFRESH_CONTACTS, 0, connection_id, chunk)
+        for chunk in chunked(ids, batch):
+            self.enqueue(REFRESH_CONTACTS, 0, connection_id, list(chunk))
             self.redis.srem(key, *chunk)
         if self.redis.scard(key):
             self._ensure_collector(connection_id)

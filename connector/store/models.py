@@ -36,7 +36,7 @@ class Connection(Base):
     __table_args__ = (UniqueConstraint("platform", "name", name="uq_connection_name"),)
 
 
-class ContactState(Base):
+class ContactAnalysis(Base):
     """The latest analysis of one contact, and the newest source change we have seen."""
 
     __tablename__ = "contact_states"
@@ -117,4 +117,4 @@ class SyncCursor(Base):
 
 
 # Every table that can hold data about a person: `forget` must clear all of them.
-PERSONAL_DATA_TABLES = (ContactState, WrittenValues, DeadLetter, Activity)
+PERSONAL_DATA_TABLES = (ContactAnalysis, WrittenValues, DeadLetter, Activity)

@@ -22,7 +22,7 @@ from webhooks.errors import MalformedPayload, WebhookError
 
 from ..connections import ConnectionNotFound
 from ..runtime import Runtime
-from ..store import ContactState
+from ..store import ContactAnalysis
 from .auth import sign_journey
 from .webhooks import public_url, receiver_for
 
@@ -60,7 +60,7 @@ def summary(platform: str, connection_id: int) -> Response:
     except WebhookError as error:
         return _json(error.status, {"error": error.message}, cors)
     with rt.store.session() as session:
-        state = session.get(ContactState, (connection_id, contact_id))
+        state = session.get(ContactAnalysis, (connection_id, contact_id))
         profile = dict(state.profile) if state is not None and state.profile else None
         analyzed_at = state.analyzed_at.isoformat() if state is not None and state.analyzed_at else None
     if profile is None:

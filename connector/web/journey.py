@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, render_template, request
 
-from ..store import ContactState
+from ..store import ContactAnalysis
 from .auth import verify_journey
 
 bp = Blueprint("journey", __name__)
@@ -16,7 +16,7 @@ def view(connection_id: int, contact_id: str):  # type: ignore[no-untyped-def]
     if problem:
         return render_template("message.html", message=problem), 403
     with current_app.extensions["cem"].store.session() as session:
-        state = session.get(ContactState, (connection_id, contact_id))
+        state = session.get(ContactAnalysis, (connection_id, contact_id))
     if state is None or not state.profile:
         abort(404)
     profile = state.profile

@@ -16,8 +16,8 @@ from webhooks.errors import ServiceUnavailable, UnknownConnection
 from webhooks.events import ChangeEvent
 
 from ..connections import ConnectionNotFound, webhook_targets
+from ..errors import QueueUnavailable
 from ..queue.deliveries import RETRY_AFTER_SECONDS, InboxFull
-from ..redis_conn import QueueUnavailable
 from ..registry import UnknownPlatform, get_platform
 from ..runtime import Runtime
 

@@ -111,18 +111,7 @@ class DynamicsSandbox(SandboxCRM):
             raise KeyError(contact_id)
         return row
 
-    def seed(self, records: Iterable[Mapping[str, Any]]) -> None:
-        ordered = sorted(records, key=lambda r: {"contact": 0, "deal": 1}.get(str(r.get("record")), 2))
-        for record in ordered:
-            kind = record.get("record")
-            if kind == "contact":
-                self._add_contact(record)
-            elif kind == "deal":
-                self._add_deal(record)
-            elif kind == "interaction":
-                self.add_interaction(record, notify=False)
-
-    def _add_contact(self, record: Mapping[str, Any]) -> str:
+    def seed_contact(self, record: Mapping[str, Any]) -> str:
         contact_id = self.native_contact_id(str(record["contact_id"]))
         first = str(record.get("first_name") or "Contact")
         last = str(record.get("last_name") or record["contact_id"])
@@ -134,7 +123,7 @@ class DynamicsSandbox(SandboxCRM):
         self._seeded.append(contact_id)
         return contact_id
 
-    def _add_deal(self, record: Mapping[str, Any]) -> str:
+    def seed_deal(self, record: Mapping[str, Any]) -> str:
         stage = str(record.get("stage", "qualifiedtobuy"))
         values: dict[str, Any] = {
             "name": record.get("name") or f"Opportunity {record.get('id')}",
@@ -276,7 +265,7 @@ class DynamicsSandbox(SandboxCRM):
             url, headers = self._authenticated(endpoint)
             headers.update({
                 "x-request-id": str(uuid.uuid4()),
-                "x-ms-dynamics-organization": urlsplit(self.org.base_url).netloc,
+                "x-ms-dynamics-organization": urlsplit(self.org.base_url).hostname or "",  # a host name, no port
                 "x-ms-dynamics-entity-name": logical_name,
                 "x-ms-dynamics-request-name": message,
                 "x-ms-correlation-request-id": correlation,

@@ -23,7 +23,7 @@ from .auth import AuthFailure
 from .schema import PROPERTY_NAME, VALID_FIELD_TYPES, ObjectType, PropertyDef, iso_ms, resolve_object_type
 from .schema import validation_message as invalid_values_message
 from .search import SearchError, search
-from .store import Change, StoredObject
+from .store import Change, HubSpotStore, StoredObject
 
 if TYPE_CHECKING:
     from .sandbox import HubSpotSandbox
@@ -71,9 +71,14 @@ def batch_response(results: list[dict[str, Any]], errors: list[dict[str, Any]], 
 def build_app(sandbox: HubSpotSandbox) -> Flask:
     app = Flask("hubspot-sandbox")
     app.json.sort_keys = False  # type: ignore[attr-defined]
-    store = sandbox.store
+    for install in (_gate, _oauth_routes, _property_routes, _object_routes, _association_routes):
+        install(app, sandbox)
+    return app
 
-    # -- request plumbing: record, delay, fault, auth, rate limit --------------------------------------------
+
+def _gate(app: Flask, sandbox: HubSpotSandbox) -> None:
+    """Every request: record it, delay, inject a fault, authenticate, rate-limit; errors in HubSpot words."""
+
     @app.before_request
     def _gate() -> Any:
         with sandbox.lock:
@@ -99,20 +104,6 @@ def build_app(sandbox: HubSpotSandbox) -> Flask:
             response.headers["Retry-After"] = str(max(1, int(retry_after + 0.999)))
             return response
         return None
-
-    def _fault_response(status: int, retry_after: float | None) -> Response:
-        if status == 429:
-            response = jsonify({"status": "error", "message": "You have reached your ten_secondly_rolling limit.",
-                                "errorType": "RATE_LIMIT", "correlationId": str(uuid.uuid4()),
-                                "policyName": "TEN_SECONDLY_ROLLING", "requestId": str(uuid.uuid4())})
-        else:
-            category = {500: "INTERNAL_ERROR", 502: "BAD_GATEWAY", 503: "SERVICE_UNAVAILABLE",
-                        504: "GATEWAY_TIMEOUT"}.get(status, "INTERNAL_ERROR")
-            response = jsonify(error_body(category, "The server encountered an error; try the request again."))
-        response.status_code = status
-        if retry_after is not None:
-            response.headers["Retry-After"] = str(int(retry_after))
-        return response
 
     @app.after_request
     def _rate_headers(response: Response) -> Response:
@@ -149,45 +140,81 @@ def build_app(sandbox: HubSpotSandbox) -> Flask:
         # e.g. a non-numeric limit or after: HubSpot answers 400, never 500
         return jsonify(error_body("VALIDATION_ERROR", f"Invalid input: {exc}")), 400
 
-    def body_json() -> dict[str, Any]:
-        data = request.get_json(silent=True)
-        if not isinstance(data, dict):
-            raise ApiError(400, "VALIDATION_ERROR", "Invalid input JSON: the request body must be a JSON object.")
-        return data
 
-    def object_type(name: str) -> ObjectType:
-        spec = resolve_object_type(name)
-        if spec is None:
-            raise ApiError(400, "VALIDATION_ERROR", f"Unable to infer object type from: {name}")
-        return spec
+def _fault_response(status: int, retry_after: float | None) -> Response:
+    if status == 429:
+        response = jsonify({"status": "error", "message": "You have reached your ten_secondly_rolling limit.",
+                            "errorType": "RATE_LIMIT", "correlationId": str(uuid.uuid4()),
+                            "policyName": "TEN_SECONDLY_ROLLING", "requestId": str(uuid.uuid4())})
+    else:
+        category = {500: "INTERNAL_ERROR", 502: "BAD_GATEWAY", 503: "SERVICE_UNAVAILABLE",
+                    504: "GATEWAY_TIMEOUT"}.get(status, "INTERNAL_ERROR")
+        response = jsonify(error_body(category, "The server encountered an error; try the request again."))
+    response.status_code = status
+    if retry_after is not None:
+        response.headers["Retry-After"] = str(int(retry_after))
+    return response
 
-    def names_param(key: str) -> list[str]:
-        names: list[str] = []
-        for raw in request.args.getlist(key):
-            names.extend(n for n in raw.split(",") if n)
-        return names
 
-    def visible(spec: ObjectType, requested: list[str] | None) -> list[str]:
-        return list(dict.fromkeys(requested)) if requested else list(spec.default_properties)
+def body_json() -> dict[str, Any]:
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        raise ApiError(400, "VALIDATION_ERROR", "Invalid input JSON: the request body must be a JSON object.")
+    return data
 
-    def find(spec: ObjectType, object_id: str, id_property: str | None) -> StoredObject | None:
-        if id_property and id_property != "hs_object_id":
-            return store.find_by(spec.name, id_property, object_id)
-        return store.get(spec.name, object_id)
 
-    def associations_json(spec: ObjectType, record: StoredObject, to_names: list[str]) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for to_name in to_names:
-            to_spec = resolve_object_type(to_name)
-            if to_spec is None:
-                continue
-            ids = store.associated(spec.name, record.id, to_spec.name)
-            if ids:
-                label = f"{spec.singular}_to_{to_spec.singular}"
-                out[to_spec.name] = {"results": [{"id": i, "type": label} for i in ids]}
-        return out
+def object_type(name: str) -> ObjectType:
+    spec = resolve_object_type(name)
+    if spec is None:
+        raise ApiError(400, "VALIDATION_ERROR", f"Unable to infer object type from: {name}")
+    return spec
 
-    # -- OAuth ------------------------------------------------------------------------------------------------
+
+def names_param(key: str) -> list[str]:
+    names: list[str] = []
+    for raw in request.args.getlist(key):
+        names.extend(n for n in raw.split(",") if n)
+    return names
+
+
+def visible(spec: ObjectType, requested: list[str] | None) -> list[str]:
+    return list(dict.fromkeys(requested)) if requested else list(spec.default_properties)
+
+
+def find(store: HubSpotStore, spec: ObjectType, object_id: str,
+         id_property: str | None) -> StoredObject | None:
+    if id_property and id_property != "hs_object_id":
+        return store.find_by(spec.name, id_property, object_id)
+    return store.get(spec.name, object_id)
+
+
+def associations_json(store: HubSpotStore, spec: ObjectType, record: StoredObject,
+                      to_names: list[str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for to_name in to_names:
+        to_spec = resolve_object_type(to_name)
+        if to_spec is None:
+            continue
+        ids = store.associated(spec.name, record.id, to_spec.name)
+        if ids:
+            label = f"{spec.singular}_to_{to_spec.singular}"
+            out[to_spec.name] = {"results": [{"id": i, "type": label} for i in ids]}
+    return out
+
+
+def object_json(store: HubSpotStore, spec: ObjectType, record: StoredObject, properties: list[str] | None,
+                history: list[str] | None = None, associations: list[str] | None = None) -> dict[str, Any]:
+    body = record.to_json(visible(spec, properties), history or ())
+    if associations:
+        linked = associations_json(store, spec, record, associations)
+        if linked:
+            body["associations"] = linked
+    return body
+
+
+def _oauth_routes(app: Flask, sandbox: HubSpotSandbox) -> None:
+    """The OAuth 2.0 endpoints: authorize, token, token info."""
+
     @app.get("/oauth/authorize")
     def oauth_authorize() -> Any:
         if request.args.get("client_id") != sandbox.tokens.client_id or not request.args.get("redirect_uri"):
@@ -215,10 +242,37 @@ def build_app(sandbox: HubSpotSandbox) -> Flask:
             return jsonify({"status": "error", "message": "Token not found", "correlationId": str(uuid.uuid4())}), 404
         return jsonify(info), 200
 
-    # -- properties -------------------------------------------------------------------------------------------
-    def group_json(group: Mapping[str, Any]) -> dict[str, Any]:
-        return {"name": group["name"], "label": group["label"], "displayOrder": group["displayOrder"],
-                "archived": group["archived"]}
+
+def group_json(group: Mapping[str, Any]) -> dict[str, Any]:
+    return {"name": group["name"], "label": group["label"], "displayOrder": group["displayOrder"],
+            "archived": group["archived"]}
+
+
+def check_type_pair(ptype: Any, field_type: Any) -> None:
+    if ptype not in VALID_FIELD_TYPES:
+        raise ApiError(400, "VALIDATION_ERROR", f"Invalid type '{ptype}'; expected one of "
+                       f"{sorted(VALID_FIELD_TYPES)}.")
+    if field_type not in VALID_FIELD_TYPES[ptype]:
+        raise ApiError(400, "VALIDATION_ERROR", f"fieldType '{field_type}' is not valid for type '{ptype}'; "
+                       f"valid fieldType values are {sorted(VALID_FIELD_TYPES[ptype])}.")
+
+
+def options_from(raw: Any) -> list[dict[str, Any]]:
+    options = []
+    for i, option in enumerate(raw or []):
+        if not isinstance(option, dict) or "label" not in option or "value" not in option:
+            raise ApiError(400, "VALIDATION_ERROR", "Each option needs a label and a value.")
+        entry = {"label": str(option["label"]), "value": str(option["value"]),
+                 "displayOrder": int(option.get("displayOrder", i)), "hidden": bool(option.get("hidden", False))}
+        if option.get("description"):
+            entry["description"] = str(option["description"])
+        options.append(entry)
+    return options
+
+
+def _property_routes(app: Flask, sandbox: HubSpotSandbox) -> None:
+    """CRM properties v3: groups, definitions, batch create and read."""
+    store = sandbox.store
 
     @app.get("/crm/v3/properties/<ot>/groups")
     def list_groups(ot: str) -> Response:
@@ -248,26 +302,6 @@ def build_app(sandbox: HubSpotSandbox) -> Flask:
         if group is None:
             raise ApiError(404, "OBJECT_NOT_FOUND", f"Unable to find property group {name}")
         return jsonify(group_json(group))
-
-    def check_type_pair(ptype: Any, field_type: Any) -> None:
-        if ptype not in VALID_FIELD_TYPES:
-            raise ApiError(400, "VALIDATION_ERROR", f"Invalid type '{ptype}'; expected one of "
-                           f"{sorted(VALID_FIELD_TYPES)}.")
-        if field_type not in VALID_FIELD_TYPES[ptype]:
-            raise ApiError(400, "VALIDATION_ERROR", f"fieldType '{field_type}' is not valid for type '{ptype}'; "
-                           f"valid fieldType values are {sorted(VALID_FIELD_TYPES[ptype])}.")
-
-    def options_from(raw: Any) -> list[dict[str, Any]]:
-        options = []
-        for i, option in enumerate(raw or []):
-            if not isinstance(option, dict) or "label" not in option or "value" not in option:
-                raise ApiError(400, "VALIDATION_ERROR", "Each option needs a label and a value.")
-            entry = {"label": str(option["label"]), "value": str(option["value"]),
-                     "displayOrder": int(option.get("displayOrder", i)), "hidden": bool(option.get("hidden", False))}
-            if option.get("description"):
-                entry["description"] = str(option["description"])
-            options.append(entry)
-        return options
 
     def new_property(spec: ObjectType, data: Mapping[str, Any]) -> PropertyDef:
         """Validate and store one property definition; raises ApiError as HubSpot answers."""
@@ -365,15 +399,10 @@ def build_app(sandbox: HubSpotSandbox) -> Flask:
                 results.append(definition.to_json())
         return batch_response(results, errors, started)
 
-    # -- objects ----------------------------------------------------------------------------------------------
-    def object_json(spec: ObjectType, record: StoredObject, properties: list[str] | None,
-                    history: list[str] | None = None, associations: list[str] | None = None) -> dict[str, Any]:
-        body = record.to_json(visible(spec, properties), history or ())
-        if associations:
-            linked = associations_json(spec, record, associations)
-            if linked:
-                body["associations"] = linked
-        return body
+
+def _object_routes(app: Flask, sandbox: HubSpotSandbox) -> None:
+    """CRM objects v3: list, read, update, batch read and update, search."""
+    store = sandbox.store
 
     @app.get("/crm/v3/objects/<ot>")
     def list_objects(ot: str) -> Response:
@@ -386,7 +415,8 @@ def build_app(sandbox: HubSpotSandbox) -> Flask:
         page, rest = records[:limit], records[limit:]
         properties, history = names_param("properties"), names_param("propertiesWithHistory")
         associations = names_param("associations")
-        body: dict[str, Any] = {"results": [object_json(spec, r, properties, history, associations) for r in page]}
+        body: dict[str, Any] = {"results": [object_json(store, spec, r, properties, history, associations)
+                                            for r in page]}
         if rest:
             query = {**request.args.to_dict(flat=True), "after": rest[0].id}
             body["paging"] = {"next": {"after": rest[0].id, "link": f"{request.base_url}?{urlencode(query)}"}}
@@ -395,11 +425,11 @@ def build_app(sandbox: HubSpotSandbox) -> Flask:
     @app.get("/crm/v3/objects/<ot>/<object_id>")
     def get_object(ot: str, object_id: str) -> Response:
         spec = object_type(ot)
-        record = find(spec, object_id, request.args.get("idProperty"))
+        record = find(store, spec, object_id, request.args.get("idProperty"))
         if record is None:
             raise ApiError(404, "OBJECT_NOT_FOUND", "Object not found.  objectId are usually numeric.",
                            context={"id": [object_id]})
-        return jsonify(object_json(spec, record, names_param("properties"), names_param("propertiesWithHistory"),
+        return jsonify(object_json(store, spec, record, names_param("properties"), names_param("propertiesWithHistory"),
                                    names_param("associations")))
 
     def write_change() -> Change:
@@ -409,7 +439,7 @@ def build_app(sandbox: HubSpotSandbox) -> Flask:
     @app.patch("/crm/v3/objects/<ot>/<object_id>")
     def update_object(ot: str, object_id: str) -> Response:
         spec, data = object_type(ot), body_json()
-        record = find(spec, object_id, request.args.get("idProperty"))
+        record = find(store, spec, object_id, request.args.get("idProperty"))
         if record is None:
             raise ApiError(404, "OBJECT_NOT_FOUND", "Object not found.  objectId are usually numeric.",
                            context={"id": [object_id]})
@@ -418,7 +448,7 @@ def build_app(sandbox: HubSpotSandbox) -> Flask:
             raise ApiError(400, "VALIDATION_ERROR", invalid_values_message(invalid))
         changed = store.apply(record, clean, write_change())
         sandbox.after_api_write(spec.name, record, changed)
-        return jsonify(object_json(spec, record, [*spec.default_properties, *clean]))
+        return jsonify(object_json(store, spec, record, [*spec.default_properties, *clean]))
 
     @app.post("/crm/v3/objects/<ot>/batch/read")
     def batch_read_objects(ot: str) -> tuple[Response, int]:
@@ -433,11 +463,11 @@ def build_app(sandbox: HubSpotSandbox) -> Flask:
                            f"limit is {limit}.", context={"limit": [str(limit)]})
         results, missing = [], []
         for item in inputs:
-            record = find(spec, str(item.get("id")), data.get("idProperty"))
+            record = find(store, spec, str(item.get("id")), data.get("idProperty"))
             if record is None:
                 missing.append(str(item.get("id")))
             elif all(r["id"] != record.id for r in results):
-                results.append(object_json(spec, record, list(data.get("properties") or []), history))
+                results.append(object_json(store, spec, record, list(data.get("properties") or []), history))
         message = (f"Could not get some {spec.singular.upper()} objects, they may be deleted or not exist. "
                    "Check that ids are valid.")
         errors = [standard_error("OBJECT_NOT_FOUND", message, {"ids": missing})] if missing else []
@@ -461,7 +491,7 @@ def build_app(sandbox: HubSpotSandbox) -> Flask:
         for item in inputs:
             object_id, trace = str(item.get("id")), item.get("objectWriteTraceId")
             context = {"ids": [object_id], **({"objectWriteTraceId": [str(trace)]} if trace else {})}
-            record = find(spec, object_id, item.get("idProperty"))
+            record = find(store, spec, object_id, item.get("idProperty"))
             if record is None:
                 errors.append(standard_error("OBJECT_NOT_FOUND", f"Could not find {spec.singular} with id {object_id}",
                                              context))
@@ -474,7 +504,7 @@ def build_app(sandbox: HubSpotSandbox) -> Flask:
                 continue
             changed = store.apply(record, clean, write_change())
             sandbox.after_api_write(spec.name, record, changed)
-            result = object_json(spec, record, [*spec.default_properties, *clean])
+            result = object_json(store, spec, record, [*spec.default_properties, *clean])
             if trace:
                 result["objectWriteTraceId"] = str(trace)
             results.append(result)
@@ -490,21 +520,27 @@ def build_app(sandbox: HubSpotSandbox) -> Flask:
         except SearchError as exc:
             raise ApiError(400, "VALIDATION_ERROR", str(exc)) from exc
         properties = list(data.get("properties") or [])
-        body: dict[str, Any] = {"total": total, "results": [object_json(spec, r, properties) for r in page]}
+        body: dict[str, Any] = {"total": total, "results": [object_json(store, spec, r, properties) for r in page]}
         if after is not None:
             body["paging"] = {"next": {"after": after}}
         return jsonify(body)
 
-    # -- associations v4 --------------------------------------------------------------------------------------
-    def multi_associated(from_spec: ObjectType, to_spec: ObjectType, ids: list[str]) -> list[dict[str, Any]]:
-        type_id = _association_type_id(from_spec, to_spec)
-        return [{"toObjectId": int(i), "associationTypes": [{"category": "HUBSPOT_DEFINED", "typeId": type_id,
-                                                             "label": None}]} for i in ids]
 
-    def page_after(ids: list[str], after: str | None, limit: int) -> tuple[list[str], str | None]:
-        start = int(after) if after else 0
-        page = ids[start:start + limit]
-        return page, (str(start + limit) if start + limit < len(ids) else None)
+def multi_associated(from_spec: ObjectType, to_spec: ObjectType, ids: list[str]) -> list[dict[str, Any]]:
+    type_id = _association_type_id(from_spec, to_spec)
+    return [{"toObjectId": int(i), "associationTypes": [{"category": "HUBSPOT_DEFINED", "typeId": type_id,
+                                                         "label": None}]} for i in ids]
+
+
+def page_after(ids: list[str], after: str | None, limit: int) -> tuple[list[str], str | None]:
+    start = int(after) if after else 0
+    page = ids[start:start + limit]
+    return page, (str(start + limit) if start + limit < len(ids) else None)
+
+
+def _association_routes(app: Flask, sandbox: HubSpotSandbox) -> None:
+    """Associations v4: one object's associations, and batch reads."""
+    store = sandbox.store
 
     @app.get("/crm/v4/objects/<ft>/<object_id>/associations/<tt>")
     def list_associations(ft: str, object_id: str, tt: str) -> Response:
@@ -544,8 +580,6 @@ def build_app(sandbox: HubSpotSandbox) -> Flask:
                 result["paging"] = {"next": {"after": after}}
             results.append(result)
         return batch_response(results, errors, started)
-
-    return app
 
 
 def _association_type_id(from_spec: ObjectType, to_spec: ObjectType) -> int:

@@ -17,14 +17,14 @@ from typing import Any, ClassVar
 
 from flask import Flask
 
-from ..base import SandboxCRM
+from ..base import SandboxCRM, chunked
 from ..ratelimit import SlidingWindowLimiter
 from ..sender import WebhookSender
 from .api import build_app
 from .auth import TokenRegistry
 from .schema import LIFECYCLE_STAGES, OBJECT_TYPES, parse_moment
 from .store import Change, HubSpotStore, StoredObject
-from .webhooks import EventFactory, HubSpotWebhookSender, batches
+from .webhooks import MAX_EVENTS_PER_REQUEST, EventFactory, HubSpotWebhookSender
 
 # the properties an app subscribes to: the connector's inputs, never its cem_* outputs
 DEFAULT_SUBSCRIBED_PROPERTIES = ("lifecyclestage", "firstname", "lastname", "email", "company")
@@ -135,18 +135,7 @@ class HubSpotSandbox(SandboxCRM):
             return self._faults.pop(0) if self._faults else None
 
     # -- seeding ---------------------------------------------------------------------------------------------
-    def seed(self, records: Iterable[Mapping[str, Any]]) -> None:
-        rows = list(records)
-        for row in rows:
-            if row.get("record") == "contact":
-                self._add_contact(row)
-        for row in rows:
-            if row.get("record") == "deal":
-                self._add_deal(row)
-            elif row.get("record") == "interaction":
-                self._add_engagement(row)
-
-    def _add_contact(self, row: Mapping[str, Any]) -> StoredObject:
+    def seed_contact(self, row: Mapping[str, Any]) -> StoredObject:
         stage = str(row.get("lifecycle_stage") or "lead").lower()
         values = {"firstname": row.get("first_name"), "lastname": row.get("last_name"), "email": row.get("email"),
                   "company": row.get("company"), "lifecyclestage": stage if stage in LIFECYCLE_STAGES else "other"}
@@ -160,10 +149,10 @@ class HubSpotSandbox(SandboxCRM):
     def _contact_for(self, row: Mapping[str, Any]) -> str:
         exchange_id = str(row["contact_id"])
         if exchange_id not in self._contact_ids:
-            self._add_contact({"contact_id": exchange_id})
+            self.seed_contact({"contact_id": exchange_id})
         return self._contact_ids[exchange_id]
 
-    def _add_deal(self, row: Mapping[str, Any]) -> StoredObject:
+    def seed_deal(self, row: Mapping[str, Any]) -> StoredObject:
         contact_id = self._contact_for(row)
         values = {"dealname": row.get("name") or "Deal", "dealstage": row.get("stage") or "appointmentscheduled",
                   "pipeline": "default", "dealtype": DEAL_TYPES.get(str(row.get("type")), "newbusiness"),
@@ -194,7 +183,7 @@ class HubSpotSandbox(SandboxCRM):
         """POST events to the subscribed URL, at most 100 per request, signed and retried."""
         if not self.webhook_url or not events:
             return 0
-        for batch in batches(events):
+        for batch in chunked(events, MAX_EVENTS_PER_REQUEST):
             with self.lock:
                 self.sent_events.extend(batch)
             self.sender.send(self.webhook_url, json.dumps(batch, separators=(",", ":")).encode())
@@ -240,7 +229,7 @@ class HubSpotSandbox(SandboxCRM):
             self.send_events([self.property_change_event(record.id, n) for n in subscribed])
 
     def add_contact(self, row: Mapping[str, Any], *, notify: bool = True) -> str:
-        record = self._add_contact(row)
+        record = self.seed_contact(row)
         if notify:
             self.send_events([self.events.creation("contact", record.id, "CRM_UI", None)])
         return record.id
@@ -249,7 +238,7 @@ class HubSpotSandbox(SandboxCRM):
         """Store an exchange interaction (or deal) associated to its contact and send HubSpot's events."""
         contact_id = self._contact_for(record)
         if record.get("record") == "deal":
-            stored, legacy = self._add_deal(record), "deal"
+            stored, legacy = self.seed_deal(record), "deal"
         else:
             stored = self._add_engagement(record)
             legacy = "ticket" if stored.object_type == "tickets" else ""

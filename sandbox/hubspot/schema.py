@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from ..base import as_utc
+
 VALID_FIELD_TYPES: dict[str, frozenset[str]] = {
     "bool": frozenset({"booleancheckbox", "calculation_equation"}),
     "enumeration": frozenset({"booleancheckbox", "checkbox", "radio", "select", "calculation_equation"}),
@@ -259,7 +261,7 @@ def parse_moment(value: Any) -> datetime | None:
         parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return as_utc(parsed)
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,11 @@
 """CRM search (``POST /crm/v3/objects/{type}/search``): filter groups, one sort, offset paging.
 
-Limits as documented (crm-apis.md §1.4): at most 5 filter groups, 10 filters per group and
-25 in total (2024-08 changelog), 200 results per page, 10,000 results reachable per query,
-one sort rule. Date values are epoch-ms strings (ISO accepted too).
+Limits as the CRM search guide states them (developers.hubspot.com/docs/api/crm/search, "Limitations"):
+at most 5 filter groups, 6 filters per group and 18 in total; a request over them gets 400
+VALIDATION_ERROR. (The 2024-08 changelog announced 5 / 10 / 25; the guide's stricter figures are what a
+client must stay within.) 200 results per page, 10,000 results reachable per query, one sort rule.
+``after`` is a string cursor (``PublicObjectSearchRequest.after: string`` in HubSpot's OpenAPI spec and
+the hubspot-api-client model); a JSON number is refused. Date values are epoch-ms strings (ISO accepted).
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from typing import Any
 from .schema import PropertyDef, parse_moment
 from .store import StoredObject
 
-MAX_GROUPS, MAX_FILTERS_PER_GROUP, MAX_FILTERS = 5, 10, 25
+MAX_GROUPS, MAX_FILTERS_PER_GROUP, MAX_FILTERS = 5, 6, 18
 MAX_LIMIT, MAX_REACHABLE = 200, 10_000
 OPERATORS = {"EQ", "NEQ", "LT", "LTE", "GT", "GTE", "BETWEEN", "IN", "NOT_IN", "HAS_PROPERTY", "NOT_HAS_PROPERTY",
              "CONTAINS_TOKEN", "NOT_CONTAINS_TOKEN"}
@@ -101,10 +104,13 @@ def search(records: Sequence[StoredObject], body: Mapping[str, Any],
     limit = int(body.get("limit") or 10)
     if limit < 1 or limit > MAX_LIMIT:
         raise SearchError(f"limit must be between 1 and {MAX_LIMIT}.")
+    after = body.get("after")
+    if after is not None and not isinstance(after, str):
+        raise SearchError(f"after must be a string (the paging.next.after of the previous page), got {after!r}.")
     try:
-        offset = int(body.get("after") or 0)
-    except (TypeError, ValueError) as exc:
-        raise SearchError("after must be a number.") from exc
+        offset = int(after or 0)
+    except ValueError as exc:
+        raise SearchError(f"after {after!r} is not a cursor this search returned.") from exc
     if offset + limit > MAX_REACHABLE:
         raise SearchError(f"Search results are limited to {MAX_REACHABLE} records; narrow the filters.")
 

@@ -129,6 +129,3 @@ class EventFactory:
                      associationRemoved=False, isPrimaryAssociation=False)
         return self._source(event, "CRM_UI", None)
 
-
-def batches(events: Sequence[dict[str, Any]], size: int = MAX_EVENTS_PER_REQUEST) -> list[list[dict[str, Any]]]:
-    return [list(events[i:i + size]) for i in range(0, len(events), size)]

@@ -18,7 +18,7 @@ from typing import Any
 
 from flask import Flask
 
-from ..base import SandboxCRM
+from ..base import SandboxCRM, chunked
 from ..sender import WebhookSender
 from .api import SalesforceApi
 from .soql import parse_datetime
@@ -44,7 +44,14 @@ def _stamp(value: Any) -> str:
 class SalesforceSandbox(SandboxCRM):
     platform = "salesforce"
 
-    def __init__(self, *, time_scale: float = 0.001, api_version: str = "59.0", daily_limit: int = 15000) -> None:
+    def __init__(self, *, time_scale: float = 0.001, api_version: str = "59.0", daily_limit: int = 15000,
+                 outbound_org_id: str = "both") -> None:
+        """``outbound_org_id``: which form of the org id outbound messages carry, "18", "15", or "both"
+        (alternating per message: real orgs' messages are seen with either, and receivers must take both)."""
+        if outbound_org_id not in ("18", "15", "both"):
+            raise ValueError("outbound_org_id must be '18', '15' or 'both'")
+        self.outbound_org_id = outbound_org_id
+        self._outbound_messages = itertools.count()
         self.store = OrgStore()
         self.api_version = api_version
         super().__init__(time_scale=time_scale)
@@ -93,35 +100,31 @@ class SalesforceSandbox(SandboxCRM):
         """An access token for the "existing session" mode (as if copied from another tool)."""
         return self.api.issue_session(self.store.integration_user_id)
 
-    # -- data ---------------------------------------------------------------------------------
-    def seed(self, records: Iterable[Mapping[str, Any]]) -> None:
-        ordered = sorted(records, key=lambda r: {"contact": 0, "deal": 1}.get(str(r.get("record")), 2))
-        for record in ordered:
-            kind = record.get("record")
-            if kind == "contact":
-                self._seed_contact(record)
-            elif kind == "deal":
-                self._seed_deal(record)
-            elif kind == "interaction":
-                self.add_interaction(record, notify=False)
+    def _outbound_org_id(self) -> str:
+        short = self.outbound_org_id == "15" or (self.outbound_org_id == "both" and next(self._outbound_messages) % 2)
+        return self.store.org_id[:15] if short else self.store.org_id
 
-    def _seed_contact(self, record: Mapping[str, Any]) -> str:
+    # -- data ---------------------------------------------------------------------------------
+    def seed_contact(self, record: Mapping[str, Any]) -> str:
         exchange_id = str(record["contact_id"])
-        name = str(record.get("name") or f"Customer {exchange_id}")
-        first, _, last = name.partition(" ")
+        # the exchange format's fields (first_name, last_name, created); "name" / "created_at" for older files
+        first, last = record.get("first_name"), record.get("last_name")
+        if not first and not last:
+            first, _, last = str(record.get("name") or f"Customer {exchange_id}").partition(" ")
+        created = record.get("created") or record.get("created_at")
         native = self.store.insert("Contact", {
-            "FirstName": first if last else None, "LastName": last or first,
+            "FirstName": (first or None) if last else None, "LastName": last or first,
             "Email": record.get("email") or f"{exchange_id}@customer.example",
-        }, user_id=self.store.admin_id, created=_stamp(record.get("created_at")) if record.get("created_at") else None)
+        }, user_id=self.store.admin_id, created=_stamp(created) if created else None)
         self._exchange_ids[exchange_id] = native
         return native
 
     def _contact(self, exchange_id: str) -> str:
         if exchange_id not in self._exchange_ids:
-            self._seed_contact({"contact_id": exchange_id})
+            self.seed_contact({"contact_id": exchange_id})
         return self._exchange_ids[exchange_id]
 
-    def _seed_deal(self, record: Mapping[str, Any]) -> str:
+    def seed_deal(self, record: Mapping[str, Any]) -> str:
         contact_id = self._contact(str(record["contact_id"]))
         opportunity = self.store.insert("Opportunity", {
             "Name": record.get("name") or f"Deal {record.get('id')}",
@@ -253,8 +256,7 @@ class SalesforceSandbox(SandboxCRM):
                 continue
             notification_id = self.store.new_id("04l")
             notifications.append((notification_id, sobject or "", dict(record)))
-        for start in range(0, len(notifications), MAX_NOTIFICATIONS):
-            body = envelope(self.store.org_id, self._action_id, self.url, self.api_version,
-                            notifications[start:start + MAX_NOTIFICATIONS])
+        for chunk in chunked(notifications, MAX_NOTIFICATIONS):
+            body = envelope(self._outbound_org_id(), self._action_id, self.url, self.api_version, chunk)
             self.sender.send(self.webhook_url, body, content_type="text/xml; charset=utf-8")
         return len(notifications)

@@ -17,8 +17,10 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
+
+from ..base import as_utc
 
 MAX_CONDITION_DEPTH = 20
 # "Maximum length of SOQL statements: by default, 100,000 characters" (Salesforce App Limits
@@ -97,7 +99,7 @@ def parse_datetime(text: str) -> datetime:
     value = text.replace("Z", "+00:00")
     value = re.sub(r"([+-]\d{2})(\d{2})$", r"\1:\2", value)
     parsed = datetime.fromisoformat(value)
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return as_utc(parsed)
 
 
 class _Parser:

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from cem_engine import analyze
-from connector.store import ContactState, WrittenValues
+from connector.store import ContactAnalysis, WrittenValues
 from connector.writeback import NUMERIC_TOLERANCE, desired_values
 
 COMPARED_KEYS = ("journey_stage", "emotion", "churn_reason", "churn_risk", "emotion_score")
@@ -61,7 +61,7 @@ def check_contacts(world: Any, contact_ids: list[str]) -> ContactCheck:
     ledger: dict[str, int] = {}
     with world.runtime.store.session() as session:
         for contact_id in contact_ids:
-            state = session.get(ContactState, (world.connection_id, contact_id))
+            state = session.get(ContactAnalysis, (world.connection_id, contact_id))
             written = session.get(WrittenValues, (world.connection_id, contact_id))
             ledger[contact_id] = written.write_count if written else 0
             at = state.analyzed_at if state is not None else None
@@ -88,3 +88,12 @@ def _matches(key: str, expected: Any, actual: Any) -> bool:
         # the connector leaves drift below its write tolerance on the record (see connector.writeback)
         return abs(float(actual) - float(expected)) < tolerance + 0.051
     return str(actual) == str(expected)
+
+
+def score(row: Row, world: Any, contact_ids: list[str]) -> ContactCheck:
+    """Judge the contacts and fill the row's applied / lost / duplicates."""
+    check = check_contacts(world, contact_ids)
+    row.applied = len(check.applied)
+    row.lost = len(check.lost)
+    row.duplicates = world.writes.duplicates({c: len(world.writes.of(c)) for c in contact_ids})
+    return check

@@ -9,23 +9,20 @@ reads the current CRM state, so it finds nothing to write).
 from __future__ import annotations
 
 import random
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sandbox.dataset import demo_records
 
 from .outcome import Row, check_contacts
-from .world import World
+from .world import World, scenario_world
 
 COPIES = 3
 
 
 def run(platform: str, directory: Path, contacts: int = 30, seed: int = 11) -> Row:
     row = Row("1 duplicate storm + out-of-order", platform)
-    started = time.monotonic()
-    world = World(platform, directory, demo_records(contacts))
-    try:
+    with scenario_world(row, platform, directory, demo_records(contacts)) as world:
         ids = world.contact_ids()
         deliveries = world.capture(lambda: world.sandbox.emit_contact_changes(ids))
         storm = [d for d in deliveries for _ in range(COPIES)]
@@ -60,9 +57,6 @@ def run(platform: str, directory: Path, contacts: int = 30, seed: int = 11) -> R
                       f"late older notice wrote {len(after_older) - len(after_newer)} time(s)")
         if check.lost or final.lost:
             row.detail += f"; lost: {dict(list({**check.lost, **final.lost}.items())[:2])}"
-    finally:
-        row.seconds = time.monotonic() - started
-        world.close()
     return row
 
 

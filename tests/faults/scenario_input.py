@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import random
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +20,7 @@ from sandbox.dataset import demo_records
 
 from .outcome import Row
 from .webhook_http import healthy, post, real_delivery_body
-from .world import World
+from .world import World, scenario_world
 
 BILLION_LAUGHS = (b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
                   b'<!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">'
@@ -125,9 +124,7 @@ def send(world: World, item: BadInput) -> tuple[int | None, str]:
 
 def run(platform: str, directory: Path, examples: int = 60, seed: int = 5) -> Row:
     row = Row("6 bad input (fuzz, XXE, huge, deep)", platform)
-    started = time.monotonic()
-    world = World(platform, directory, demo_records(3))
-    try:
+    with scenario_world(row, platform, directory, demo_records(3)) as world:
         valid = real_delivery_body(world)
         wrong: list[str] = []
         leaks = 0
@@ -152,7 +149,4 @@ def run(platform: str, directory: Path, examples: int = 60, seed: int = 5) -> Ro
                       f"healthz after: {'200' if alive else 'DOWN'}")
         if wrong:
             row.detail += "; " + "; ".join(wrong[:3])
-    finally:
-        row.seconds = time.monotonic() - started
-        world.close()
     return row

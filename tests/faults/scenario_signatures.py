@@ -20,16 +20,14 @@ from sandbox.dataset import demo_records
 
 from .outcome import Row
 from .webhook_http import post, real_delivery_body, signed
-from .world import World
+from .world import World, scenario_world
 
 WINDOW = 300
 
 
 def run(platform: str, directory: Path) -> Row:
     row = Row("7 signatures (missing/wrong/stale/replay/rotation)", platform)
-    started = time.monotonic()
-    world = World(platform, directory, demo_records(3))
-    try:
+    with scenario_world(row, platform, directory, demo_records(3)) as world:
         checks: list[tuple[str, int, tuple[int, ...]]] = []
 
         def expect(name: str, status: int, *wanted: int) -> None:
@@ -76,9 +74,6 @@ def run(platform: str, directory: Path) -> Row:
         row.detail = f"{len(checks)} checks, {len(wrong)} wrong; replay inside the window queued {deduped} new"
         if wrong:
             row.detail += "; " + "; ".join(wrong[:3])
-    finally:
-        row.seconds = time.monotonic() - started
-        world.close()
     return row
 
 

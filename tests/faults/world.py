@@ -8,13 +8,14 @@ scenario may SIGKILL. Nothing here talks to anything but 127.0.0.1.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,7 @@ from sandbox.server import ServerThread
 
 from .crm_faults import FaultInjector
 from .ledger import CaptureSender, WriteCounter, events_in
+from .outcome import Row
 from .redis_server import PrivateRedis
 
 REPO = Path(__file__).resolve().parents[2]
@@ -196,3 +198,15 @@ class World:
         set_runtime(None)
         self.runtime.close()
         self.redis.stop()
+
+
+@contextlib.contextmanager
+def scenario_world(row: Row, *args: Any, **kwargs: Any) -> Iterator[World]:
+    """A World for one scenario: it always closes, and ``row.seconds`` covers setup to teardown."""
+    started = time.monotonic()
+    world = World(*args, **kwargs)
+    try:
+        yield world
+    finally:
+        row.seconds = time.monotonic() - started
+        world.close()
