@@ -109,6 +109,8 @@ class CRMAdapter(abc.ABC):
     # Facts from check_connection() that receivers need later (e.g. the integration user, for loop
     # prevention); `connect` stores them in the connection's settings.
     remembered_facts: ClassVar[tuple[str, ...]] = ()
+    # Origins of the CRM's own pages that may embed the rep's journey map (CSP frame-ancestors).
+    frame_ancestors: ClassVar[tuple[str, ...]] = ()
     # The credential the CRM signs its webhooks with, when it is one (HubSpot: the app's client secret);
     # None: the connector generates a webhook secret and the admin configures the CRM with it.
     webhook_secret_credential: ClassVar[str | None] = None
@@ -118,6 +120,12 @@ class CRMAdapter(abc.ABC):
 
     def __init__(self, connection: ConnectionInfo) -> None:
         self.connection = connection
+
+    @staticmethod
+    def record_url(settings: Mapping[str, Any], account_id: str | None, contact_id: str, interaction_id: str,
+                   kind: str) -> str | None:
+        """Where a person opens this interaction (or its contact) in the CRM; None when unknown."""
+        return None
 
     # -- fields --------------------------------------------------------------------
     @property

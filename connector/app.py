@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 
-from flask import Flask, Response
+from flask import Flask, Response, render_template, request
+from flask_wtf.csrf import CSRFError
 
 from .config import Settings
 from .logs import configure_logging
 from .runtime import Runtime, get_runtime, set_runtime
-from .web import admin, cards, journey, oauth, webhooks
+from .web import admin, cards, journey, oauth, security, webhooks, words
+from .web.auth import csrf
 
 MAX_BODY_BYTES = 4 * 1024 * 1024
 
@@ -26,6 +28,9 @@ def create_app(runtime: Runtime | None = None, settings: Settings | None = None)
     app.extensions["cem"] = runtime
     app.extensions["cem_targets"] = webhooks.TargetCache()
     configure_logging(runtime.settings.log_level)
+    security.init_app(app, runtime)
+    app.add_template_filter(words.signed)
+    csrf.init_app(app)
 
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(admin.bp)
@@ -45,8 +50,20 @@ def create_app(runtime: Runtime | None = None, settings: Settings | None = None)
         return _json_error(413, f"Body exceeds {MAX_BODY_BYTES} bytes.")
 
     @app.errorhandler(404)
-    def not_found(_error: Exception) -> Response:
+    def not_found(_error: Exception) -> Response | tuple[str, int]:
+        if _wants_page():
+            return render_template("message.html", icon="🔎", title="Page not found",
+                                   message="There is no page at this address.",
+                                   hint="Open journey maps from the CRM record; the console is at /admin/."), 404
         return _json_error(404, "Not found.")
+
+    @app.errorhandler(CSRFError)
+    def csrf_failed(error: CSRFError) -> Response | tuple[str, int]:
+        message = "The form expired or did not come from this console. Reload the page and try again."
+        if _wants_page():
+            return render_template("message.html", icon="🛡️", title="Request refused", message=message,
+                                   hint=str(error.description)), 400
+        return _json_error(400, f"{message} ({error.description})")
 
     @app.errorhandler(405)
     def not_allowed(_error: Exception) -> Response:
@@ -66,6 +83,13 @@ def _ok(check) -> bool:  # type: ignore[no-untyped-def]
     except Exception:
         return False
     return True
+
+
+def _wants_page() -> bool:
+    """Browsers get pages; API clients and CRMs (webhooks) get JSON."""
+    if request.path.startswith(("/webhooks/", "/admin/api/")):
+        return False
+    return request.accept_mimetypes.best_match(["application/json", "text/html"]) == "text/html"
 
 
 def _json_error(status: int, message: str) -> Response:

@@ -28,6 +28,7 @@ from adapters.fields import as_utc
 from cem_engine import analyze
 from webhooks.events import CONTACT_DELETED, ChangeEvent
 
+from .journey_display import build_display
 from .queue import WriteLedger
 from .queue.refreshes import COLLECT_POLL
 from .retry import retry_delay, will_retry
@@ -211,7 +212,8 @@ def refresh_contacts(connection_id: int, contact_ids: list[str], attempt: int = 
             if state is None:
                 state = ContactAnalysis(connection_id=connection_id, contact_id=contact_id)
                 session.add(state)
-            state.profile = _jsonable(profile.to_dict())
+            display = build_display(data, rt.engine_config, (state.profile or {}).get("display"))
+            state.profile = _jsonable({**profile.to_dict(), "display": display})
             state.desired = desired
             state.analyzed_at = now
             if changed_fields(desired, ledger.get(contact_id)):
@@ -393,6 +395,22 @@ def _dead_letter(rt: Runtime, connection_id: int, contact_id: str | None, job: s
                              detail=f"{job}: {type(error).__name__}"))
     log.error("dead-lettered %s for connection %s contact %s: %s", job, connection_id, contact_id,
               type(error).__name__)
+
+
+def replay_dead_letters(rt: Runtime, *, connection_id: int | None = None, letter_id: int | None = None) -> int:
+    """Replay the dead letters not replayed yet (all, one connection's, or one); returns how many."""
+    replayed = 0
+    with rt.store.session() as session:
+        query = select(DeadLetter).where(DeadLetter.replayed_at.is_(None))
+        if connection_id is not None:
+            query = query.where(DeadLetter.connection_id == connection_id)
+        if letter_id is not None:
+            query = query.where(DeadLetter.id == letter_id)
+        for letter in session.scalars(query):
+            replay_dead_letter(rt, letter)
+            letter.replayed_at = utcnow()
+            replayed += 1
+    return replayed
 
 
 def replay_dead_letter(rt: Runtime, letter: DeadLetter) -> None:

@@ -1,8 +1,8 @@
-"""What an admin wants to know at a glance: connections, queue, errors, API usage."""
+"""What an admin wants to know at a glance: connections and their health, queue, errors, API usage."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
@@ -11,47 +11,83 @@ from .diagnose import explain
 from .runtime import Runtime
 from .store import Activity, ApiUsage, Connection, ContactAnalysis, DeadLetter, SyncCursor, WrittenValues
 
+INSTALL_ACTION = "install"  # Activity rows that record a field install run from the console
+THROUGHPUT_WINDOW = timedelta(hours=1)
+
 
 def collect_status(rt: Runtime) -> dict[str, Any]:
+    now = datetime.now(UTC)
+    hour_ago = now - THROUGHPUT_WINDOW
     with rt.store.session() as session:
         connections = list(session.scalars(select(Connection).order_by(Connection.id)))
-        analysed = dict(session.execute(select(ContactAnalysis.connection_id, func.count()).group_by(
-            ContactAnalysis.connection_id)).all())
-        written = dict(session.execute(select(WrittenValues.connection_id, func.count()).group_by(
-            WrittenValues.connection_id)).all())
-        dead = dict(session.execute(select(DeadLetter.connection_id, func.count()).where(
-            DeadLetter.replayed_at.is_(None)).group_by(DeadLetter.connection_id)).all())
+        analysed = _per_connection(session, select(ContactAnalysis.connection_id, func.count()).group_by(
+            ContactAnalysis.connection_id))
+        written = _per_connection(session, select(WrittenValues.connection_id, func.count()).group_by(
+            WrittenValues.connection_id))
+        last_write = _per_connection(session, select(WrittenValues.connection_id, func.max(
+            WrittenValues.written_at)).group_by(WrittenValues.connection_id))
+        dead = _per_connection(session, select(DeadLetter.connection_id, func.count()).where(
+            DeadLetter.replayed_at.is_(None)).group_by(DeadLetter.connection_id))
+        failed_day = _per_connection(session, select(DeadLetter.connection_id, func.count()).where(
+            DeadLetter.created_at >= now - timedelta(days=1)).group_by(DeadLetter.connection_id))
         usage = {u.connection_id: u for u in session.scalars(select(ApiUsage).where(ApiUsage.day == date.today()))}
         cursors = {(c.connection_id, c.kind): c for c in session.scalars(select(SyncCursor))}
+        installs = {a.connection_id: a for a in session.scalars(select(Activity).where(
+            Activity.action == INSTALL_ACTION).order_by(Activity.id))}
+        hour = dict(session.execute(select(Activity.action, func.count()).where(Activity.at >= hour_ago).group_by(
+            Activity.action)).all())
         errors = list(session.scalars(select(DeadLetter).where(DeadLetter.replayed_at.is_(None)).order_by(
-            DeadLetter.id.desc()).limit(10)))
-        recent = list(session.scalars(select(Activity).order_by(Activity.id.desc()).limit(10)))
+            DeadLetter.id.desc()).limit(25)))
+        recent = list(session.scalars(select(Activity).order_by(Activity.id.desc()).limit(15)))
     try:
         queue: dict[str, Any] = rt.queue.depth()
+        deliveries = {c.id: rt.queue.deliveries.last_delivery(c.id) for c in connections}
     except Exception as exc:
         queue = {"error": explain(exc) or f"queue unreachable: {type(exc).__name__}"}
+        deliveries = {}
     return {
         "connections": [
             {
                 "id": c.id, "platform": c.platform, "name": c.name, "account_id": c.account_id, "active": c.active,
                 "webhook_url": f"{rt.settings.public_url}/webhooks/{c.platform}/{c.id}",
                 "contacts_analysed": analysed.get(c.id, 0), "contacts_written": written.get(c.id, 0),
-                "dead_letters": dead.get(c.id, 0),
+                "dead_letters": dead.get(c.id, 0), "failures_24h": failed_day.get(c.id, 0),
+                "last_webhook": _iso(deliveries.get(c.id)), "last_write": _iso(last_write.get(c.id)),
                 "api_calls_today": usage[c.id].calls if c.id in usage else 0,
                 "api_limits": usage[c.id].limits if c.id in usage else {},
+                "daily_api_budget": (c.settings or {}).get("daily_api_budget"),
                 "backfill": _cursor(cursors.get((c.id, "backfill"))),
+                "reconcile": _cursor(cursors.get((c.id, "reconcile"))),
+                "install": ({"at": _iso(installs[c.id].at), "detail": installs[c.id].detail}
+                            if c.id in installs else None),
             }
             for c in connections
         ],
         "queue": queue,
+        "throughput": {"window_minutes": int(THROUGHPUT_WINDOW.total_seconds() // 60),
+                       "analysed": hour.get("written", 0) + hour.get("unchanged", 0),
+                       "written": hour.get("written", 0), "failed": hour.get("failed", 0)},
         "errors": [{"id": d.id, "connection_id": d.connection_id, "contact_id": d.contact_id, "job": d.job,
-                    "error": d.error, "attempts": d.attempts, "at": d.created_at.isoformat()} for d in errors],
+                    "error": d.error, "attempts": d.attempts, "at": _iso(d.created_at)} for d in errors],
         "recent": [{"connection_id": a.connection_id, "contact_id": a.contact_id, "action": a.action,
-                    "detail": a.detail, "at": a.at.isoformat()} for a in recent],
+                    "detail": a.detail, "at": _iso(a.at)} for a in recent],
     }
+
+
+def _per_connection(session: Any, query: Any) -> dict[int, Any]:
+    return dict(session.execute(query).all())
+
+
+def _iso(value: datetime | float | None) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, int | float):
+        return datetime.fromtimestamp(value, UTC).isoformat()
+    return (value if value.tzinfo else value.replace(tzinfo=UTC)).isoformat()
 
 
 def _cursor(cursor: SyncCursor | None) -> dict[str, Any] | None:
     if cursor is None:
         return None
-    return {"status": cursor.status, "processed": cursor.processed, "total": cursor.total}
+    return {"status": cursor.status, "processed": cursor.processed, "total": cursor.total,
+            "updated_at": _iso(cursor.updated_at), "since": _iso(cursor.since)}

@@ -5,7 +5,12 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from werkzeug.serving import BaseWSGIServer, make_server
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+
+
+class _Handler(WSGIRequestHandler):
+    def version_string(self) -> str:
+        return "sandbox"  # no framework version in the Server header (the apps under test are checked for it)
 
 
 class ServerThread:
@@ -17,7 +22,8 @@ class ServerThread:
 
     def __init__(self, app: Any, host: str = "127.0.0.1", port: int = 0, *,
                  ssl_context: tuple[str, str] | None = None, url_host: str | None = None) -> None:
-        self._server: BaseWSGIServer = make_server(host, port, app, threaded=True, ssl_context=ssl_context)
+        self._server: BaseWSGIServer = make_server(host, port, app, threaded=True, ssl_context=ssl_context,
+                                                     request_handler=_Handler)
         self.host = host
         self.port = self._server.server_port
         self._scheme = "https" if ssl_context else "http"

@@ -172,3 +172,13 @@ def test_the_call_budget_is_one_rolling_window_for_every_worker(queue: JobQueue)
     wait = second(3, 10.0)
     assert 9.0 < wait <= 10.0  # until the oldest of the three leaves the window
     assert queue.budget.gate(986)(3, 10.0) == 0.0  # another connection has its own budget
+
+
+def test_the_last_delivery_time_is_kept_for_status(queue: JobQueue) -> None:
+    import time
+
+    assert queue.deliveries.last_delivery(987) is None
+    before = time.time()
+    queue.deliveries.accept(987, [event("a")])
+    last = queue.deliveries.last_delivery(987)
+    assert last is not None and before - 1 <= last <= time.time() + 1

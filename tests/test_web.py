@@ -126,7 +126,18 @@ def test_journey_view_needs_a_valid_signed_link(runtime) -> None:  # type: ignor
         other = sign_journey(connection_id, "43")
     page = client.get(f"/journey/{connection_id}/42?token={token}")
     assert page.status_code == 200
-    assert b"support_friction" in page.data and b"still waiting" in page.data and b"onboarding" in page.data
+    text = page.get_data(as_text=True)
+    # words, not codes: the reason and signal as a rep reads them, stages skipped and still to come shown
+    assert "Support friction" in text and "Support cases still open" in text and "still waiting" in text
+    assert "support_friction" not in text and "unresolved_cases" not in text and "{'" not in text
+    assert "Onboarding" in text and "At risk" in text and "Advocacy" in text
+    assert "appears after this contact's next analysis" in text  # stored before display records existed
+    unknown_token = None
+    with app.app_context():
+        unknown_token = sign_journey(connection_id, "nobody")
+    missing = client.get(f"/journey/{connection_id}/nobody?token={unknown_token}")
+    assert missing.status_code == 404 and missing.content_type.startswith("text/html")
+    assert "No journey for this contact yet" in missing.get_data(as_text=True)
     assert client.get(f"/journey/{connection_id}/42").status_code == 403
     assert client.get(f"/journey/{connection_id}/42?token={other}").status_code == 403
     assert client.get(f"/journey/{connection_id}/42?token={token[:-2]}xx").status_code == 403

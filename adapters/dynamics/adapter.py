@@ -22,6 +22,7 @@ from cem_engine.model import ContactInput
 from ..base import ConnectionInfo, ContactPage, CRMAdapter, FieldUpdate, ProvisionReport, WriteResult
 from ..errors import NotFound
 from ..fields import FieldSpec, to_iso_z
+from . import links
 from .auth import TokenProvider
 from .bulk_read import MAX_IDS_PER_QUERY, BulkContactReader
 from .client import WebApiClient
@@ -39,6 +40,8 @@ class DynamicsAdapter(CRMAdapter):
     read_batch_size: ClassVar[int] = MAX_IDS_PER_QUERY  # the longest OData filter (activities) stays ~11 KB
     remembered_facts = (APPLICATION_USER_SETTING,)  # the receiver drops changes made by this user
     webhook_registration = ("webhook_url", "webhook_secret")  # install registers the service endpoint
+    frame_ancestors = links.FRAME_ANCESTORS  # CRM pages allowed to embed the rep's journey map
+    record_url = staticmethod(links.record_url)
 
     def __init__(self, connection: ConnectionInfo) -> None:
         super().__init__(connection)

@@ -23,7 +23,7 @@ from ..base import ContactPage, CRMAdapter, FieldUpdate, ProvisionReport, WriteR
 from ..errors import ConfigurationError, NotFound
 from ..fields import FieldSpec
 from ..http import RetryPolicy
-from . import auth, install, mapping
+from . import auth, install, links, mapping
 from .client import HubSpotClient
 from .consts import APP_ID_SETTING, PLATFORM, WEBHOOK_SECRET_CREDENTIAL
 from .read import READ_BATCH, ContactReader
@@ -37,6 +37,8 @@ class HubSpotAdapter(CRMAdapter):
     read_batch_size = READ_BATCH  # one v3 batch read of contacts; association reads take 1,000
     remembered_facts = (APP_ID_SETTING,)
     webhook_secret_credential = WEBHOOK_SECRET_CREDENTIAL
+    frame_ancestors = links.FRAME_ANCESTORS  # CRM pages allowed to embed the rep's journey map
+    record_url = staticmethod(links.record_url)
 
     def __init__(self, connection: Any, *, sleep: Callable[[float], None] = time.sleep,
                  clock: Callable[[], float] = time.time, retry_policy: RetryPolicy | None = None,

@@ -29,6 +29,7 @@ from ..errors import (
     NotFound,
 )
 from ..fields import FieldSpec, to_iso_z
+from . import links
 from .client import SalesforceClient, budget_ceiling
 from .consts import COLLECTION_LIMIT, INTEGRATION_USER_SETTING, OBJECT_PREFIXES, PLATFORM
 from .install import ID_PATTERN, Installer, soql_id
@@ -51,6 +52,8 @@ class SalesforceAdapter(CRMAdapter):
     # (read.MAX_QUERY_URL: ~450 ids); 200 matches the write batch, so one refresh is one write call.
     read_batch_size: ClassVar[int] = 200
     remembered_facts = (INTEGRATION_USER_SETTING,)  # the receiver drops changes made by this user
+    frame_ancestors = links.FRAME_ANCESTORS  # CRM pages allowed to embed the rep's journey map
+    record_url = staticmethod(links.record_url)
 
     def __init__(self, connection: ConnectionInfo, *, http: requests.Session | None = None,
                  sleep: Callable[[float], None] = time.sleep) -> None:

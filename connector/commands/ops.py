@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 
 import click
 from rich.table import Table
-from sqlalchemy import select
 
 from adapters.errors import AdapterError
 
-from ..jobs import forget_contact, replay_dead_letter
+from ..jobs import forget_contact, replay_dead_letters
 from ..runtime import Runtime
 from ..status import collect_status
-from ..store import DeadLetter
 from .common import console, pick_connection, runtime
 from .tables import Column, clip, fitted_table, short_ids
 
@@ -85,17 +82,7 @@ def _exit_if_unhealthy(status: dict) -> None:  # type: ignore[type-arg]
 def replay_command(connection_id: int | None, letter_id: int | None) -> None:
     """Put dead-lettered jobs back on the queue (after the CRM or credentials are fixed)."""
     with runtime() as rt:
-        replayed = 0
-        with rt.store.session() as session:
-            query = select(DeadLetter).where(DeadLetter.replayed_at.is_(None))
-            if connection_id is not None:
-                query = query.where(DeadLetter.connection_id == connection_id)
-            if letter_id is not None:
-                query = query.where(DeadLetter.id == letter_id)
-            for letter in session.scalars(query):
-                replay_dead_letter(rt, letter)
-                letter.replayed_at = datetime.now(UTC)
-                replayed += 1
+        replayed = replay_dead_letters(rt, connection_id=connection_id, letter_id=letter_id)
         console.print(f"Replayed {replayed} dead-lettered job(s)." if replayed else "Nothing to replay.")
 
 

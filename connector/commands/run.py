@@ -52,6 +52,7 @@ def serve_command(host: str, port: int) -> None:
     In production use the Procfile's `web` process (gunicorn).
     """
     from ..app import create_app
+    from ..web.security import QuietRequestHandler
 
     with runtime() as rt:
         if not os.environ.get("CEM_PUBLIC_URL"):
@@ -59,8 +60,8 @@ def serve_command(host: str, port: int) -> None:
             rt.settings = replace(rt.settings, public_url=f"http://{host}:{port}")
         app = create_app(rt)
         console.print(f"Webhooks:  http://{host}:{port}/webhooks/<platform>/<connection id>")
-        console.print(f"Admin:     http://{host}:{port}/admin/  (password: CEM_ADMIN_TOKEN)")
-        app.run(host=host, port=port, threaded=True)
+        console.print(f"Admin:     http://{host}:{port}/admin/  (sign in with CEM_ADMIN_TOKEN)")
+        app.run(host=host, port=port, threaded=True, request_handler=QuietRequestHandler)
 
 
 @click.command("worker")

@@ -50,7 +50,7 @@ _ACCEPT = """
 local meta, inbox, flag = KEYS[1], KEYS[2], KEYS[3]
 local current, back, ttl = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local cap, limit, prefix = tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6]
-local flag_ttl, target = tonumber(ARGV[7]), tonumber(ARGV[8])
+local flag_ttl, target, now = tonumber(ARGV[7]), tonumber(ARGV[8]), ARGV[9]
 if redis.call('LLEN', inbox) >= limit then return {-1, 0} end
 -- per bucket, the shard counts it has used ("16,32,64"): a bucket doubles its shards when one
 -- fills past target, and ids stay where they were put, so a lookup tries each count
@@ -74,7 +74,7 @@ redis.call('EXPIRE', meta, ttl)
 local latest = generations[current]
 local count = tonumber(redis.call('HGET', meta, current .. ':n') or '0')
 local fresh = 0
-for i = 9, #ARGV, 3 do
+for i = 10, #ARGV, 3 do
   local digest, shard = ARGV[i], tonumber(ARGV[i + 1])
   local seen = false
   for b, counts in pairs(generations) do
@@ -102,6 +102,7 @@ for i = 9, #ARGV, 3 do
   end
 end
 redis.call('HSET', meta, current .. ':n', count)
+if fresh > 0 then redis.call('HSET', meta, 'last', now) end
 local queue_job = 0
 if fresh > 0 and redis.call('SET', flag, '1', 'NX', 'EX', flag_ttl) then queue_job = 1 end
 return {fresh, queue_job}
@@ -188,7 +189,7 @@ class DeliveryLog:
         bucket = int(now // BUCKET_SECONDS)
         back = int(-(-window // BUCKET_SECONDS))  # ceil: the oldest bucket still inside the window
         args: list[Any] = [bucket, back, int(window + BUCKET_SECONDS), SEEN_CAP, INBOX_LIMIT,
-                           self.keys.seen(connection_id) + ":", DRAIN_FLAG_TTL, SHARD_TARGET]
+                           self.keys.seen(connection_id) + ":", DRAIN_FLAG_TTL, SHARD_TARGET, repr(now)]
         for event in unique:
             member, shard = digest(event.event_id)
             args += [member, shard, json.dumps(event.to_dict(), separators=(",", ":"))]
@@ -252,3 +253,8 @@ class DeliveryLog:
                  *map(as_text, self.redis.scan_iter(match=self.keys.claim(connection_id, "*"), count=100))]
         return sum(int(self._forget(keys=[key], args=[json.dumps(contact_id), contact_id, TOMBSTONE]))
                    for key in lists)
+
+    def last_delivery(self, connection_id: int) -> float | None:
+        """When the newest new webhook event for this connection arrived (epoch seconds), if known."""
+        value = self.redis.hget(self.keys.seen_meta(connection_id), "last")
+        return float(value) if value else None

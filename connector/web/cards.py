@@ -25,12 +25,12 @@ from ..runtime import Runtime
 from ..store import ContactAnalysis
 from .auth import sign_journey
 from .webhooks import public_url, receiver_for
+from .words import risk_band
 
 bp = Blueprint("cards", __name__)
 
 MAX_BODY_BYTES = 4096
 MAX_CONTACT_ID = 100
-RISK_BANDS = ((67, "high"), (34, "medium"), (0, "low"))  # DESIGN.md §3: how reps read churn risk
 
 
 @bp.route("/cards/<platform>/<int:connection_id>/summary", methods=["POST", "OPTIONS"])
@@ -86,7 +86,7 @@ def card_summary(contact_id: str, profile: dict[str, Any], analyzed_at: str | No
         "emotion": {"key": profile.get("emotion"), "label": _label("emotion", profile.get("emotion")),
                     "score": float(profile.get("emotion_score") or 0.0), "trend": trend,
                     "trendDirection": "up" if trend > 0 else "down" if trend < 0 else "flat"},
-        "risk": {"score": risk, "band": next(band for floor, band in RISK_BANDS if risk >= floor)},
+        "risk": {"score": risk, "band": risk_band(risk)[0]},
         "reason": {"key": profile.get("churn_reason"), "label": _label("churn_reason", profile.get("churn_reason")),
                    "detail": profile.get("churn_reason_detail") or "", **quote},
         "analyzedAt": analyzed_at,
