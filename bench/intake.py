@@ -40,7 +40,8 @@ DEDUPE_IDS = 100_000
 
 
 def procfile_web(port: int, app: str) -> list[str]:
-    """The Procfile's `web` command with its defaults, bound to loopback, serving ``app``."""
+    """The Procfile's `web` command with its defaults, bound to loopback, serving ``app`` (the gunicorn
+    config it names reads PORT, CEM_BIND_HOST and WEB_CONCURRENCY from the environment: see bench_ingest)."""
     line = next(x for x in (REPO / "Procfile").read_text().splitlines() if x.startswith("web:"))
     words = shlex.split(line.split(":", 1)[1])
     expanded = [os.path.expandvars(w.replace("${WEB_CONCURRENCY:-2}", "2").replace("${PORT:-8000}", str(port)))
@@ -96,7 +97,8 @@ def bench_ingest(requests: int, concurrency: int, directory: Path, redis: Privat
            "REDIS_URL": redis.url, "CEM_QUEUE": f"bench-{uuid.uuid4().hex[:6]}",
            "CEM_SECRET_KEY": Fernet.generate_key().decode(), "CEM_ADMIN_TOKEN": uuid.uuid4().hex,
            "CEM_SIGNING_KEY": uuid.uuid4().hex, "CEM_LOG_LEVEL": "WARNING",
-           "CEM_PUBLIC_URL": f"http://127.0.0.1:{port}", "PYTHONPATH": str(REPO)}
+           "CEM_PUBLIC_URL": f"http://127.0.0.1:{port}", "PYTHONPATH": str(REPO),
+           "PORT": str(port), "CEM_BIND_HOST": "127.0.0.1", "WEB_CONCURRENCY": "2"}
     runtime = Runtime(Settings.from_env(env))
     secret = "bench-" + uuid.uuid4().hex
     connection_id = create_connection(runtime.store, runtime.box, platform="hubspot", name="bench",
