@@ -16,13 +16,14 @@ import redis
 from adapters.base import CRMAdapter
 
 from .config import Settings
-from .connections import connection_info, get_connection
+from .connections import NEEDS_RECONNECT, NeedsReconnect, connection_info, get_connection
 from .crypto import SecretBox
 from .preflight import prepare_schema
 from .queue import JobQueue
 from .redis_conn import EmbeddedRedis, connect
 from .registry import get_platform
 from .store import Store
+from .suppression import SuppressionList
 
 log = logging.getLogger("cem.runtime")
 
@@ -46,6 +47,7 @@ class Runtime:
         self.redis_url = redis_url
         self.redis: redis.Redis = connect(redis_url)
         self.queue = JobQueue(self.redis, settings.queue_name)
+        self.suppressed = SuppressionList(self.store, settings.secret_key)
         self._engine_config: Any = None
         # One adapter per connection per process, rebuilt when the connection row changes: logins and
         # tokens are reused across jobs (Salesforce limits logins per user per hour).
@@ -62,10 +64,15 @@ class Runtime:
 
     def adapter(self, connection_id: int) -> CRMAdapter:
         row = get_connection(self.store, connection_id)
+        if row.status == NEEDS_RECONNECT:
+            raise NeedsReconnect(f"{row.platform} connection {connection_id} is stopped: {row.status_detail} "
+                                 f"Reconnect it with `cem-connector connect {row.platform} --name {row.name} ...`.",
+                                 platform=row.platform)
         cached = self._adapters.get(connection_id)
         if cached is not None and cached[0] == row.updated_at:
             return cached[1]
-        info = replace(connection_info(self.store, self.box, row), call_gate=self.queue.budget.gate(connection_id))
+        info = replace(connection_info(self.store, self.box, row, production=self.settings.production),
+                       call_gate=self.queue.budget.gate(connection_id))
         adapter = get_platform(row.platform).adapter_class()(info)
         self._adapters[connection_id] = (row.updated_at, adapter)
         return adapter

@@ -80,9 +80,9 @@ def contact_facts(row: Mapping[str, Any], contact_id: str) -> ContactFacts:
 
 def _interaction(row: Mapping[str, Any], id_column: str, contact_id: str, kind: Any, direction: Any,
                  subject: Any, body: Any, time_columns: tuple[str, ...],
-                 metadata: dict[str, Any] | None = None) -> Interaction:
+                 metadata: dict[str, Any] | None = None, author: Any = None) -> Interaction:
     return Interaction(id=str(row[id_column]), contact_id=contact_id, kind=kind, direction=direction,
-                       occurred_at=_when(row, *time_columns), subject=str(subject or ""),
+                       author=author, occurred_at=_when(row, *time_columns), subject=str(subject or ""),
                        body=str(body or ""), metadata={k: v for k, v in (metadata or {}).items() if v is not None})
 
 
@@ -90,20 +90,24 @@ def activity_interaction(row: Mapping[str, Any], contact_id: str, kind: str, has
     direction = "internal" if not has_direction else "outbound" if row.get("directioncode") else "inbound"
     if kind == "meeting":
         direction = "outbound"  # appointments are organised by the company
+    # Only an incoming activity carries the customer's words; tasks and outgoing mail are the team's.
+    author = "customer" if direction == "inbound" else "rep"
     return _interaction(row, "activityid", contact_id, kind, direction, row.get("subject"), row.get("description"),
-                        ("actualend", "scheduledstart", "actualstart", "createdon"))
+                        ("actualend", "scheduledstart", "actualstart", "createdon"), author=author)
 
 
 def note_interaction(row: Mapping[str, Any], contact_id: str) -> Interaction:
+    # Annotations are written by CRM users: a rep's note (reported speech at most), never a system record
+    # and never the customer's own words, as on HubSpot and Salesforce.
     return _interaction(row, "annotationid", contact_id, "note", "internal", row.get("subject"),
-                        row.get("notetext"), ("createdon",))
+                        row.get("notetext"), ("createdon",), author="rep")
 
 
 def case_interaction(row: Mapping[str, Any], contact_id: str) -> Interaction:
     return _interaction(row, "incidentid", contact_id, "ticket", "inbound", row.get("title"),
                         row.get("description"), ("createdon",),
                         {"ticketnumber": row.get("ticketnumber"), "statecode": row.get("statecode"),
-                         "status": CASE_STATES.get(row.get("statecode"))})
+                         "status": CASE_STATES.get(row.get("statecode"))}, author="customer")
 
 
 def deal_from_row(row: Mapping[str, Any], contact_id: str) -> Deal:
@@ -204,3 +208,38 @@ RESOLVERS: dict[str, ContactResolver] = {
     "ticket": _lookup("incidents", "incidentid", "_customerid_value"),
     "deal": _lookup("opportunities", "opportunityid", "_parentcontactid_value", "_customerid_value"),
 }
+
+
+# Rows modified since a reconcile's cursor that point at contacts: (entity set, id column, contact columns).
+CHANGED_SOURCES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    *((entity_set, "activityid", ("_regardingobjectid_value",)) for entity_set, _, _, _ in ACTIVITY_TABLES),
+    ("annotations", "annotationid", ("_objectid_value",)),
+    ("incidents", "incidentid", ("_customerid_value",)),
+    ("opportunities", "opportunityid", ("_parentcontactid_value", "_customerid_value")),
+)
+IN_CHUNK = 50  # ids per Microsoft.Dynamics.CRM.In(...): keeps the URL well under Dataverse's 32 KB
+
+
+def changed_contacts(client: WebApiClient, since_iso: str) -> list[str]:
+    """Contacts of the activities (as party or "regarding"), notes, cases and opportunities modified at or
+    after ``since_iso``, whoever modified them; creating an activity does not touch the contact row."""
+    candidates: set[str] = set()
+    activities: list[str] = []
+    for entity_set, id_column, columns in CHANGED_SOURCES:
+        for row in client.rows(entity_set, {"$select": ",".join((id_column, *columns)),
+                                            "$filter": f"modifiedon ge {since_iso}"},
+                               describe=f"list {entity_set} changed since the last reconcile"):
+            candidates.update(str(row[c]) for c in columns if row.get(c))
+            if id_column == "activityid":
+                activities.append(str(row[id_column]))
+    for start in range(0, len(activities), IN_CHUNK):
+        values = ",".join(f"'{a}'" for a in activities[start:start + IN_CHUNK])
+        in_activities = f"Microsoft.Dynamics.CRM.In(PropertyName='activityid',PropertyValues=[{values}])"
+        candidates.update(str(p["_partyid_value"]) for p in client.rows(
+            "activityparties", {"$select": "_activityid_value,_partyid_value", "$filter": in_activities},
+            describe="read the parties of changed activities") if p.get("_partyid_value"))
+    ordered = sorted(candidates)
+    found: list[str] = []
+    for start in range(0, len(ordered), IN_CHUNK):
+        found += _only_contacts(client, set(ordered[start:start + IN_CHUNK]))
+    return sorted(set(found))
