@@ -41,6 +41,9 @@ class ConnectionInfo:
     on_credentials_changed: Callable[[dict[str, Any]], None] | None = None
     # Production: credentials go only to the vendor's https hosts (adapters.endpoints).
     production: bool = False
+    # The connection's API budget shared by every worker process: ``call_gate(limit, window)`` counts a
+    # call and returns 0 when it may go now, else the seconds until the rolling window has room.
+    call_gate: Callable[[int, float], float] | None = None
 
 
 @dataclass
@@ -103,6 +106,9 @@ class CRMAdapter(abc.ABC):
     platform: ClassVar[str]
     label: ClassVar[str]  # "HubSpot", "Salesforce", "Dynamics 365"
     write_batch_size: ClassVar[int]  # the platform's max records per write call
+    # Contacts per refresh: the most one round of batch reads covers at its fewest calls (a read of
+    # 2 contacts costs as many calls as a read of this many), so the refresh coalescer fills up to it.
+    read_batch_size: ClassVar[int] = 50
     # Facts from check_connection() that receivers need later (e.g. the integration user, for loop
     # prevention); `connect` stores them in the connection's settings.
     remembered_facts: ClassVar[tuple[str, ...]] = ()

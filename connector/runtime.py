@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from dataclasses import replace
 from typing import Any
 
 import redis
@@ -70,8 +71,9 @@ class Runtime:
         cached = self._adapters.get(connection_id)
         if cached is not None and cached[0] == row.updated_at:
             return cached[1]
-        adapter = get_platform(row.platform).adapter_class()(connection_info(self.store, self.box, row,
-                                                                          production=self.settings.production))
+        info = replace(connection_info(self.store, self.box, row, production=self.settings.production),
+                       call_gate=self.queue.budget.gate(connection_id))
+        adapter = get_platform(row.platform).adapter_class()(info)
         self._adapters[connection_id] = (row.updated_at, adapter)
         return adapter
 
