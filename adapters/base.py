@@ -38,6 +38,8 @@ class ConnectionInfo:
     credentials: Mapping[str, Any]  # secret: tokens, keys, passwords (decrypted in memory only)
     # Called with the new credentials after a token refresh so the connector can persist them.
     on_credentials_changed: Callable[[dict[str, Any]], None] | None = None
+    # The CEM fields as the engine config shapes them (Churn Reason options = the configured taxonomy).
+    fields: Sequence[FieldSpec] = CEM_FIELDS
 
 
 @dataclass
@@ -124,7 +126,7 @@ class CRMAdapter(abc.ABC):
     # -- fields --------------------------------------------------------------------
     @property
     def fields(self) -> Sequence[FieldSpec]:
-        return CEM_FIELDS
+        return self.connection.fields
 
     @abc.abstractmethod
     def native_field_name(self, spec: FieldSpec) -> str:

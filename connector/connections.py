@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import select
 
 from adapters.base import ConnectionInfo, CRMAdapter
+from adapters.fields import CEM_FIELDS, FieldSpec
 from webhooks.base import WebhookTarget
 
 from .crypto import SecretBox
@@ -68,7 +69,9 @@ def list_connections(store: Store, platform: str | None = None) -> list[Connecti
         return list(session.scalars(query))
 
 
-def connection_info(store: Store, box: SecretBox, row: Connection) -> ConnectionInfo:
+def connection_info(store: Store, box: SecretBox, row: Connection,
+                    fields: Sequence[FieldSpec] = CEM_FIELDS) -> ConnectionInfo:
+    """What an adapter needs about one connection; ``fields``: the CEM fields as the engine config shapes them."""
     def persist(new_credentials: dict[str, Any]) -> None:
         with store.session() as session:
             fresh = session.get(Connection, row.id)
@@ -76,7 +79,8 @@ def connection_info(store: Store, box: SecretBox, row: Connection) -> Connection
                 fresh.credentials = box.seal(new_credentials)
 
     return ConnectionInfo(id=row.id, platform=row.platform, settings=dict(row.settings),
-                          credentials=box.open(row.credentials), on_credentials_changed=persist)
+                          credentials=box.open(row.credentials), on_credentials_changed=persist,
+                          fields=fields)
 
 
 def webhook_secrets(box: SecretBox, row: Connection) -> list[str]:
