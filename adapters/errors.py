@@ -63,7 +63,7 @@ class InvalidRequest(AdapterError):
     """The CRM said the request itself is wrong (4xx that retrying cannot fix)."""
 
 
-class UnknownOption(ConfigurationError):
+class UnknownOption(InvalidRequest):
     """The CRM refused a picklist value it does not have yet (an admin added a churn reason to the engine
     config but has not re-run install): every write of that value fails until they do."""
 
