@@ -70,4 +70,4 @@ class UnknownOption(InvalidRequest):
     def __init__(self, crm_message: str, *, platform: str, **kw: object) -> None:
         super().__init__(f"{crm_message} - the CRM does not have this picklist option yet (a churn reason added "
                          f"to the engine config?): run `cem-connector install {platform}` to add it, then "
-                         "`cem-connector backfill --restart` to write the contacts again.", platform=platform, **kw)  # type: ignore[arg-type]
+                         "`cem-connector replay` to write the contacts that failed.", platform=platform, **kw)  # type: ignore[arg-type]
