@@ -51,6 +51,13 @@ class FieldSpec:
             return reason_code(option)
         return self.options.index(option)
 
+    def option_for_code(self, code: int) -> str | None:
+        """The option stored as ``code``; packaged reasons are known even when the config no longer lists them."""
+        found = next((o for o in self.options if self.option_code(o) == code), None)
+        if found is None and self.configurable:
+            found = next((name for name, known in REASON_CODES.items() if known == code), None)
+        return found
+
 
 CEM_FIELDS: tuple[FieldSpec, ...] = (
     FieldSpec("journey_stage", "CEM Journey Stage", "picklist",

@@ -122,6 +122,18 @@ def test_install_adds_the_admin_reason_once_and_writes_need_it(crm: tuple[str, A
     assert configured.read_fields([contact])[contact]["churn_reason"] == "pricing_value"
 
 
+def test_switching_taxonomy_keeps_the_options_records_may_hold(crm: tuple[str, Any]) -> None:
+    name, box = crm
+    adapter(name, box, FIELDS).provision()
+    services = cem_fields(config_from_mapping({"reasons": {"taxonomy": "services_commerce"}}).taxonomy)
+    switched = adapter(name, box, services)
+    switched.provision()
+    contact = box.contact_ids()[0]
+    for reason in ("refund_delay", "late_delivery", "relationship"):  # new, admin-added before, b2b before
+        assert switched.write_fields([FieldUpdate(contact, {"churn_reason": reason})]).succeeded == [contact]
+    assert switched.read_fields([contact])[contact]["churn_reason"] == "relationship"  # no longer configured
+
+
 # -- packages -------------------------------------------------------------------------------------
 def test_salesforce_package_lists_the_admin_reason() -> None:
     files = SalesforcePackage().files(PackageContext(connection_id=4, public_url="https://cem.example.com",
@@ -161,3 +173,40 @@ def test_demo_data_has_late_delivery_stories_only_when_asked() -> None:
     assert len(stories) == 3
     with pytest.raises(ValueError, match="no demo stories"):
         demo_records(1, added={"unknown_reason": 1})
+
+
+# -- the admin's commands: CEM_ENGINE_CONFIG reaches install ------------------------------------------
+def test_install_command_adds_the_reason_of_cem_engine_config(tmp_path: Path, redis_server_url: str) -> None:
+    from click.testing import CliRunner
+
+    from connector.cli import main
+    from sandbox.hubspot import HubSpotSandbox
+    from tests.conftest import make_env
+
+    crm = HubSpotSandbox()
+    crm.seed(demo_records(1, now=NOW))
+    crm.start()
+    try:
+        env = make_env(tmp_path, redis_url=redis_server_url)
+        settings, credentials = crm.connection_settings()
+        run = CliRunner().invoke
+        assert run(main, ["connect", "hubspot", "--name", "acme", *[f"--setting={k}={v}" for k, v in settings.items()],
+                          *[f"--credential={k}={v}" for k, v in credentials.items()]], env=env).exit_code == 0
+        assert run(main, ["install", "hubspot"], env=env).exit_code == 0  # packaged reasons only
+
+        env["CEM_ENGINE_CONFIG"] = str(DEMO_ENGINE_CONFIG)  # the admin added late_delivery
+        env["COLUMNS"] = "200"
+        result = run(main, ["install", "hubspot", "--dry-run"], env=env)
+        assert result.exit_code == 0, result.output
+        assert "add options: late_delivery" in result.output and "nothing was changed" in result.output
+        assert run(main, ["install", "hubspot"], env=env).exit_code == 0
+        again = run(main, ["install", "hubspot"], env=env)
+        assert "nothing changed" in again.output, again.output
+        token = credentials["access_token"]
+        import requests
+
+        prop = requests.get(f"{crm.url}/crm/v3/properties/contacts/cem_churn_reason",
+                            headers={"Authorization": f"Bearer {token}"}, timeout=5).json()
+        assert {"label": "Late delivery", "value": "late_delivery"}.items() <= prop["options"][-1].items()
+    finally:
+        crm.stop()

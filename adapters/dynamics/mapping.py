@@ -48,8 +48,7 @@ class ColumnNaming:
         return self.option_value_prefix * 10000 + spec.option_code(option)
 
     def option_key(self, spec: FieldSpec, value: int) -> str | None:
-        code = int(value) - self.option_value_prefix * 10000
-        return next((o for o in spec.options if spec.option_code(o) == code), None)
+        return spec.option_for_code(int(value) - self.option_value_prefix * 10000)
 
     # -- metadata ---------------------------------------------------------------------------
     def attribute_definition(self, spec: FieldSpec) -> dict[str, Any]:
