@@ -9,6 +9,7 @@ It never touches Flask, the queue or the database; the connector hands it a
 from __future__ import annotations
 
 import abc
+import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -40,6 +41,8 @@ class ConnectionInfo:
     on_credentials_changed: Callable[[dict[str, Any]], None] | None = None
     # The CEM fields as the engine config shapes them (Churn Reason options = the configured taxonomy).
     fields: Sequence[FieldSpec] = CEM_FIELDS
+    # Production: credentials go only to the vendor's https hosts (adapters.endpoints).
+    production: bool = False
 
 
 @dataclass
@@ -128,6 +131,17 @@ class CRMAdapter(abc.ABC):
     def fields(self) -> Sequence[FieldSpec]:
         return self.connection.fields
 
+    # How the CRM words "this field does not exist" (the native name in group 1): a CEM field deleted
+    # after install. The job layer then writes the other fields and tells the admin to run install.
+    missing_field_pattern: ClassVar[re.Pattern[str] | None] = None
+
+    def missing_fields(self, error: BaseException) -> list[str]:
+        """Keys of the CEM fields ``error`` says the CRM does not have."""
+        if self.missing_field_pattern is None:
+            return []
+        named = {name.lower() for name in self.missing_field_pattern.findall(str(error))}
+        return [spec.key for spec in self.fields if self.native_field_name(spec).lower() in named]
+
     @abc.abstractmethod
     def native_field_name(self, spec: FieldSpec) -> str:
         """The field's API name in this CRM (cem_journey_stage, CEM_Journey_Stage__c, ...)."""
@@ -171,6 +185,12 @@ class CRMAdapter(abc.ABC):
                       page_size: int = 100) -> ContactPage:
         """A page of contact ids, oldest first, optionally only those changed since a time."""
 
+    @abc.abstractmethod
+    def contacts_with_changed_interactions(self, since: datetime) -> list[str]:
+        """Contacts whose interactions, cases or deals were created or modified since ``since``, by anyone
+        (the connector's own user included). Activities do not touch the contact record, so reconcile
+        asks for both this and ``list_contacts(modified_since=...)``."""
+
     def iter_contacts(self, *, modified_since: datetime | None = None) -> Iterator[ContactPage]:
         cursor: str | None = None
         while True:
@@ -197,7 +217,7 @@ class CRMAdapter(abc.ABC):
     # -- OAuth consent flow (platforms whose apps are installed by an admin's click) ----------------
     @classmethod
     def oauth_authorize_url(cls, settings: Mapping[str, Any], credentials: Mapping[str, Any], *,
-                            redirect_uri: str, state: str) -> str:
+                            redirect_uri: str, state: str, production: bool = False) -> str:
         """Where to send the admin to grant access; ``state`` protects the callback against CSRF."""
         from .errors import ConfigurationError
 
@@ -206,7 +226,7 @@ class CRMAdapter(abc.ABC):
 
     @classmethod
     def oauth_complete(cls, settings: Mapping[str, Any], credentials: Mapping[str, Any], *, code: str,
-                       redirect_uri: str) -> dict[str, Any]:
+                       redirect_uri: str, production: bool = False) -> dict[str, Any]:
         """Exchange the authorization code for the credentials to store."""
         from .errors import ConfigurationError
 

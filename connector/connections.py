@@ -4,18 +4,47 @@ from __future__ import annotations
 
 import secrets as pysecrets
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
 
 from adapters.base import ConnectionInfo, CRMAdapter
+from adapters.errors import AuthenticationError
 from adapters.fields import CEM_FIELDS, FieldSpec
 from webhooks.base import WebhookTarget
 
 from .crypto import SecretBox
-from .errors import ConnectionNotFound
+from .errors import ConnectionNotFound, ConnectorError
 from .registry import get_platform
 from .store import Connection, Store
+
+NEEDS_RECONNECT = "needs_reconnect"
+
+
+class NeedsReconnect(ConnectorError, AuthenticationError):
+    """The CRM refused this connection's credentials earlier: nothing calls it until `connect` again."""
+
+
+def mark_needs_reconnect(store: Store, connection_id: int, detail: str) -> bool:
+    """Stop the connection after a hard authentication failure; True only for the first failure."""
+    with store.session() as session:
+        row = session.get(Connection, connection_id, with_for_update=True)
+        if row is None or row.status == NEEDS_RECONNECT:
+            return False
+        row.status, row.status_detail, row.status_since = NEEDS_RECONNECT, detail[:2000], datetime.now(UTC)
+        return True
+
+
+def clear_needs_reconnect(store: Store, connection_id: int) -> datetime | None:
+    """Working credentials again: the time the connection stopped, or None when it was not stopped."""
+    with store.session() as session:
+        row = session.get(Connection, connection_id)
+        if row is None or row.status != NEEDS_RECONNECT:
+            return None
+        since = row.status_since
+        row.status = row.status_detail = row.status_since = None
+        return since.replace(tzinfo=UTC) if since is not None and since.tzinfo is None else since
 
 
 def new_webhook_secret() -> str:
@@ -53,6 +82,14 @@ def remembered_settings(adapter_cls: type[CRMAdapter], settings: Mapping[str, An
     return {**learnt, **settings}
 
 
+def update_settings(store: Store, connection_id: int, changes: Mapping[str, Any]) -> None:
+    """Merge ``changes`` into a connection's (non-secret) settings."""
+    with store.session() as session:
+        row = session.get(Connection, connection_id)
+        if row is not None:
+            row.settings = {**(row.settings or {}), **changes}
+
+
 def get_connection(store: Store, connection_id: int) -> Connection:
     with store.session() as session:
         row = session.get(Connection, connection_id)
@@ -69,7 +106,7 @@ def list_connections(store: Store, platform: str | None = None) -> list[Connecti
         return list(session.scalars(query))
 
 
-def connection_info(store: Store, box: SecretBox, row: Connection,
+def connection_info(store: Store, box: SecretBox, row: Connection, *, production: bool = False,
                     fields: Sequence[FieldSpec] = CEM_FIELDS) -> ConnectionInfo:
     """What an adapter needs about one connection; ``fields``: the CEM fields as the engine config shapes them."""
     def persist(new_credentials: dict[str, Any]) -> None:
@@ -80,7 +117,7 @@ def connection_info(store: Store, box: SecretBox, row: Connection,
 
     return ConnectionInfo(id=row.id, platform=row.platform, settings=dict(row.settings),
                           credentials=box.open(row.credentials), on_credentials_changed=persist,
-                          fields=fields)
+                          production=production, fields=fields)
 
 
 def webhook_secrets(box: SecretBox, row: Connection) -> list[str]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -20,17 +21,29 @@ from redis.exceptions import LockError
 from rq import get_current_job
 from sqlalchemy import delete, select
 
-from adapters.base import CRMAdapter, chunked
-from adapters.errors import AdapterError
+from adapters.base import CRMAdapter, FieldUpdate, WriteResult, chunked
+from adapters.errors import AdapterError, AuthenticationError, ConfigurationError
 from adapters.fields import as_utc
 from cem_engine import analyze
 from webhooks.events import CONTACT_DELETED, ChangeEvent
 
+from .connections import NeedsReconnect, clear_needs_reconnect, list_connections, mark_needs_reconnect
 from .journey_display import build_display
 from .queue import WriteLedger
 from .retry import retry_delay, will_retry
 from .runtime import Runtime, get_runtime
-from .store import PERSONAL_DATA_TABLES, Activity, ApiUsage, ContactAnalysis, DeadLetter, SyncCursor, WrittenValues
+from .store import (
+    PERSONAL_DATA_TABLES,
+    Activity,
+    ApiUsage,
+    ContactAnalysis,
+    DeadLetter,
+    Store,
+    SyncCursor,
+    WrittenValues,
+    upsert,
+)
+from .stored_profile import storable_profile
 from .writeback import changed_fields, desired_values, field_update
 
 log = logging.getLogger("cem.jobs")
@@ -43,7 +56,8 @@ def utcnow() -> datetime:
 # -- process_events ------------------------------------------------------------------------
 def process_events(connection_id: int, events: list[dict[str, Any]], attempt: int = 1) -> dict[str, int]:
     rt = get_runtime()
-    adapter = rt.adapter(connection_id)
+    adapter: CRMAdapter | None = None  # only events that name no contact need the CRM
+    stopped = False
     counts = {"events": len(events), "own_writes": 0, "deleted": 0, "refreshes": 0}
     unresolved: list[dict[str, Any]] = []
     last_error: AdapterError | None = None
@@ -51,15 +65,25 @@ def process_events(connection_id: int, events: list[dict[str, Any]], attempt: in
     for event in map(ChangeEvent.from_dict, events):
         if event.own_write:
             counts["own_writes"] += 1
-            _activity(rt, connection_id, event.contact_ids[0] if event.contact_ids else None, "skipped_own",
-                      f"{event.kind} {event.object_type}:{event.object_id}")
+            named: list[str | None] = list(rt.suppressed.allowed(connection_id, list(event.contact_ids[:1])))
+            if named or not event.contact_ids:  # a forgotten person's echo is dropped without a trace
+                _activity(rt, connection_id, (named or [None])[0], "skipped_own",
+                          f"{event.kind} {event.object_type}:{event.object_id}")
             continue
         if event.kind == CONTACT_DELETED:
-            forget_contact(rt, connection_id, event.object_id)
+            forget_contact(rt, connection_id, event.object_id, record_gone=True)
             counts["deleted"] += 1
             continue
+        if stopped:
+            continue  # the connection stopped: `connect` reconciles everything since (resume_connection)
         try:
+            if adapter is None and not event.contact_ids and event.object_type != "contact":
+                adapter = rt.adapter(connection_id)
             contacts = _affected_contacts(adapter, event)
+        except AuthenticationError as error:
+            _stop_connection(rt, connection_id, error)
+            stopped = True
+            continue
         except AdapterError as error:
             if not error.retryable:
                 _dead_letter(rt, connection_id, None, "process_events", {"events": [event.to_dict()]}, error, attempt)
@@ -67,11 +91,13 @@ def process_events(connection_id: int, events: list[dict[str, Any]], attempt: in
             unresolved.append(event.to_dict())
             last_error = error
             continue
+        contacts = rt.suppressed.allowed(connection_id, contacts)  # forgotten people stay forgotten
         for contact_id in contacts:
             _note_source_change(rt, connection_id, contact_id, event.occurred_at)
         to_refresh.extend(contacts)
     counts["refreshes"] = rt.queue.refreshes.request(connection_id, to_refresh)
-    _record_usage(rt, connection_id, adapter)
+    if adapter is not None:
+        _record_usage(rt, connection_id, adapter)
     if unresolved and last_error is not None:
         delay = retry_delay(last_error, attempt, rt.settings)
         if delay is not None:
@@ -81,11 +107,12 @@ def process_events(connection_id: int, events: list[dict[str, Any]], attempt: in
     return counts
 
 
-def _affected_contacts(adapter: CRMAdapter, event: ChangeEvent) -> list[str]:
+def _affected_contacts(adapter: CRMAdapter | None, event: ChangeEvent) -> list[str]:
     if event.contact_ids:
         return list(event.contact_ids)
     if event.object_type == "contact":
         return [event.object_id]
+    assert adapter is not None
     return adapter.contacts_for(event.object_type, event.object_id)
 
 
@@ -109,8 +136,17 @@ def collect_refreshes(connection_id: int) -> int:
 def refresh_contacts(connection_id: int, contact_ids: list[str], attempt: int = 1) -> dict[str, int]:
     rt = get_runtime()
     rt.queue.refreshes.started(connection_id, contact_ids)
-    adapter = rt.adapter(connection_id)
-    counts = {"contacts": len(contact_ids), "gone": 0, "unchanged": 0, "dirty": 0}
+    counts = {"contacts": len(contact_ids), "gone": 0, "unchanged": 0, "dirty": 0, "forgotten": 0}
+    try:
+        adapter = rt.adapter(connection_id)
+    except NeedsReconnect:
+        return counts  # `connect` reconciles everything that changed meanwhile (resume_connection)
+    allowed = rt.suppressed.allowed(connection_id, contact_ids)  # reconcile, backfill and replay come here too
+    counts["forgotten"] = len(contact_ids) - len(allowed)
+    contact_ids = allowed
+    if not contact_ids:
+        return counts
+    read_at = utcnow()  # a result may replace only the analysis of an older read (see _commit_newer)
     try:
         found = adapter.fetch_contacts(contact_ids)
     except AdapterError as error:
@@ -120,32 +156,42 @@ def refresh_contacts(connection_id: int, contact_ids: list[str], attempt: int = 
     _record_usage(rt, connection_id, adapter)
     for contact_id in contact_ids:
         if contact_id not in found:
-            forget_contact(rt, connection_id, contact_id)  # deleted in the CRM: keep nothing about them
+            forget_contact(rt, connection_id, contact_id, record_gone=True)  # deleted in the CRM: keep nothing
             counts["gone"] += 1
     now = utcnow()
     dirty: list[str] = []
     with rt.store.session() as session:
+        # Row locks (PostgreSQL): two refreshes of one contact commit one after the other, and the
+        # second sees the first's read time. SQLite serialises writers anyway.
         states = {s.contact_id: s for s in session.scalars(select(ContactAnalysis).where(
-            ContactAnalysis.connection_id == connection_id, ContactAnalysis.contact_id.in_(list(found))))}
+            ContactAnalysis.connection_id == connection_id,
+            ContactAnalysis.contact_id.in_(list(found))).with_for_update())}
         ledger = {w.contact_id: w.values for w in session.scalars(select(WrittenValues).where(
             WrittenValues.connection_id == connection_id, WrittenValues.contact_id.in_(list(found))))}
         for contact_id, data in found.items():
+            state = states.get(contact_id)
+            if state is not None and state.read_at is not None and as_utc(state.read_at) > read_at:
+                # A refresh that read the CRM after us has committed already (we waited on the CRM
+                # meanwhile): our result is older than the stored one and must not replace it.
+                counts["stale"] = counts.get("stale", 0) + 1
+                continue
             profile = analyze(data, now=now, config=rt.engine_config)
             desired = desired_values(profile, now)
-            state = states.get(contact_id)
             if state is None:
                 state = ContactAnalysis(connection_id=connection_id, contact_id=contact_id)
                 session.add(state)
             display = build_display(data, rt.engine_config, (state.profile or {}).get("display"))
-            state.profile = _jsonable({**profile.to_dict(), "display": display})
+            state.profile = {**storable_profile(_jsonable(profile.to_dict()), rt.engine_config.reason.quote_chars),
+                             "display": _jsonable(display)}
             state.desired = desired
             state.analyzed_at = now
+            state.read_at = read_at
             if changed_fields(desired, ledger.get(contact_id)):
                 dirty.append(contact_id)
             else:
                 session.add(Activity(connection_id=connection_id, contact_id=contact_id, action="unchanged",
                                      detail="analysis gave the values already on the record"))
-    counts["dirty"], counts["unchanged"] = len(dirty), len(found) - len(dirty)
+    counts["dirty"], counts["unchanged"] = len(dirty), len(found) - len(dirty) - counts.get("stale", 0)
     if dirty:
         rt.queue.writes.mark_dirty(connection_id, dirty)
         rt.queue.writes.request_flush(connection_id)
@@ -173,7 +219,10 @@ def flush_writes(connection_id: int, attempt: int = 1) -> dict[str, int]:
 
 
 def _flush(rt: Runtime, ledger: WriteLedger, connection_id: int, attempt: int) -> dict[str, int]:
-    adapter = rt.adapter(connection_id)
+    try:
+        adapter = rt.adapter(connection_id)
+    except NeedsReconnect:
+        return {"stopped": 1}  # the contacts stay marked dirty; `connect` flushes them (resume_connection)
     batch = adapter.write_batch_size
     contact_ids = ledger.peek_dirty(connection_id, limit=batch * 10)
     counts = {"contacts": len(contact_ids), "written": 0, "unchanged": 0, "failed": 0, "calls": 0}
@@ -190,10 +239,13 @@ def _flush(rt: Runtime, ledger: WriteLedger, connection_id: int, attempt: int) -
         ids = [u.contact_id for u in chunk]
         ledger.sending(connection_id, ids)
         try:
-            result = adapter.write_fields(chunk)
+            result, left_out = _write_present_fields(adapter, chunk)
         except AdapterError as error:
             ledger.sent(connection_id, ids)  # an error answer: the CRM did not apply it
             counts["failed"] += len(ids)
+            if isinstance(error, AuthenticationError):
+                _stop_connection(rt, connection_id, error)
+                return counts  # everything stays marked dirty for the flush after `connect`
             if will_retry(error, attempt, rt.settings):
                 retry_error = error
                 break  # the CRM is struggling: stop here, the rest stays marked for the retry
@@ -204,6 +256,8 @@ def _flush(rt: Runtime, ledger: WriteLedger, connection_id: int, attempt: int) -
         counts["calls"] += result.calls
         counts["written"] += len(result.succeeded)
         counts["failed"] += len(result.failed)
+        if left_out:
+            _report_missing_fields(rt, adapter, connection_id, result.succeeded, changes, left_out, attempt)
         _record_written(rt, connection_id, result.succeeded, changes, now)
         ledger.sent(connection_id, ids)
         finished = list(result.succeeded)
@@ -223,6 +277,55 @@ def _flush(rt: Runtime, ledger: WriteLedger, connection_id: int, attempt: int) -
     elif ledger.dirty_count(connection_id):
         ledger.request_flush(connection_id)
     return counts
+
+
+def _write_present_fields(adapter: CRMAdapter, chunk: Sequence[FieldUpdate]) -> tuple[WriteResult, set[str]]:
+    """Write ``chunk``; when the CRM says CEM fields do not exist (deleted after install), write the other
+    fields without them rather than hold every field of those contacts. Returns the result and the keys
+    left out."""
+    left_out: set[str] = set()
+    for _ in range(len(adapter.fields) + 1):  # each round can only reveal more missing fields
+        pending = [_without(u, left_out) for u in chunk]
+        try:
+            result = adapter.write_fields(pending)
+        except AdapterError as error:
+            gone = set(adapter.missing_fields(error)) - left_out
+            if not gone:
+                raise
+            left_out |= gone
+            continue
+        retry = {cid for cid, error in result.failed.items() if set(adapter.missing_fields(error)) - left_out}
+        if not retry:
+            return result, left_out
+        for cid in retry:
+            left_out |= set(adapter.missing_fields(result.failed.pop(cid)))
+        again, more = _write_present_fields(adapter, [_without(u, left_out) for u in chunk if u.contact_id in retry])
+        result.succeeded += again.succeeded
+        result.failed.update(again.failed)
+        result.calls += again.calls
+        return result, left_out | more
+    raise AssertionError("unreachable: every round leaves out at least one more field")
+
+
+def _without(update: FieldUpdate, keys: set[str]) -> FieldUpdate:
+    return update if not keys else FieldUpdate(update.contact_id, {k: v for k, v in update.values.items()
+                                                                   if k not in keys})
+
+
+def _report_missing_fields(rt: Runtime, adapter: CRMAdapter, connection_id: int, written: Sequence[str],
+                           changes: dict[str, dict[str, Any]], left_out: set[str], attempt: int) -> None:
+    """The other fields are on the record; the values of missing fields wait as dead letters (replay after
+    install), and the ledger records only what was written."""
+    labels = ", ".join(f"{spec.label} ({adapter.native_field_name(spec)})" for spec in adapter.fields
+                       if spec.key in left_out)
+    error = ConfigurationError(f"Field {labels} is missing in {adapter.label}: run `cem-connector install "
+                               f"{adapter.platform}`, then `cem-connector replay`.", platform=adapter.platform)
+    for contact_id in written:
+        missed = sorted(set(changes.get(contact_id, {})) & left_out)
+        if missed:
+            changes[contact_id] = {k: v for k, v in changes[contact_id].items() if k not in left_out}
+            _dead_letter(rt, connection_id, contact_id, "write", {"contact_id": contact_id, "fields": missed},
+                         error, attempt)
 
 
 def _skip_already_applied(rt: Runtime, ledger: WriteLedger, adapter: CRMAdapter, connection_id: int,
@@ -283,8 +386,15 @@ def _record_written(rt: Runtime, connection_id: int, contact_ids: list[str], cha
 
 
 # -- GDPR -----------------------------------------------------------------------------------
-def forget_contact(rt: Runtime, connection_id: int, contact_id: str) -> int:
-    """Remove everything stored about one person; returns the rows deleted."""
+def forget_contact(rt: Runtime, connection_id: int, contact_id: str, *, record_gone: bool = False) -> int:
+    """Remove everything stored about one person; returns the rows deleted.
+
+    While the CRM record exists (``forget`` by an admin) the person joins the suppression list, so no
+    later webhook, reconcile or backfill brings them back; once the record is gone the entry goes too."""
+    if record_gone:
+        rt.suppressed.remove(connection_id, [contact_id])
+    else:
+        rt.suppressed.add(connection_id, contact_id)
     removed = 0
     with rt.store.session() as session:
         for table in PERSONAL_DATA_TABLES:
@@ -300,6 +410,9 @@ def forget_contact(rt: Runtime, connection_id: int, contact_id: str) -> int:
 def _retry_or_dead_letter(rt: Runtime, connection_id: int, contact_ids: list[str], error: AdapterError,
                           attempt: int) -> None:
     """A refresh that failed: try again later with backoff, or dead-letter each contact."""
+    if isinstance(error, AuthenticationError):
+        _stop_connection(rt, connection_id, error)
+        return
     delay = retry_delay(error, attempt, rt.settings)
     if delay is not None:
         rt.queue.enqueue(refresh_contacts, delay, connection_id, contact_ids, attempt=attempt + 1)
@@ -308,6 +421,30 @@ def _retry_or_dead_letter(rt: Runtime, connection_id: int, contact_ids: list[str
         return
     for contact_id in contact_ids:
         _dead_letter(rt, connection_id, contact_id, "refresh", {"contact_id": contact_id}, error, attempt)
+
+
+def _stop_connection(rt: Runtime, connection_id: int, error: AdapterError) -> None:
+    """The CRM refused the credentials: stop the connection (status needs_reconnect, one message) rather
+    than fail every job, log in again per batch (Salesforce locks the user out) and dead-letter every event."""
+    if isinstance(error, NeedsReconnect):
+        return
+    if mark_needs_reconnect(rt.store, connection_id, str(error)):
+        _activity(rt, connection_id, None, "needs_reconnect", f"{type(error).__name__}: {error}"[:1000])
+        log.error("connection %s stopped: the CRM refused its credentials (%s); reconnect it with "
+                  "`cem-connector connect`", connection_id, type(error).__name__)
+
+
+def resume_connection(rt: Runtime, connection_id: int) -> bool:
+    """After `connect` with working credentials: clear the stop, write what waited, and reconcile everything
+    that changed since a little before the stop (webhooks that came meanwhile were acknowledged, not applied)."""
+    stopped_at = clear_needs_reconnect(rt.store, connection_id)
+    if stopped_at is None:
+        return False
+    rt.queue.enqueue(reconcile_connection, 0, connection_id,
+                     since_iso=(stopped_at - RECONCILE_FIRST_WINDOW).isoformat())
+    rt.queue.writes.request_flush(connection_id)
+    _activity(rt, connection_id, None, "reconnected", "credentials accepted again; reconciling since the stop")
+    return True
 
 
 def _dead_letter(rt: Runtime, connection_id: int, contact_id: str | None, job: str, payload: dict[str, Any],
@@ -337,6 +474,46 @@ def replay_dead_letters(rt: Runtime, *, connection_id: int | None = None, letter
     return replayed
 
 
+def job_failed(job: Any, connection: Any, error_type: Any, error: BaseException | None, traceback: Any) -> None:
+    """RQ failure callback: a job out of retries (the database or Redis away for minutes, a bug) becomes a
+    dead letter that `status` shows and `replay` puts back. If the database is still away, the job stays
+    in RQ's failed list, which `status` counts and `replay` requeues as well."""
+    if job.should_retry or not job.args:
+        return  # RQ tries it again later
+    try:
+        rt = get_runtime()
+        with rt.store.session() as session:
+            letter = DeadLetter(connection_id=int(job.args[0]), contact_id=None, job=f"rq:{job.func_name}",
+                                payload={"args": _jsonable(list(job.args)), "kwargs": _jsonable(dict(job.kwargs))},
+                                error=f"{getattr(error_type, '__name__', 'Error')}: {error}"[:2000],
+                                attempts=int(job.retries_left or 0) + 1)
+            session.add(letter)
+            session.flush()
+            letter_id = letter.id
+        job.meta["dead_letter"] = letter_id  # replay requeues the letter, not the failed-list entry too
+        job.save_meta()
+    except Exception:  # the database is still away: the failed list keeps the job
+        log.exception("job %s failed for good and could not be dead-lettered; it stays in RQ's failed list", job.id)
+
+
+def replay_failed_jobs(rt: Runtime) -> int:
+    """Requeue the jobs in RQ's failed list that never became dead letters; returns how many."""
+    from rq.job import Job
+    from rq.registry import FailedJobRegistry
+
+    registry = FailedJobRegistry(queue=rt.queue.rq)
+    requeued = 0
+    for job in Job.fetch_many(registry.get_job_ids(), connection=rt.redis):
+        if job is None:
+            continue
+        if job.meta.get("dead_letter"):
+            registry.remove(job, delete_job=True)  # its dead letter is replayed instead
+            continue
+        registry.requeue(job.id)
+        requeued += 1
+    return requeued
+
+
 def replay_dead_letter(rt: Runtime, letter: DeadLetter) -> None:
     """Put a dead-lettered job back on the queue with a fresh attempt count."""
     if letter.job in ("write", "refresh") and letter.contact_id:
@@ -346,6 +523,8 @@ def replay_dead_letter(rt: Runtime, letter: DeadLetter) -> None:
         rt.queue.enqueue(process_events, 0, letter.connection_id, letter.payload.get("events", []))
     elif letter.job == "reconcile_connection":
         rt.queue.enqueue(reconcile_connection, 0, letter.connection_id)
+    elif letter.job.startswith("rq:"):  # a job that ran out of RQ retries (job_failed)
+        rt.queue.enqueue(letter.job[3:], 0, *letter.payload.get("args", []), **letter.payload.get("kwargs", {}))
 
 
 # -- bookkeeping ------------------------------------------------------------------------------
@@ -359,14 +538,16 @@ def _record_usage(rt: Runtime, connection_id: int, adapter: CRMAdapter) -> None:
     calls = rt.new_api_calls(connection_id, adapter, int(usage.get("calls", 0) or 0))
     if not calls and not usage:
         return
-    today = date.today()
-    with rt.store.session() as session:
-        row = session.get(ApiUsage, (connection_id, today))
-        if row is None:
-            row = ApiUsage(connection_id=connection_id, day=today, calls=0, limits={})
-            session.add(row)
-        row.calls = (row.calls or 0) + calls
-        row.limits = _jsonable({k: v for k, v in usage.items() if k != "calls"})
+    add_api_usage(rt.store, connection_id, calls, _jsonable({k: v for k, v in usage.items() if k != "calls"}))
+
+
+def add_api_usage(store: Store, connection_id: int, calls: int, limits: dict[str, Any]) -> None:
+    """Count ``calls`` for today in one statement: workers counting at the same moment add up instead of
+    both inserting the day's row (a primary-key violation with get-then-insert)."""
+    with store.session() as session:
+        session.execute(upsert(store, ApiUsage).values(
+            connection_id=connection_id, day=date.today(), calls=calls, limits=limits).on_conflict_do_update(
+            index_elements=["connection_id", "day"], set_={"calls": ApiUsage.calls + calls, "limits": limits}))
 
 
 def _jsonable(value: Any) -> Any:
@@ -384,24 +565,47 @@ RECONCILE_OVERLAP = timedelta(minutes=5)  # clocks and search indexes lag; re-re
 RECONCILE_FIRST_WINDOW = timedelta(days=1)
 
 
-def reconcile_connection(connection_id: int, attempt: int = 1) -> int:
-    """Refresh every contact changed since the last round, to heal missed webhooks."""
+def reconcile_all() -> int:
+    """Reconcile every active connection over the full window (Redis lost its queued work)."""
     rt = get_runtime()
-    adapter = rt.adapter(connection_id)
+    rows = [row for row in list_connections(rt.store) if row.active]
+    for row in rows:
+        rt.queue.enqueue(reconcile_connection, 0, row.id, full_window=True)
+    return len(rows)
+
+
+def reconcile_connection(connection_id: int, attempt: int = 1, full_window: bool = False,
+                         since_iso: str | None = None) -> int:
+    """Refresh every contact changed since the last round, or whose interactions, cases or deals changed
+    (activities do not touch the contact record), to heal missed webhooks. ``full_window``: go back
+    RECONCILE_FIRST_WINDOW whatever the cursor says (after Redis lost its queued work); ``since_iso``: from
+    that moment (after a stopped connection was reconnected)."""
+    rt = get_runtime()
+    try:
+        adapter = rt.adapter(connection_id)
+    except NeedsReconnect:
+        return 0
     started = utcnow()
     with rt.store.session() as session:
         cursor = session.get(SyncCursor, (connection_id, "reconcile"))
         last = as_utc(cursor.since) if cursor and cursor.since else None
-    since = last - RECONCILE_OVERLAP if last else started - RECONCILE_FIRST_WINDOW
+    since = last - RECONCILE_OVERLAP if last and not full_window else started - RECONCILE_FIRST_WINDOW
+    if since_iso:
+        since = min(since, datetime.fromisoformat(since_iso))
     queued = 0
     try:
         for page in adapter.iter_contacts(modified_since=since):
             queued += rt.queue.refreshes.request(connection_id, page.contact_ids)
+        queued += rt.queue.refreshes.request(connection_id, adapter.contacts_with_changed_interactions(since))
     except AdapterError as error:
         _record_usage(rt, connection_id, adapter)
+        if isinstance(error, AuthenticationError):
+            _stop_connection(rt, connection_id, error)
+            return queued
         delay = retry_delay(error, attempt, rt.settings)
         if delay is not None:
-            rt.queue.enqueue(reconcile_connection, delay, connection_id, attempt=attempt + 1)
+            rt.queue.enqueue(reconcile_connection, delay, connection_id, attempt=attempt + 1, full_window=full_window,
+                             since_iso=since_iso)
             return queued
         _dead_letter(rt, connection_id, None, "reconcile_connection", {}, error, attempt)
         return queued

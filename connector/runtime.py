@@ -16,7 +16,7 @@ from adapters.base import CRMAdapter
 from adapters.fields import FieldSpec, cem_fields
 
 from .config import Settings
-from .connections import connection_info, get_connection
+from .connections import NEEDS_RECONNECT, NeedsReconnect, connection_info, get_connection
 from .crypto import SecretBox
 from .errors import SettingsError
 from .preflight import prepare_schema
@@ -24,6 +24,7 @@ from .queue import JobQueue
 from .redis_conn import EmbeddedRedis, connect
 from .registry import get_platform
 from .store import Store
+from .suppression import SuppressionList
 
 log = logging.getLogger("cem.runtime")
 
@@ -47,6 +48,7 @@ class Runtime:
         self.redis_url = redis_url
         self.redis: redis.Redis = connect(redis_url)
         self.queue = JobQueue(self.redis, settings.queue_name)
+        self.suppressed = SuppressionList(self.store, settings.secret_key)
         self._engine_config: Any = None
         # One adapter per connection per process, rebuilt when the connection row changes: logins and
         # tokens are reused across jobs (Salesforce limits logins per user per hour).
@@ -71,10 +73,15 @@ class Runtime:
 
     def adapter(self, connection_id: int) -> CRMAdapter:
         row = get_connection(self.store, connection_id)
+        if row.status == NEEDS_RECONNECT:
+            raise NeedsReconnect(f"{row.platform} connection {connection_id} is stopped: {row.status_detail} "
+                                 f"Reconnect it with `cem-connector connect {row.platform} --name {row.name} ...`.",
+                                 platform=row.platform)
         cached = self._adapters.get(connection_id)
         if cached is not None and cached[0] == row.updated_at:
             return cached[1]
-        info = connection_info(self.store, self.box, row, self.cem_fields)
+        info = connection_info(self.store, self.box, row, production=self.settings.production,
+                               fields=self.cem_fields)
         adapter = get_platform(row.platform).adapter_class()(info)
         self._adapters[connection_id] = (row.updated_at, adapter)
         return adapter

@@ -49,6 +49,8 @@ def collect_status(rt: Runtime) -> dict[str, Any]:
         "connections": [
             {
                 "id": c.id, "platform": c.platform, "name": c.name, "account_id": c.account_id, "active": c.active,
+                "status": c.status or "ok", "status_detail": c.status_detail,
+                "status_since": c.status_since.isoformat() if c.status_since else None,
                 "webhook_url": f"{rt.settings.public_url}/webhooks/{c.platform}/{c.id}",
                 "contacts_analysed": analysed.get(c.id, 0), "contacts_written": written.get(c.id, 0),
                 "dead_letters": dead.get(c.id, 0), "failures_24h": failed_day.get(c.id, 0),
@@ -68,7 +70,8 @@ def collect_status(rt: Runtime) -> dict[str, Any]:
                        "analysed": hour.get("written", 0) + hour.get("unchanged", 0),
                        "written": hour.get("written", 0), "failed": hour.get("failed", 0)},
         "errors": [{"id": d.id, "connection_id": d.connection_id, "contact_id": d.contact_id, "job": d.job,
-                    "error": d.error, "attempts": d.attempts, "at": _iso(d.created_at)} for d in errors],
+                    "error": d.error, "attempts": d.attempts, "at": _iso(d.created_at)} for d in errors]
+        + _failed_list(queue),
         "recent": [{"connection_id": a.connection_id, "contact_id": a.contact_id, "action": a.action,
                     "detail": a.detail, "at": _iso(a.at)} for a in recent],
     }
@@ -91,3 +94,13 @@ def _cursor(cursor: SyncCursor | None) -> dict[str, Any] | None:
         return None
     return {"status": cursor.status, "processed": cursor.processed, "total": cursor.total,
             "updated_at": _iso(cursor.updated_at), "since": _iso(cursor.since)}
+
+
+def _failed_list(queue: dict[str, Any]) -> list[dict[str, Any]]:
+    """Jobs in RQ's failed list that could not become dead letters (the database was away): one line."""
+    failed = int(queue.get("failed") or 0) if isinstance(queue.get("failed"), int) else 0
+    if not failed:
+        return []
+    return [{"id": None, "connection_id": None, "contact_id": None, "job": "rq failed list",
+             "error": f"{failed} job(s) failed for good (e.g. while the database was away); "
+                      "`cem-connector replay` puts them back", "attempts": None, "at": None}]

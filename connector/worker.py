@@ -9,6 +9,11 @@ retry them (``Retry(max=3)``; jobs are idempotent) and releases the flush locks 
 
 Workers that do not beat (a plain ``rq worker``, the in-process burst workers of tests) are never
 judged dead here; RQ's own timeout still covers them.
+
+Each beat also checks the ``data-marker`` key, which only a data loss removes (a Redis restarted
+without persistence, a failover to an empty replica). Acknowledged webhooks whose jobs were queued
+exist only in the CRM then, so the worker queues a reconcile of every connection at once instead of
+leaving them to the next scheduled round (up to CEM_RECONCILE_INTERVAL later).
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ from rq.executions import Execution
 from rq.registry import StartedJobRegistry
 from rq.utils import parse_composite_key
 
-from .queue import QueueKeys, WriteLedger
+from .queue import RECONCILE_ALL, QueueKeys, WriteLedger
 from .redis_conn import as_text
 
 log = logging.getLogger("cem.worker")
@@ -38,6 +43,7 @@ class CEMWorker(SimpleWorker):
         super().__init__(*args, **kwargs)
         self.heartbeats_key = keys.heartbeats
         self.recovery_lock_key = keys.recovery_lock
+        self.data_marker_key = keys.data_marker
         self.ledger = ledger  # frees the flush locks a dead worker held
         self._stop_beating = threading.Event()
         self._beater: threading.Thread | None = None
@@ -46,6 +52,7 @@ class CEMWorker(SimpleWorker):
         # the first beat before the first job: a worker killed during its first job must be known
         with contextlib.suppress(redis.RedisError):
             self.connection.zadd(self.heartbeats_key, {self.name: self._redis_time()})
+            self.check_data_marker()
         self._beater = threading.Thread(target=self._beat_forever, name="cem-heartbeat", daemon=True)
         self._beater.start()
         try:
@@ -64,6 +71,7 @@ class CEMWorker(SimpleWorker):
             try:
                 now = self._redis_time()
                 self.connection.zadd(self.heartbeats_key, {self.name: now})
+                self.check_data_marker()
                 if not healthy:
                     grace_until = now + STALE_SECONDS
                 healthy = True
@@ -73,6 +81,15 @@ class CEMWorker(SimpleWorker):
                 healthy = False  # Redis is down: nothing to beat into; jobs wait for it too
             except Exception:  # never let the heartbeat thread die silently
                 log.exception("heartbeat/recovery round failed")
+
+    def check_data_marker(self) -> bool:
+        """Set the marker when it is missing and, if so, queue a reconcile of every connection; True then."""
+        if not self.connection.set(self.data_marker_key, self.name, nx=True):
+            return False
+        self.ledger.enqueue(RECONCILE_ALL, 0)
+        log.warning("Redis holds no data marker (a new Redis, or one that lost its data): reconciling every "
+                    "connection now")
+        return True
 
     def _redis_time(self) -> float:
         seconds, micros = self.connection.time()  # one clock for every machine

@@ -66,7 +66,8 @@ def wait_healthy(port: int, process: subprocess.Popen[bytes], seconds: float = 4
             pytest.fail(f"web exited with code {process.returncode}")
         try:
             return requests.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
-        except requests.ConnectionError:
+        # the socket listens before the workers have booted: a slow boot (a loaded CI box) is a read timeout
+        except (requests.ConnectionError, requests.Timeout):
             time.sleep(0.2)
     pytest.fail("web did not answer within the deadline")
 

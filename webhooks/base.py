@@ -85,6 +85,9 @@ class WebhookResponse:
     status: int
     body: str
     content_type: str = "application/json"
+    # connection id -> settings a verified request taught us (e.g. "this HubSpot app signs with v3");
+    # the connector stores them so later requests are held to the stronger rule
+    learnt: Mapping[int, Mapping[str, Any]] = field(default_factory=dict)
 
 
 # The sink persists (dedupes and enqueues) the events of one connection and
@@ -114,6 +117,10 @@ class WebhookReceiver(abc.ABC):
     def is_own_write(self, event: ChangeEvent, target: WebhookTarget) -> bool:
         """True when the change was made by this connector (loop prevention)."""
         return False
+
+    def learn(self, request: InboundRequest, target: WebhookTarget) -> dict[str, Any]:
+        """Settings to remember for ``target`` after ``request`` verified (none by default)."""
+        return {}
 
     # -- record views: the CEM panel inside the CRM asks connector/web/cards.py for a summary ------------
     def verify_card(self, request: InboundRequest, target: WebhookTarget) -> None:
@@ -193,7 +200,8 @@ class WebhookReceiver(abc.ABC):
             raise Unroutable(f"{len(unroutable)} event(s) name account(s) {', '.join(accounts)[:200]}, which no "
                              f"{self.platform} connection behind this URL and secret serves; connect that account "
                              "or correct the webhook URL. Not acknowledged, so the CRM will send them again.")
-        return self.accepted_response(events, new)
+        learnt = {t.connection_id: facts for t in verified if (facts := self.learn(request, t))}
+        return replace(self.accepted_response(events, new), learnt=learnt)
 
     def _verified_targets(self, request: InboundRequest, targets: Sequence[WebhookTarget]) -> list[WebhookTarget]:
         verified: list[WebhookTarget] = []

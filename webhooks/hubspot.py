@@ -8,8 +8,11 @@ hubspot-api-client ``utils/signature.py`` source; see shared/reference/crm-apis.
   rejected when more than 5 minutes off. The URI is the full URL with only the
   documented characters URL-decoded (``decode_signed_uri``).
 * v1: ``sha256_hex(client_secret + body)``; v2: ``sha256_hex(client_secret + method + uri + body)``,
-  both in ``X-HubSpot-Signature`` with ``X-HubSpot-Signature-Version``. No timestamp, so
-  only used when no v3 header is present (older apps).
+  both in ``X-HubSpot-Signature`` with ``X-HubSpot-Signature-Version``. No timestamp: a captured
+  request stays valid for ever. HubSpot sends v1 *alongside* v3, so a request that carries only v1 is
+  either an older app or a captured delivery with its v3 headers stripped. v3 is always preferred;
+  once a connection has seen a valid v3 request (remembered as ``signature_version: v3``, which an
+  admin may also set up front) v1 and v2 are refused. Apps that never sent v3 keep working.
 * Object type ids (developers.hubspot.com "Using object APIs" table): contacts 0-1,
   deals 0-3, tickets 0-5, communications 0-18, feedback submissions 0-19,
   notes 0-46, meetings 0-47, calls 0-48, emails 0-49.
@@ -42,6 +45,7 @@ TIMESTAMP_HEADER = "X-HubSpot-Request-Timestamp"
 LEGACY_SIGNATURE_HEADER = "X-HubSpot-Signature"
 LEGACY_VERSION_HEADER = "X-HubSpot-Signature-Version"
 TIMESTAMP_TOLERANCE_SECONDS = 300.0
+SIGNATURE_SETTING = "signature_version"  # "v3": refuse the legacy signatures (learnt or set by the admin)
 # HubSpot sends at most 100 events per request; allow slack but refuse absurd batches.
 MAX_EVENTS = 1000
 
@@ -123,6 +127,9 @@ class HubSpotReceiver(WebhookReceiver):
         legacy = request.headers.get(LEGACY_SIGNATURE_HEADER)
         if not legacy:
             raise SignatureError(f"Missing {V3_SIGNATURE_HEADER} header.")
+        if str(target.settings.get(SIGNATURE_SETTING) or "").lower() == "v3":
+            raise SignatureError(f"This HubSpot app signs with v3; a request without {V3_SIGNATURE_HEADER} is "
+                                 "refused (legacy signatures carry no timestamp and could be a replay).")
         version = (request.headers.get(LEGACY_VERSION_HEADER) or "v1").strip().lower()
         if version == "v1":
             expected = [v1_signature(s, request.body) for s in secrets]
@@ -141,6 +148,12 @@ class HubSpotReceiver(WebhookReceiver):
         expected = [v3_signature(s, request.method, request.url, request.body, timestamp) for s in secrets]
         if not matches_any(signature.strip(), expected):
             raise SignatureError("HubSpot signature does not match.")
+
+    def learn(self, request: InboundRequest, target: WebhookTarget) -> dict[str, Any]:
+        """A verified v3 request proves the app signs with v3: from now on the legacy forms are refused."""
+        if request.headers.get(V3_SIGNATURE_HEADER) and target.settings.get(SIGNATURE_SETTING) != "v3":
+            return {SIGNATURE_SETTING: "v3"}
+        return {}
 
     def verify_card(self, request: InboundRequest, target: WebhookTarget) -> None:
         """App cards call through ``hubspot.fetch``, which HubSpot signs with v3. Only v3 is accepted: v1 covers

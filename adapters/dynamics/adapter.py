@@ -13,6 +13,7 @@ Writes go through ``$batch`` (``write``).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, ClassVar
@@ -23,13 +24,13 @@ from ..base import ConnectionInfo, ContactPage, CRMAdapter, FieldUpdate, Provisi
 from ..errors import NotFound
 from ..fields import FieldSpec, to_iso_z
 from . import links
-from .auth import TokenProvider
+from .auth import TokenProvider, endpoint_policy
 from .bulk_read import BulkContactReader
 from .client import WebApiClient
 from .consts import APPLICATION_USER_SETTING
 from .install import Installer
 from .mapping import ColumnNaming
-from .read import RESOLVERS, ContactReader
+from .read import RESOLVERS, ContactReader, changed_contacts
 from .write import MAX_BATCH_REQUESTS, FieldWriter
 
 
@@ -39,6 +40,8 @@ class DynamicsAdapter(CRMAdapter):
     write_batch_size: ClassVar[int] = MAX_BATCH_REQUESTS
     remembered_facts = (APPLICATION_USER_SETTING,)  # the receiver drops changes made by this user
     webhook_registration = ("webhook_url", "webhook_secret")  # install registers the service endpoint
+    # 0x80060888: "Could not find a property named 'cem_x' on type 'Microsoft.Dynamics.CRM.contact'"
+    missing_field_pattern = re.compile(r"Could not find a property named '(\w+)'")
     frame_ancestors = links.FRAME_ANCESTORS  # CRM pages allowed to embed the rep's journey map
     record_url = staticmethod(links.record_url)
 
@@ -46,7 +49,8 @@ class DynamicsAdapter(CRMAdapter):
         super().__init__(connection)
         settings = connection.settings
         self.naming = ColumnNaming.from_settings(settings)
-        self.tokens = TokenProvider(settings, connection.credentials)
+        self.tokens = TokenProvider(settings, connection.credentials,
+                                    endpoint_policy(settings, getattr(connection, "production", False)))
         self.client = WebApiClient(settings, self.tokens)
         self.reader = ContactReader(self.client)
         self.bulk_reader = BulkContactReader(self.client)
@@ -91,6 +95,9 @@ class DynamicsAdapter(CRMAdapter):
             return resolver(self.client, object_id)
         except NotFound:
             return []
+
+    def contacts_with_changed_interactions(self, since: datetime) -> list[str]:
+        return changed_contacts(self.client, to_iso_z(since).replace(".000Z", "Z"))
 
     def list_contacts(self, cursor: str | None = None, *, modified_since: datetime | None = None,
                       page_size: int = 100) -> ContactPage:

@@ -16,26 +16,38 @@ from typing import Any
 import msal
 import requests
 
+from ..endpoints import EndpointPolicy
 from ..errors import AuthenticationError, ConfigurationError, TransientError
 from .consts import PLATFORM
 
 DEFAULT_AUTHORITY_HOST = "https://login.microsoftonline.com"
+# Dataverse environments (<org>.crm[N].dynamics.com; US government .microsoftdynamics.us / .appsplatform.us;
+# China .dynamics.cn) and the Entra ID authorities of those clouds
+VENDOR_DOMAINS = ("dynamics.com", "microsoftdynamics.us", "appsplatform.us", "dynamics.cn",
+                  "login.microsoftonline.com", "login.microsoftonline.us", "login.chinacloudapi.cn",
+                  "login.partner.microsoftonline.cn")
+
+
+def endpoint_policy(settings: Mapping[str, Any], production: bool = False) -> EndpointPolicy:
+    return EndpointPolicy.of(PLATFORM, "Dynamics 365", VENDOR_DOMAINS, settings, production)
 # AADSTS codes that mean "the app registration or its secret is wrong" rather than "try again"
 _CONFIG_ERRORS = {"invalid_scope", "unauthorized_client", "invalid_tenant", "invalid_request",
                   "unsupported_grant_type"}
 
 
 class TokenProvider:
-    def __init__(self, settings: Mapping[str, Any], credentials: Mapping[str, Any]) -> None:
+    def __init__(self, settings: Mapping[str, Any], credentials: Mapping[str, Any],
+                 policy: EndpointPolicy | None = None) -> None:
         missing = [k for k in ("tenant_id", "client_id", "org_url") if not settings.get(k)]
         if missing or not credentials.get("client_secret"):
             raise ConfigurationError(
                 "Dynamics connection is incomplete: set " + ", ".join(missing + (
                     [] if credentials.get("client_secret") else ["client_secret (credential)"]))
                 + " from the Entra app registration and the environment URL.", platform=PLATFORM)
-        self.scope = f"{str(settings['org_url']).rstrip('/')}/.default"
-        self._authority = f"{str(settings.get('authority_host') or DEFAULT_AUTHORITY_HOST).rstrip('/')}/" \
-                          f"{settings['tenant_id']}"
+        policy = policy or endpoint_policy(settings)
+        self.scope = f"{policy.check(settings['org_url'], 'org_url')}/.default"
+        authority_host = policy.check(settings.get("authority_host") or DEFAULT_AUTHORITY_HOST, "authority_host")
+        self._authority = f"{authority_host}/{settings['tenant_id']}"
         self._client_id = str(settings["client_id"])
         self._secret = str(credentials["client_secret"])
         self._ca_bundle = settings.get("ca_bundle")

@@ -204,3 +204,38 @@ RESOLVERS: dict[str, ContactResolver] = {
     "ticket": _lookup("incidents", "incidentid", "_customerid_value"),
     "deal": _lookup("opportunities", "opportunityid", "_parentcontactid_value", "_customerid_value"),
 }
+
+
+# Rows modified since a reconcile's cursor that point at contacts: (entity set, id column, contact columns).
+CHANGED_SOURCES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    *((entity_set, "activityid", ("_regardingobjectid_value",)) for entity_set, _, _, _ in ACTIVITY_TABLES),
+    ("annotations", "annotationid", ("_objectid_value",)),
+    ("incidents", "incidentid", ("_customerid_value",)),
+    ("opportunities", "opportunityid", ("_parentcontactid_value", "_customerid_value")),
+)
+IN_CHUNK = 50  # ids per Microsoft.Dynamics.CRM.In(...): keeps the URL well under Dataverse's 32 KB
+
+
+def changed_contacts(client: WebApiClient, since_iso: str) -> list[str]:
+    """Contacts of the activities (as party or "regarding"), notes, cases and opportunities modified at or
+    after ``since_iso``, whoever modified them; creating an activity does not touch the contact row."""
+    candidates: set[str] = set()
+    activities: list[str] = []
+    for entity_set, id_column, columns in CHANGED_SOURCES:
+        for row in client.rows(entity_set, {"$select": ",".join((id_column, *columns)),
+                                            "$filter": f"modifiedon ge {since_iso}"},
+                               describe=f"list {entity_set} changed since the last reconcile"):
+            candidates.update(str(row[c]) for c in columns if row.get(c))
+            if id_column == "activityid":
+                activities.append(str(row[id_column]))
+    for start in range(0, len(activities), IN_CHUNK):
+        values = ",".join(f"'{a}'" for a in activities[start:start + IN_CHUNK])
+        in_activities = f"Microsoft.Dynamics.CRM.In(PropertyName='activityid',PropertyValues=[{values}])"
+        candidates.update(str(p["_partyid_value"]) for p in client.rows(
+            "activityparties", {"$select": "_activityid_value,_partyid_value", "$filter": in_activities},
+            describe="read the parties of changed activities") if p.get("_partyid_value"))
+    ordered = sorted(candidates)
+    found: list[str] = []
+    for start in range(0, len(ordered), IN_CHUNK):
+        found += _only_contacts(client, set(ordered[start:start + IN_CHUNK]))
+    return sorted(set(found))

@@ -12,6 +12,7 @@ headers and the exact JSON the API sent; request bodies use the SDK models.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
@@ -35,6 +36,8 @@ class HubSpotAdapter(CRMAdapter):
     label = "HubSpot"
     write_batch_size = WRITE_BATCH
     remembered_facts = (APP_ID_SETTING,)
+    # batch update 400 VALIDATION_ERROR: PROPERTY_DOESNT_EXIST, 'Property "cem_x" does not exist'
+    missing_field_pattern = re.compile(r'Property \\?"([A-Za-z0-9_]+)\\?" does not exist')
     webhook_secret_credential = WEBHOOK_SECRET_CREDENTIAL
     frame_ancestors = links.FRAME_ANCESTORS  # CRM pages allowed to embed the rep's journey map
     record_url = staticmethod(links.record_url)
@@ -49,7 +52,7 @@ class HubSpotAdapter(CRMAdapter):
 
     @classmethod
     def oauth_authorize_url(cls, settings: Mapping[str, Any], credentials: Mapping[str, Any], *,
-                            redirect_uri: str, state: str) -> str:
+                            redirect_uri: str, state: str, production: bool = False) -> str:
         client_id = credentials.get("client_id")
         if not client_id:
             raise ConfigurationError("Set the app's client_id (and client_secret) with `cem-connector connect "
@@ -59,15 +62,17 @@ class HubSpotAdapter(CRMAdapter):
             client_id=client_id, redirect_uri=redirect_uri, state=state,
             scopes=settings.get("scopes") or auth.REQUIRED_SCOPES,
             optional_scopes=settings.get("optional_scopes") or auth.OPTIONAL_SCOPES,
-            authorize_base=settings.get("authorize_url") or auth.AUTHORIZE_URL)
+            authorize_base=auth.endpoint_policy(settings, production).check(
+                settings.get("authorize_url") or auth.AUTHORIZE_URL, "authorize_url"))
 
     @classmethod
     def oauth_complete(cls, settings: Mapping[str, Any], credentials: Mapping[str, Any], *, code: str,
-                       redirect_uri: str) -> dict[str, Any]:
+                       redirect_uri: str, production: bool = False) -> dict[str, Any]:
         fresh = auth.exchange_code(
             code, client_id=credentials["client_id"], client_secret=credentials["client_secret"],
             redirect_uri=redirect_uri,
-            api_base_url=str(settings.get("api_base_url") or auth.DEFAULT_API_BASE_URL))
+            api_base_url=auth.endpoint_policy(settings, production).check(
+                settings.get("api_base_url") or auth.DEFAULT_API_BASE_URL, "api_base_url"))
         return {**dict(credentials), **fresh}
 
     def api_usage(self) -> dict[str, Any]:
@@ -118,6 +123,9 @@ class HubSpotAdapter(CRMAdapter):
     def list_contacts(self, cursor: str | None = None, *, modified_since: datetime | None = None,
                       page_size: int = 100) -> ContactPage:
         return self.reader.list_contacts(cursor, modified_since=modified_since, page_size=page_size)
+
+    def contacts_with_changed_interactions(self, since: datetime) -> list[str]:
+        return self.reader.contacts_with_changed_interactions(since)
 
     def read_fields(self, contact_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
         return self.reader.read_fields(contact_ids)

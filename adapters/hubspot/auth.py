@@ -23,11 +23,14 @@ from urllib.parse import quote, urlencode
 from hubspot import HubSpot
 from urllib3.util.retry import Retry
 
+from ..endpoints import EndpointPolicy
 from ..errors import AdapterError, AuthenticationError, ConfigurationError
 from . import errors
 from .consts import PLATFORM
 
 DEFAULT_API_BASE_URL = "https://api.hubapi.com"
+# api.hubapi.com (and regional api-eu1.hubapi.com), app.hubspot.com for the consent page
+VENDOR_DOMAINS = ("hubapi.com", "hubspot.com")
 AUTHORIZE_URL = "https://app.hubspot.com/oauth/authorize"
 REFRESH_MARGIN_SECONDS = 60.0
 # What the connector needs: read contacts and their engagements, write and define contact properties.
@@ -40,6 +43,11 @@ DEFAULT_TIMEOUT = (5.0, 30.0)  # (connect, read) seconds for every SDK call
 # Only connection-level retries inside urllib3 (the request never reached HubSpot, so safe even for
 # POST); statuses and read errors go to adapters.http.call_with_retry where Retry-After is honoured.
 TRANSPORT_RETRY = Retry(total=2, connect=2, read=0, status=0, redirect=0, other=0, raise_on_status=False)
+
+
+def endpoint_policy(settings: Mapping[str, Any], production: bool = False) -> EndpointPolicy:
+    """Where this connection may send its token (see ``adapters.endpoints``)."""
+    return EndpointPolicy.of("hubspot", "HubSpot", VENDOR_DOMAINS, settings, production)
 
 
 def make_client(api_base_url: str = DEFAULT_API_BASE_URL, access_token: str | None = None) -> HubSpot:

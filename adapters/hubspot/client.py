@@ -40,7 +40,8 @@ class HubSpotClient(ApiClient):
                  timeout: Any = auth.DEFAULT_TIMEOUT) -> None:
         super().__init__(policy=policy, sleep=sleep, clock=clock)
         self.connection = connection
-        self.base_url = str(connection.settings.get("api_base_url") or auth.DEFAULT_API_BASE_URL).rstrip("/")
+        self.base_url = auth.endpoint_policy(connection.settings, getattr(connection, "production", False)).check(
+            connection.settings.get("api_base_url") or auth.DEFAULT_API_BASE_URL, "api_base_url")
         self.credentials: dict[str, Any] = dict(connection.credentials)
         if not self.credentials.get("access_token"):
             raise ConfigurationError("HubSpot connection has no access_token (private app token or OAuth).",

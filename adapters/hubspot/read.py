@@ -127,6 +127,39 @@ class ContactReader:
                 break
         return list(dict.fromkeys(contacts))
 
+    def contacts_with_changed_interactions(self, since: datetime) -> list[str]:
+        """Contacts of the engagements, tickets and deals modified since ``since`` (``hs_lastmodifieddate``
+        through the search API, then one v4 association batch read per object type). Logging an email
+        does not necessarily touch the contact record, so a reconcile needs both lists."""
+        contacts: set[str] = set()
+        for object_type in [*(e.object_type for e in mapping.ENGAGEMENT_TYPES), "deals"]:
+            changed = self._search_changed(object_type, to_epoch_ms(since))
+            for linked in (self.associated_ids(object_type, "contacts", changed) if changed else {}).values():
+                contacts.update(linked)
+        return sorted(contacts)
+
+    def _search_changed(self, object_type: str, since_ms: int) -> list[str]:
+        ids: list[str] = []
+        after = 0
+        for _ in range(MAX_PAGES):
+            body = {"filterGroups": [{"filters": [{"propertyName": "hs_lastmodifieddate", "operator": "GTE",
+                                                   "value": str(since_ms)}]}],
+                    "sorts": [{"propertyName": "hs_lastmodifieddate", "direction": "ASCENDING"}],
+                    "properties": ["hs_lastmodifieddate"], "limit": SEARCH_PAGE_MAX, "after": after}
+            _, data = self.client.request(f"searching modified {object_type}", "crm.objects.search_api", "do_search",
+                                          object_type, body)
+            results = data.get("results") or []
+            ids.extend(str(r["id"]) for r in results)
+            next_after = ((data.get("paging") or {}).get("next") or {}).get("after")
+            if not next_after or not results:
+                break
+            if int(next_after) + SEARCH_PAGE_MAX >= SEARCH_RESULT_CAP:  # the 10,000-result window: restart later
+                last = mapping.parse_moment((results[-1].get("properties") or {}).get("hs_lastmodifieddate"))
+                since_ms, after = (to_epoch_ms(last) if last else since_ms), 0
+            else:
+                after = int(next_after)
+        return list(dict.fromkeys(ids))
+
     def list_contacts(self, cursor: str | None = None, *, modified_since: datetime | None = None,
                       page_size: int = 100) -> ContactPage:
         if modified_since is None:

@@ -13,6 +13,7 @@ Credentials (secret): ``consumer_key`` + ``private_key`` (jwt), ``password`` +
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
@@ -37,6 +38,18 @@ from .mapping import from_salesforce, native_name
 from .read import ContactReader
 from .write import FieldWriter
 
+# What changed since a reconcile's cursor, and the path to the contact (or lead) id in each row.
+CHANGED_INTERACTION_QUERIES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("SELECT WhoId FROM Task WHERE LastModifiedDate > {since} AND WhoId != null", ("WhoId",)),
+    ("SELECT ContactId FROM Case WHERE LastModifiedDate > {since} AND ContactId != null", ("ContactId",)),
+    ("SELECT RelationId FROM EmailMessageRelation WHERE EmailMessage.LastModifiedDate > {since}", ("RelationId",)),
+    ("SELECT Parent.ContactId FROM EmailMessage WHERE LastModifiedDate > {since} AND ParentId != null",
+     ("Parent", "ContactId")),
+    ("SELECT Parent.ContactId FROM CaseComment WHERE LastModifiedDate > {since}", ("Parent", "ContactId")),
+    ("SELECT ContactId FROM OpportunityContactRole WHERE LastModifiedDate > {since} "
+     "OR Opportunity.LastModifiedDate > {since}", ("ContactId",)),
+    ("SELECT SubmitterId FROM SurveyResponse WHERE LastModifiedDate > {since}", ("SubmitterId",)),
+)
 IN_CHUNK = 200  # ids per IN (...) clause keeps the query URL well under Salesforce's 16 KB limit
 
 
@@ -49,6 +62,8 @@ class SalesforceAdapter(CRMAdapter):
     label = "Salesforce"
     write_batch_size: ClassVar[int] = COLLECTION_LIMIT
     remembered_facts = (INTEGRATION_USER_SETTING,)  # the receiver drops changes made by this user
+    # INVALID_FIELD: "No such column 'CEM_X__c' on sobject of type Contact"
+    missing_field_pattern = re.compile(r"No such column '(\w+)'")
     frame_ancestors = links.FRAME_ANCESTORS  # CRM pages allowed to embed the rep's journey map
     record_url = staticmethod(links.record_url)
 
@@ -163,12 +178,34 @@ class SalesforceAdapter(CRMAdapter):
         wanted = {p for p, name in OBJECT_PREFIXES.items() if name in self.objects}
         return sorted({i for i in ids if i and str(i)[:3] in wanted})
 
+    def contacts_with_changed_interactions(self, since: datetime) -> list[str]:
+        """Contacts and leads whose tasks, emails, cases, case comments, opportunities or survey responses
+        changed since ``since`` (LastModifiedDate, whoever made the change): one query per source."""
+        stamp = to_iso_z(since)
+        found: list[str] = []
+        for soql, path in CHANGED_INTERACTION_QUERIES:
+            try:
+                rows = self.client.query(soql.format(since=stamp))
+            except InvalidRequest as error:
+                if getattr(error, "sf_code", "") == "INVALID_TYPE":  # e.g. Surveys not enabled in this org
+                    continue
+                raise
+            for row in rows:
+                value: Any = row
+                for part in path:
+                    value = (value or {}).get(part)
+                if value:
+                    found.append(str(value))
+        wanted = {p for p, name in OBJECT_PREFIXES.items() if name in self.objects}
+        return sorted({i for i in found if i[:3] in wanted})
+
     def list_contacts(self, cursor: str | None = None, *, modified_since: datetime | None = None,
                       page_size: int = 100) -> ContactPage:
         """Contacts (then Leads when configured) in Id order; the cursor is ``<Object>:<last id>``.
 
-        With ``modified_since``, changes made by the integration user itself (our own CEM writes)
-        are left out, so a reconcile does not chase its own tail."""
+        With ``modified_since``, every change counts, the integration user's included: a rep's edit
+        whose webhook was lost and that our CEM write then covered (LastModifiedById = us) must not be
+        skipped. Re-reading the contacts we wrote costs one batch read and writes nothing (the ledger)."""
         size = max(1, min(int(page_size), 2000))
         sobject, _, last_id = (cursor or f"{self.objects[0]}:").partition(":")
         if sobject not in self.objects:
@@ -176,9 +213,6 @@ class SalesforceAdapter(CRMAdapter):
         conditions = [f"Id > {soql_id(last_id)}"] if last_id else []
         if modified_since is not None:
             conditions.append(f"LastModifiedDate > {to_iso_z(modified_since)}")
-            own = self.connection.settings.get(INTEGRATION_USER_SETTING)
-            if own:
-                conditions.append(f"LastModifiedById != {soql_id(str(own))}")
         where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
         rows = self.client.query(f"SELECT Id FROM {sobject}{where} ORDER BY Id LIMIT {size}")
         ids = [str(r["Id"]) for r in rows]

@@ -17,7 +17,6 @@ made here, with the exact shapes simple-salesforce and the Salesforce docs use:
 
 from __future__ import annotations
 
-import ipaddress
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -29,6 +28,7 @@ import jwt
 import requests
 from defusedxml import ElementTree
 
+from ..endpoints import EndpointPolicy
 from ..errors import AuthenticationError, ConfigurationError, TransientError
 from .consts import PLATFORM
 
@@ -37,6 +37,9 @@ PRODUCTION_LOGIN = "https://login.salesforce.com"
 SANDBOX_LOGIN = "https://test.salesforce.com"
 AUTH_MODES = ("jwt", "password", "session")
 TIMEOUT = 30.0
+# login.salesforce.com, test.salesforce.com, <instance>.salesforce.com, <name>.my.salesforce.com,
+# <name>--<sandbox>.sandbox.my.salesforce.com and the older <name>.my.force.com / *.force.com hosts
+VENDOR_DOMAINS = ("salesforce.com", "force.com")
 
 
 @dataclass(frozen=True)
@@ -47,32 +50,23 @@ class SalesforceSession:
     user_id: str | None = None
 
 
-def checked_base_url(url: str, setting: str) -> str:
-    """A base URL from settings: https, or plain http only on a loopback host (the local sandbox)."""
-    parsed = urlparse(str(url).strip())
-    if parsed.scheme == "https" and parsed.hostname:
-        return f"https://{parsed.netloc}"
-    if parsed.scheme == "http" and parsed.hostname and _is_loopback(parsed.hostname):
-        return f"http://{parsed.netloc}"
-    raise ConfigurationError(f"Setting '{setting}' must be an https:// URL (got '{url}').", platform=PLATFORM)
+def endpoint_policy(settings: Mapping[str, Any], production: bool = False) -> EndpointPolicy:
+    return EndpointPolicy.of(PLATFORM, "Salesforce", VENDOR_DOMAINS, settings, production)
 
 
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+def checked_base_url(url: str, setting: str, policy: EndpointPolicy | None = None) -> str:
+    """``scheme://host[:port]`` of a URL we may send the session or password to (see ``adapters.endpoints``)."""
+    parsed = urlparse((policy or endpoint_policy({})).check(url, setting))
+    return f"{parsed.scheme}://{parsed.netloc}"
 
 
 def is_sandbox_org(settings: Mapping[str, Any]) -> bool:
     return bool(settings.get("sandbox")) or settings.get("domain") == "test"
 
 
-def login_url(settings: Mapping[str, Any]) -> str:
+def login_url(settings: Mapping[str, Any], policy: EndpointPolicy | None = None) -> str:
     default = SANDBOX_LOGIN if is_sandbox_org(settings) else PRODUCTION_LOGIN
-    return checked_base_url(settings.get("login_url") or default, "login_url")
+    return checked_base_url(settings.get("login_url") or default, "login_url", policy)
 
 
 def api_version(settings: Mapping[str, Any]) -> str:
@@ -95,19 +89,20 @@ def auth_mode(settings: Mapping[str, Any], credentials: Mapping[str, Any]) -> st
     return str(mode)
 
 
-def login(settings: Mapping[str, Any], credentials: Mapping[str, Any], http: requests.Session) -> SalesforceSession:
+def login(settings: Mapping[str, Any], credentials: Mapping[str, Any], http: requests.Session,
+          policy: EndpointPolicy | None = None) -> SalesforceSession:
     """A fresh session for the configured auth mode; raises AuthenticationError with what to fix."""
     mode = auth_mode(settings, credentials)
     if mode == "jwt":
-        return jwt_bearer_login(settings, credentials, http)
+        return jwt_bearer_login(settings, credentials, http, policy)
     if mode == "password":
-        return password_login(settings, credentials, http)
+        return password_login(settings, credentials, http, policy)
     token = credentials.get("access_token") or credentials.get("session_id")
     instance = settings.get("instance_url") or credentials.get("instance_url")
     if not token or not instance:
         raise ConfigurationError("The 'session' auth mode needs credentials.access_token and settings.instance_url.",
                                  platform=PLATFORM)
-    return SalesforceSession(str(token), checked_base_url(instance, "instance_url"))
+    return SalesforceSession(str(token), checked_base_url(instance, "instance_url", policy))
 
 
 def _require(mapping: Mapping[str, Any], keys: tuple[str, ...], where: str) -> None:
@@ -117,7 +112,7 @@ def _require(mapping: Mapping[str, Any], keys: tuple[str, ...], where: str) -> N
 
 
 def jwt_bearer_login(settings: Mapping[str, Any], credentials: Mapping[str, Any],
-                     http: requests.Session) -> SalesforceSession:
+                     http: requests.Session, policy: EndpointPolicy | None = None) -> SalesforceSession:
     _require(settings, ("username",), "settings")
     _require(credentials, ("consumer_key", "private_key"), "credentials")
     audience = SANDBOX_LOGIN if is_sandbox_org(settings) else PRODUCTION_LOGIN
@@ -129,7 +124,7 @@ def jwt_bearer_login(settings: Mapping[str, Any], credentials: Mapping[str, Any]
         raise ConfigurationError("credentials.private_key is not a usable RSA private key (PEM).",
                                  platform=PLATFORM) from exc
     data = {"grant_type": "urn:ietf:params:oauth:grant-type:jwt-bearer", "assertion": assertion}
-    response = _post(http, f"{login_url(settings)}/services/oauth2/token", data=data)
+    response = _post(http, f"{login_url(settings, policy)}/services/oauth2/token", data=data)
     try:
         body = response.json()
     except ValueError:
@@ -145,7 +140,7 @@ def jwt_bearer_login(settings: Mapping[str, Any], credentials: Mapping[str, Any]
             status=response.status_code, platform=PLATFORM)
     org_id, user_id = _ids_from_identity_url(str(body.get("id") or ""))
     return SalesforceSession(str(body["access_token"]), checked_base_url(body.get("instance_url", ""),
-                                                                          "instance_url"), org_id, user_id)
+                                                                          "instance_url", policy), org_id, user_id)
 
 
 def _ids_from_identity_url(url: str) -> tuple[str | None, str | None]:
@@ -156,7 +151,7 @@ def _ids_from_identity_url(url: str) -> tuple[str | None, str | None]:
 
 
 def password_login(settings: Mapping[str, Any], credentials: Mapping[str, Any],
-                   http: requests.Session) -> SalesforceSession:
+                   http: requests.Session, policy: EndpointPolicy | None = None) -> SalesforceSession:
     _require(settings, ("username",), "settings")
     _require(credentials, ("password",), "credentials")
     version = api_version(settings)
@@ -172,7 +167,7 @@ def password_login(settings: Mapping[str, Any], credentials: Mapping[str, Any],
         f"<n1:username>{escape(str(settings['username']))}</n1:username>"
         f"<n1:password>{escape(secret)}</n1:password>"
         "</n1:login></env:Body></env:Envelope>")
-    response = _post(http, f"{login_url(settings)}/services/Soap/u/{version}", data=envelope.encode(),
+    response = _post(http, f"{login_url(settings, policy)}/services/Soap/u/{version}", data=envelope.encode(),
                      headers={"Content-Type": "text/xml; charset=UTF-8", "SOAPAction": "login"})
     values = _soap_values(response.content, ("sessionId", "serverUrl", "userId", "organizationId",
                                              "exceptionCode", "exceptionMessage"))
@@ -182,7 +177,7 @@ def password_login(settings: Mapping[str, Any], credentials: Mapping[str, Any],
             f"Salesforce refused the password login ({code}: {values.get('exceptionMessage', '')}). Check the "
             "username, password and security token (reset it under My Settings > Reset My Security Token), "
             "and use the sandbox login for sandbox orgs.", status=response.status_code, platform=PLATFORM)
-    return SalesforceSession(values["sessionId"], checked_base_url(values["serverUrl"], "serverUrl"),
+    return SalesforceSession(values["sessionId"], checked_base_url(values["serverUrl"], "serverUrl", policy),
                              values.get("organizationId"), values.get("userId"))
 
 

@@ -5,7 +5,7 @@ not retried in place (policy of one attempt): failures go to the job layer, whic
 simple-salesforce builds ``https://<host>`` URLs from the instance host. We construct it from
 the session (``session_id`` + ``instance_url``) and then set its URL family from the
 instance URL's own scheme, so production (https) is byte-for-byte what simple-salesforce
-computes and the local sandbox (http on 127.0.0.1, allowed by ``checked_base_url`` only
+computes and the local sandbox (http on 127.0.0.1, allowed by ``adapters.endpoints`` only
 for loopback hosts) goes through the very same code. Paging uses the query locator form of
 ``query_more`` for the same reason.
 """
@@ -36,7 +36,7 @@ from ..errors import (
     TransientError,
 )
 from ..http import RetryPolicy, error_for_status
-from .auth import SalesforceSession, api_version, login
+from .auth import SalesforceSession, api_version, endpoint_policy, login
 from .consts import CALL_OPTIONS, PLATFORM
 
 T = TypeVar("T")
@@ -80,6 +80,7 @@ class SalesforceClient(ApiClient):
         self.connection = connection
         self.settings: Mapping[str, Any] = connection.settings
         self.version = api_version(self.settings)
+        self.endpoints = endpoint_policy(self.settings, getattr(connection, "production", False))
         self.http = http or requests.Session()
         self.session: SalesforceSession | None = None
         self._sf: Salesforce | None = None
@@ -87,7 +88,7 @@ class SalesforceClient(ApiClient):
     # -- session ------------------------------------------------------------------------------
     def sf(self) -> Salesforce:
         if self._sf is None:
-            self._connect(login(self.settings, self.connection.credentials, self.http))
+            self._connect(login(self.settings, self.connection.credentials, self.http, self.endpoints))
         assert self._sf is not None
         return self._sf
 

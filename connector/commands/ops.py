@@ -9,7 +9,7 @@ from rich.table import Table
 
 from adapters.errors import AdapterError
 
-from ..jobs import forget_contact, replay_dead_letters
+from ..jobs import forget_contact, replay_dead_letters, replay_failed_jobs
 from ..runtime import Runtime
 from ..status import collect_status
 from .common import console, pick_connection, runtime
@@ -30,6 +30,12 @@ def status_command(as_json: bool) -> None:
         console.print(connections_table(status["connections"], console.width))
     else:
         console.print("No connections yet: `cem-connector connect PLATFORM ...` adds one.")
+    for c in status["connections"]:
+        if c["status"] != "ok":
+            console.print(f"[bold red]Connection {c['id']} ({c['platform']}/{c['name']}) is stopped "
+                          f"({c['status']}) since {c['status_since']}:[/bold red] {c['status_detail']}\n"
+                          f"Fix the credentials and run `cem-connector connect {c['platform']} --name {c['name']} "
+                          "...` again; it resumes where it stopped.")
     if "error" in status["queue"]:
         console.print(f"[red]Queue: {status['queue']['error']}[/red]")
     else:
@@ -83,7 +89,11 @@ def replay_command(connection_id: int | None, letter_id: int | None) -> None:
     """Put dead-lettered jobs back on the queue (after the CRM or credentials are fixed)."""
     with runtime() as rt:
         replayed = replay_dead_letters(rt, connection_id=connection_id, letter_id=letter_id)
-        console.print(f"Replayed {replayed} dead-lettered job(s)." if replayed else "Nothing to replay.")
+        requeued = replay_failed_jobs(rt) if letter_id is None else 0
+        replayed += requeued
+        console.print(f"Replayed {replayed} dead-lettered job(s)"
+                      + (f", {requeued} of them from RQ's failed list." if requeued else ".")
+                      if replayed else "Nothing to replay.")
 
 
 @click.command("forget")

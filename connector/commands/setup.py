@@ -8,6 +8,8 @@ from urllib.parse import urlsplit
 
 import click
 
+from adapters.endpoints import is_private_endpoint
+
 from ..connections import (
     create_connection,
     crm_signing_secret,
@@ -17,6 +19,7 @@ from ..connections import (
     rotate_webhook_secret,
     webhook_secrets,
 )
+from ..jobs import resume_connection
 from ..registry import PLATFORMS, get_platform
 from .common import console, parse_pairs, pick_connection, runtime
 from .tables import Column, fitted_table
@@ -66,10 +69,15 @@ def connect_command(platform: str, name: str, settings: tuple[str, ...], credent
     with runtime() as rt:
         adapter_cls = platform_info.adapter_class()
         account_id = setting_values.get("account_id")
+        if rt.settings.production and is_private_endpoint(setting_values):
+            console.print("[yellow]Warning:[/yellow] private_endpoint=true: this connection may send its "
+                          "credentials to hosts that are not the CRM vendor's. Use it only for a proxy or test CRM "
+                          "you control.")
         if check:
             from adapters.base import ConnectionInfo
 
-            facts = adapter_cls(ConnectionInfo(0, platform, setting_values, secret_values)).check_connection()
+            facts = adapter_cls(ConnectionInfo(0, platform, setting_values, secret_values,
+                                               production=rt.settings.production)).check_connection()
             account_id = str(facts.get("account_id") or account_id or "") or None
             setting_values = remembered_settings(adapter_cls, setting_values, facts)
             console.print(f"[green]Connected[/green] to {platform_info.label} account {account_id or '?'}.")
@@ -87,6 +95,10 @@ def connect_command(platform: str, name: str, settings: tuple[str, ...], credent
             secret_values.setdefault(secret_key, webhook_secret)
             save()
         console.print(f"Connection [bold]{connection_id}[/bold] ({platform}/{name}) saved.")
+        if resume_connection(rt, connection_id):
+            console.print("[green]Resumed:[/green] this connection was stopped because the CRM refused its "
+                          "credentials; waiting writes go out now and everything that changed meanwhile is "
+                          "reconciled.")
         console.print(f"\n[bold]Paste into {platform_info.label}:[/bold]")
         for line in receiver_cls.setup_lines(url, webhook_secret):
             console.print(f"  {line}", soft_wrap=True)

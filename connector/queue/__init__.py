@@ -2,8 +2,8 @@
 
 from .deliveries import DeliveryLog
 from .jobqueue import JobQueue
-from .keys import QueueKeys
+from .keys import RECONCILE_ALL, QueueKeys
 from .refreshes import REFRESH_BATCH, RefreshCoalescer
 from .writes import WriteLedger
 
-__all__ = ["REFRESH_BATCH", "DeliveryLog", "JobQueue", "QueueKeys", "RefreshCoalescer", "WriteLedger"]
+__all__ = ["RECONCILE_ALL", "REFRESH_BATCH", "DeliveryLog", "JobQueue", "QueueKeys", "RefreshCoalescer", "WriteLedger"]

@@ -13,6 +13,8 @@ All keys live under ``cem:<queue name>:``, so installs sharing a Redis never see
 - ``inflight:<conn>``           contacts whose write was sent but not yet recorded; left over only when a
                                 worker died mid-write, so the next flush reads them back before rewriting
 - ``heartbeats``, ``recovery-lock``  worker liveness (``connector.worker``)
+- ``data-marker``               set by the first worker and never deleted: when it is missing, Redis lost its
+                                data (queued jobs, dirty sets) and the worker reconciles every connection at once
 """
 
 from __future__ import annotations
@@ -65,6 +67,10 @@ class QueueKeys:
     def recovery_lock(self) -> str:
         return f"{self.prefix}recovery-lock"
 
+    @property
+    def data_marker(self) -> str:
+        return f"{self.prefix}data-marker"
+
 
 # Jobs are enqueued by dotted name (rq resolves it in the worker), so the queue never imports the
 # jobs module that uses it.
@@ -73,3 +79,5 @@ COLLECT_REFRESHES = "connector.jobs.collect_refreshes"
 REFRESH_CONTACTS = "connector.jobs.refresh_contacts"
 FLUSH_WRITES = "connector.jobs.flush_writes"
 RECONCILE_CONNECTION = "connector.jobs.reconcile_connection"
+RECONCILE_ALL = "connector.jobs.reconcile_all"
+FAILED_JOB = "connector.jobs.job_failed"  # RQ failure callback: a job out of retries becomes a dead letter

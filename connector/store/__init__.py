@@ -1,7 +1,7 @@
 """Persistence: SQLAlchemy models, the Store and its migrations."""
 
 from ..errors import DatabaseUnreachable, DatabaseUrlError, SchemaNotMigrated, StoreError
-from .db import Store, display_url
+from .db import Store, display_url, upsert
 from .models import (
     PERSONAL_DATA_TABLES,
     Activity,
@@ -10,6 +10,7 @@ from .models import (
     Connection,
     ContactAnalysis,
     DeadLetter,
+    SuppressedContact,
     SyncCursor,
     WrittenValues,
 )
@@ -27,7 +28,9 @@ __all__ = [
     "SchemaNotMigrated",
     "Store",
     "StoreError",
+    "SuppressedContact",
     "SyncCursor",
     "WrittenValues",
     "display_url",
+    "upsert",
 ]

@@ -1,4 +1,11 @@
-"""The connector's tables. Logs and tables carry ids, never message bodies."""
+"""The connector's tables. Logs and tables carry ids, never message bodies.
+
+Customer words are stored only as short quotes, each at most ``reason.quote_chars`` characters (what one
+quote of the CRM's Churn Reason Detail field holds): in ``ContactAnalysis.profile`` (the explanation, cut by
+``connector.stored_profile``; the journey map's excerpt per interaction, ``connector.journey_display``) and
+``ContactAnalysis.desired["churn_reason_detail"]`` (the field's own text). ``forget`` clears every table in
+PERSONAL_DATA_TABLES.
+"""
 
 from __future__ import annotations
 
@@ -30,6 +37,10 @@ class Connection(Base):
     credentials: Mapped[bytes] = mapped_column(LargeBinary)
     webhook_secrets: Mapped[bytes] = mapped_column(LargeBinary)
     active: Mapped[bool] = mapped_column(default=True)
+    # "needs_reconnect" after the CRM refused the credentials: jobs stop calling it until `connect` again
+    status: Mapped[str | None] = mapped_column(String(20))
+    status_detail: Mapped[str | None] = mapped_column(Text)
+    status_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -37,7 +48,8 @@ class Connection(Base):
 
 
 class ContactAnalysis(Base):
-    """The latest analysis of one contact, and the newest source change we have seen."""
+    """The latest analysis of one contact (without customer words, see ``stored_profile``), and the newest
+    source change we have seen."""
 
     __tablename__ = "contact_states"
 
@@ -47,6 +59,8 @@ class ContactAnalysis(Base):
     desired: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # field values to write, JSON form
     source_changed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     analyzed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # when the CRM read behind this analysis began: an older read never replaces a newer one
+    read_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class WrittenValues(Base):
@@ -114,6 +128,16 @@ class SyncCursor(Base):
     status: Mapped[str] = mapped_column(String(20), default="running")  # running | done
     since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class SuppressedContact(Base):
+    """A person forgotten with `forget` whose CRM record still exists: a keyed hash, never the id."""
+
+    __tablename__ = "suppressed_contacts"
+
+    connection_id: Mapped[int] = mapped_column(ForeignKey("connections.id", ondelete="CASCADE"), primary_key=True)
+    contact_key: Mapped[str] = mapped_column(String(64), primary_key=True)  # HMAC-SHA256 hex (connector.suppression)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 # Every table that can hold data about a person: `forget` must clear all of them.

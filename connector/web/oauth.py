@@ -44,7 +44,8 @@ def start(platform: str) -> Response | tuple[str, int]:
         adapter_cls = get_platform(platform).adapter_class()
         url = adapter_cls.oauth_authorize_url(row.settings, rt.box.open(row.credentials),
                                               redirect_uri=_redirect_uri(platform),
-                                              state=_states().dumps({"c": row.id, "p": platform}))
+                                              state=_states().dumps({"c": row.id, "p": platform}),
+                                              production=rt.settings.production)
     except (ValueError, ConnectionNotFound, UnknownPlatform, AdapterError) as error:
         return render_template("message.html", message=f"Cannot start the authorization: {error}"), 400
     return redirect(url)
@@ -68,8 +69,10 @@ def callback(platform: str) -> tuple[str, int]:
         adapter_cls = get_platform(platform).adapter_class()
         row = get_connection(rt.store, int(state["c"]))
         credentials = adapter_cls.oauth_complete(row.settings, rt.box.open(row.credentials),
-                                                 code=request.args["code"], redirect_uri=_redirect_uri(platform))
-        facts = adapter_cls(ConnectionInfo(row.id, platform, row.settings, credentials)).check_connection()
+                                                 code=request.args["code"], redirect_uri=_redirect_uri(platform),
+                                                 production=rt.settings.production)
+        facts = adapter_cls(ConnectionInfo(row.id, platform, row.settings, credentials,
+                                           production=rt.settings.production)).check_connection()
     except (ConnectionNotFound, UnknownPlatform, AdapterError) as error:
         return render_template("message.html", message=f"Authorization failed: {error}"), 400
     with rt.store.session() as session:
@@ -77,5 +80,8 @@ def callback(platform: str) -> tuple[str, int]:
         assert fresh is not None
         fresh.credentials = rt.box.seal(credentials)
         fresh.account_id = str(facts.get("account_id") or fresh.account_id or "") or None
+    from ..jobs import resume_connection  # jobs pull in the engine; only an OAuth callback needs them here
+
+    resume_connection(rt, row.id)  # a connection stopped by refused credentials picks up where it stopped
     return render_template("message.html", message=f"Connected: {get_platform(platform).label} account "
                                                    f"{facts.get('account_id', '')} is authorized."), 200

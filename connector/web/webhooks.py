@@ -6,21 +6,24 @@ All API work happens in workers; here we only verify, dedupe and enqueue.
 from __future__ import annotations
 
 import json
+import logging
 import time
 from typing import Any
 
 from flask import Blueprint, Response, current_app, request
+from sqlalchemy.exc import SQLAlchemyError
 
 from webhooks.base import CaseInsensitiveDict, InboundRequest, WebhookReceiver, WebhookTarget
 from webhooks.errors import ServiceUnavailable, UnknownConnection
 from webhooks.events import ChangeEvent
 
-from ..connections import ConnectionNotFound, webhook_targets
+from ..connections import ConnectionNotFound, update_settings, webhook_targets
 from ..errors import QueueUnavailable
 from ..registry import UnknownPlatform, get_platform
 from ..runtime import Runtime
 
 bp = Blueprint("webhooks", __name__)
+log = logging.getLogger("cem.web.webhooks")
 
 TARGET_CACHE_SECONDS = 5.0  # secrets change rarely; decrypting them on every delivery costs milliseconds
 
@@ -51,6 +54,16 @@ def receive(platform: str, connection_id: int | None = None) -> Response:
     except UnknownPlatform:
         return _json(404, {"error": f"Unknown platform '{platform}'."})
     try:
+        return _receive(rt, receiver, platform, connection_id)
+    except SQLAlchemyError:
+        # The database is away (secrets, learnt settings): the CRM must retry later, not drop the delivery.
+        log.warning("webhook for %s answered 503: the database is unavailable", platform)
+        return _response(receiver.error_response(ServiceUnavailable(
+            "Temporarily unable to accept events (database unavailable); please retry.")))
+
+
+def _receive(rt: Runtime, receiver: WebhookReceiver, platform: str, connection_id: int | None) -> Response:
+    try:
         targets = current_app.extensions["cem_targets"].get(rt, platform, connection_id)
     except ConnectionNotFound:
         return _response(receiver.error_response(UnknownConnection(
@@ -69,7 +82,12 @@ def receive(platform: str, connection_id: int | None = None) -> Response:
         body=request.get_data(cache=False),
         query=request.args.to_dict(),
     )
-    return _response(receiver.handle(inbound, targets, sink))
+    result = receiver.handle(inbound, targets, sink)
+    if result.learnt:
+        for target_connection, facts in result.learnt.items():
+            update_settings(rt.store, target_connection, facts)
+        current_app.extensions["cem_targets"].clear()
+    return _response(result)
 
 
 def receiver_for(platform: str) -> WebhookReceiver:

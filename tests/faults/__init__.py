@@ -25,6 +25,7 @@ class Scenario:
     module: str
     ci: dict[str, Any]  # keyword arguments for CI size
     full: dict[str, Any]  # keyword arguments for `make faults`
+    platforms: tuple[str, ...] = PLATFORMS  # a platform-specific fault names only its platform
 
     def runner(self) -> Callable[..., Row]:
         return importlib.import_module(f"{__name__}.{self.module}").run
@@ -46,4 +47,14 @@ SCENARIOS: tuple[Scenario, ...] = (
     Scenario("secrets", "scenario_secrets", {}, {}),
     Scenario("gdpr", "scenario_gdpr", {"contacts": 6}, {"contacts": 20}),
     Scenario("load", "scenario_load", {"events": 1000, "contacts": 50}, {"events": 10_000, "contacts": 200}),
+    Scenario("race", "scenario_race", {"contacts": 4}, {"contacts": 4}),
+    Scenario("auth", "scenario_auth", {"contacts": 5}, {"contacts": 6}),
+    Scenario("reconcile", "scenario_reconcile", {"contacts": 6}, {"contacts": 8}),
+    Scenario("redis-lost", "scenario_redis_lost", {"contacts": 6}, {"contacts": 6}),
+    Scenario("database", "scenario_database", {"contacts": 3}, {"contacts": 4}, platforms=("dynamics",)),
+    Scenario("field", "scenario_field", {"contacts": 5}, {"contacts": 5}),
+    Scenario("forget", "scenario_forget", {"contacts": 4}, {"contacts": 4}),
+    Scenario("sentences", "scenario_sentences", {"contacts": 6}, {"contacts": 10}),
+    Scenario("pinning", "scenario_pinning", {}, {}),
+    Scenario("v1-downgrade", "scenario_downgrade", {}, {}, platforms=("hubspot",)),
 )

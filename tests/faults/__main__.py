@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     for scenario in SCENARIOS:
         if args.scenario and scenario.key not in args.scenario:
             continue
-        for platform in args.platform or PLATFORMS:
+        for platform in [p for p in (args.platform or PLATFORMS) if p in scenario.platforms]:
             with console.status(f"{scenario.key} on {platform}..."):
                 try:
                     row = scenario.run(platform, base / f"{scenario.key}-{platform}", full=not args.ci)

@@ -48,6 +48,8 @@ class FaultInjector:
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
         self.write_started = threading.Event()  # set when a CEM write call reaches the CRM
+        self._slow_once: list[tuple[str, float]] = []  # (fragment of path + query, seconds)
+        self.slowed = threading.Event()  # set when a slow_once call starts waiting
 
     def is_write(self, method: str, path: str) -> bool:
         want_method, fragment = WRITE_CALLS[self.platform]
@@ -57,6 +59,11 @@ class FaultInjector:
     def fail_next(self, n: int, status: int, retry_after: float | None = None) -> None:
         with self._lock:
             self.faults.extend([(status, retry_after)] * n)
+
+    def slow_once(self, fragment: str, seconds: float) -> None:
+        """The next API call whose path or query string contains ``fragment`` answers ``seconds`` late."""
+        with self._lock:
+            self._slow_once.append((fragment, seconds))
 
     def set_down(self, status: int | None, *, writes_only: bool = False) -> None:
         with self._lock:
@@ -74,6 +81,14 @@ class FaultInjector:
             path = environ.get("PATH_INFO", "")
             if not path.startswith(prefixes):
                 return app(environ, start_response)
+            target = f"{path}?{environ.get('QUERY_STRING', '')}"
+            with self._lock:
+                rule = next((r for r in self._slow_once if r[0] in target), None)
+                if rule is not None:
+                    self._slow_once.remove(rule)
+            if rule is not None:
+                self.slowed.set()
+                time.sleep(rule[1])
             writing = self.is_write(environ.get("REQUEST_METHOD", ""), path)
             if writing:
                 self.write_started.set()

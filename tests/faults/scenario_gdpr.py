@@ -78,7 +78,10 @@ def _mentions(directory: Path, world: World, contact_id: str) -> list[str]:
     needles = {contact_id.lower(), contact_id[:15].lower()}
     found: list[str] = []
     with sqlite3.connect(directory / "cem.db") as db:
-        tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        # api_usage holds per-connection daily call counts and rate-limit figures, nothing about a person;
+        # its numbers collide with numeric HubSpot ids ("102" remaining calls), so it is not searched
+        tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+                  if r[0] != "api_usage"]
         for table in tables:
             for values in db.execute(f'SELECT * FROM "{table}"'):  # table names come from sqlite_master
                 text = " ".join(v.decode(errors="replace") if isinstance(v, bytes) else str(v)
