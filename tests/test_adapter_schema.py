@@ -85,3 +85,43 @@ def test_salesforce_call_outcome(disposition: str | None, outcome: str) -> None:
     call = salesforce_task({"Id": "00T1", "Subject": "Call", "Description": "", "TaskSubtype": "Call",
                             "CallType": "Outbound", "CallDisposition": disposition, "CreatedDate": WHEN}, "c1")
     assert call.kind == "call" and schema.call_outcome(call.metadata, call.body) == outcome
+
+
+# -- who wrote it: a rep's note is never the customer's words nor a system record, on any CRM ---------------
+def _dynamics_note() -> Interaction:
+    from adapters.dynamics.read import note_interaction
+
+    return note_interaction({"annotationid": "an-1", "subject": "Internal", "createdon": WHEN,
+                             "notetext": "Internal: terrible contract terms, I hate their pricing exceptions."}, "c1")
+
+
+def _hubspot_note() -> Interaction | None:
+    from adapters.hubspot.mapping import note_interaction
+
+    return note_interaction({"id": "9", "properties": {"hs_timestamp": WHEN, "hs_note_body": "Internal vent"}}, "c1")
+
+
+def _salesforce_note() -> Interaction:
+    return salesforce_task({"Id": "00T1", "Subject": "Note", "Description": "Internal vent", "Type": "Other",
+                            "TaskSubtype": "Task", "CreatedDate": WHEN, "ActivityDate": "2026-05-01"}, "c1")
+
+
+@pytest.mark.parametrize("record", [_dynamics_note, _hubspot_note, _salesforce_note],
+                         ids=["dynamics", "hubspot", "salesforce"])
+def test_notes_are_written_by_reps_on_every_crm(record: Callable[[], Interaction]) -> None:
+    interaction = record()
+    assert interaction.kind == "note" and interaction.effective_author == "rep"
+
+
+def test_dynamics_activities_are_the_customers_only_when_incoming() -> None:
+    from adapters.dynamics.read import activity_interaction
+
+    row = {"activityid": "a-1", "subject": "Re: renewal", "description": "x", "createdon": WHEN}
+    assert activity_interaction({**row, "directioncode": False}, "c1", "email", True).effective_author == "customer"
+    assert activity_interaction({**row, "directioncode": True}, "c1", "email", True).effective_author == "rep"
+    assert activity_interaction(row, "c1", "task", False).effective_author == "rep"
+    assert case_author() == "customer"
+
+
+def case_author() -> str:
+    return _dynamics_case(0).effective_author

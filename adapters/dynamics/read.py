@@ -80,9 +80,9 @@ def contact_facts(row: Mapping[str, Any], contact_id: str) -> ContactFacts:
 
 def _interaction(row: Mapping[str, Any], id_column: str, contact_id: str, kind: Any, direction: Any,
                  subject: Any, body: Any, time_columns: tuple[str, ...],
-                 metadata: dict[str, Any] | None = None) -> Interaction:
+                 metadata: dict[str, Any] | None = None, author: Any = None) -> Interaction:
     return Interaction(id=str(row[id_column]), contact_id=contact_id, kind=kind, direction=direction,
-                       occurred_at=_when(row, *time_columns), subject=str(subject or ""),
+                       author=author, occurred_at=_when(row, *time_columns), subject=str(subject or ""),
                        body=str(body or ""), metadata={k: v for k, v in (metadata or {}).items() if v is not None})
 
 
@@ -90,20 +90,24 @@ def activity_interaction(row: Mapping[str, Any], contact_id: str, kind: str, has
     direction = "internal" if not has_direction else "outbound" if row.get("directioncode") else "inbound"
     if kind == "meeting":
         direction = "outbound"  # appointments are organised by the company
+    # Only an incoming activity carries the customer's words; tasks and outgoing mail are the team's.
+    author = "customer" if direction == "inbound" else "rep"
     return _interaction(row, "activityid", contact_id, kind, direction, row.get("subject"), row.get("description"),
-                        ("actualend", "scheduledstart", "actualstart", "createdon"))
+                        ("actualend", "scheduledstart", "actualstart", "createdon"), author=author)
 
 
 def note_interaction(row: Mapping[str, Any], contact_id: str) -> Interaction:
+    # Annotations are written by CRM users: a rep's note (reported speech at most), never a system record
+    # and never the customer's own words, as on HubSpot and Salesforce.
     return _interaction(row, "annotationid", contact_id, "note", "internal", row.get("subject"),
-                        row.get("notetext"), ("createdon",))
+                        row.get("notetext"), ("createdon",), author="rep")
 
 
 def case_interaction(row: Mapping[str, Any], contact_id: str) -> Interaction:
     return _interaction(row, "incidentid", contact_id, "ticket", "inbound", row.get("title"),
                         row.get("description"), ("createdon",),
                         {"ticketnumber": row.get("ticketnumber"), "statecode": row.get("statecode"),
-                         "status": CASE_STATES.get(row.get("statecode"))})
+                         "status": CASE_STATES.get(row.get("statecode"))}, author="customer")
 
 
 def deal_from_row(row: Mapping[str, Any], contact_id: str) -> Deal:
