@@ -39,6 +39,8 @@ class ConnectionInfo:
     credentials: Mapping[str, Any]  # secret: tokens, keys, passwords (decrypted in memory only)
     # Called with the new credentials after a token refresh so the connector can persist them.
     on_credentials_changed: Callable[[dict[str, Any]], None] | None = None
+    # The CEM fields as the engine config shapes them (Churn Reason options = the configured taxonomy).
+    fields: Sequence[FieldSpec] = CEM_FIELDS
     # Production: credentials go only to the vendor's https hosts (adapters.endpoints).
     production: bool = False
     # The connection's API budget shared by every worker process: ``call_gate(limit, window)`` counts a
@@ -133,7 +135,7 @@ class CRMAdapter(abc.ABC):
     # -- fields --------------------------------------------------------------------
     @property
     def fields(self) -> Sequence[FieldSpec]:
-        return CEM_FIELDS
+        return self.connection.fields
 
     # How the CRM words "this field does not exist" (the native name in group 1): a CEM field deleted
     # after install. The job layer then writes the other fields and tells the admin to run install.

@@ -71,7 +71,8 @@ class DynamicsAdapter(CRMAdapter):
                 "business_unit_id": who.get("BusinessUnitId"), "org_url": self.client.org_url}
 
     def provision(self, *, dry_run: bool = False) -> ProvisionReport:
-        return Installer(self.client, self.connection.settings, self.connection.credentials, self.naming).run(
+        return Installer(self.client, self.connection.settings, self.connection.credentials, self.naming,
+                         self.fields).run(
             dry_run=dry_run)
 
     # -- reading --------------------------------------------------------------------------------
