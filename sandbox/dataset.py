@@ -237,8 +237,15 @@ def _poorly_timed_upsell(t: _Timeline, v: int) -> dict[str, Any]:
                      expected_reason="poorly_timed_upsell")
 
 
+def _established_stage(renewal_in: float | None) -> str:
+    """DESIGN.md §3 for a customer who complains or goes quiet without saying they will leave: not at_risk
+    (that needs a stated intent), so renewal when the renewal date is within 90 days, else adoption.
+    The pain shows in churn risk and reason instead."""
+    return "renewal" if renewal_in is not None and renewal_in <= 90 else "adoption"
+
+
 def _support_friction(t: _Timeline, v: int) -> dict[str, Any]:
-    close = t.rng.randint(120, 300)
+    close = t.rng.randint(120, 270)  # renewal over 90 days out: the stage must not hinge on a date CRMs lose
     t.customer_since(close)
     t.ticket(45, "SSO login loop", "Users get redirected back to the login page after SSO. Please help.",
              status="closed")
@@ -253,12 +260,12 @@ def _support_friction(t: _Timeline, v: int) -> dict[str, Any]:
               "manager today.", "Your support has been slow and unhelpful, we keep being asked for the same "
               "logs again.")[v % 3], status="open", priority="high")
     t.chat(6, "I've opened three tickets this month and still waiting on all of them. Is anyone there?")
-    return t.contact("customer", created_ago=close + 40, renewal_in=365 - close, expected_stage="at_risk",
-                     expected_reason="support_friction")
+    return t.contact("customer", created_ago=close + 40, renewal_in=365 - close,
+                     expected_stage=_established_stage(365 - close), expected_reason="support_friction")
 
 
 def _product_defect(t: _Timeline, v: int) -> dict[str, Any]:
-    close = t.rng.randint(120, 300)
+    close = t.rng.randint(120, 270)  # renewal over 90 days out: the stage must not hinge on a date CRMs lose
     t.customer_since(close)
     t.email_in(60, "Feedback", "The dashboards look great and the team is getting used to them.")
     bug = (
@@ -272,8 +279,8 @@ def _product_defect(t: _Timeline, v: int) -> dict[str, Any]:
                "This bug is blocking our month-end reporting.",
                quoted="We've identified the bug and a fix is scheduled. Thanks for your patience!")
     t.survey(5, csat=2, comment="The product is unstable, too many bugs lately.")
-    return t.contact("customer", created_ago=close + 40, renewal_in=365 - close, expected_stage="at_risk",
-                     expected_reason="product_defect")
+    return t.contact("customer", created_ago=close + 40, renewal_in=365 - close,
+                     expected_stage=_established_stage(365 - close), expected_reason="product_defect")
 
 
 def _pricing_value(t: _Timeline, v: int) -> dict[str, Any]:
@@ -337,8 +344,8 @@ def _billing_issue(t: _Timeline, v: int) -> dict[str, Any]:
     )[v % 3], status="open")
     t.email_in(12, "Re: Invoice problem", "I'm still waiting for the refund and the corrected invoice. Our finance "
                "team is annoyed about these billing mistakes.", quoted="We're looking into your invoice.")
-    return t.contact("customer", created_ago=close + 40, renewal_in=365 - close, expected_stage="at_risk",
-                     expected_reason="billing_issue")
+    return t.contact("customer", created_ago=close + 40, renewal_in=365 - close,
+                     expected_stage=_established_stage(365 - close), expected_reason="billing_issue")
 
 
 def _disengagement(t: _Timeline, v: int) -> dict[str, Any]:
@@ -355,8 +362,11 @@ def _disengagement(t: _Timeline, v: int) -> dict[str, Any]:
             t.call(days, "Weekly sync", "Went through adoption numbers, usage steady across both teams.")
     for days in (quiet - 30, quiet - 60, 20):
         t.email_out(days, "Checking in", "Haven't heard from you in a while, is everything going well?")
-    return t.contact("customer", created_ago=close + 40, renewal_in=365 - close + 30 * (v % 2),
-                     expected_stage="at_risk", expected_reason="disengagement")
+    # the contract runs two years: the renewal date (no standard CRM field, so lost in the CRM round trip)
+    # is months away and the stage does not hinge on it
+    renewal_in = 2 * 365 - close + 30 * (v % 2)
+    return t.contact("customer", created_ago=close + 40, renewal_in=renewal_in,
+                     expected_stage=_established_stage(renewal_in), expected_reason="disengagement")
 
 
 def _relationship(t: _Timeline, v: int) -> dict[str, Any]:
