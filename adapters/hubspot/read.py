@@ -142,10 +142,13 @@ class ContactReader:
         ids: list[str] = []
         after = 0
         for _ in range(MAX_PAGES):
-            body = {"filterGroups": [{"filters": [{"propertyName": "hs_lastmodifieddate", "operator": "GTE",
-                                                   "value": str(since_ms)}]}],
-                    "sorts": [{"propertyName": "hs_lastmodifieddate", "direction": "ASCENDING"}],
-                    "properties": ["hs_lastmodifieddate"], "limit": SEARCH_PAGE_MAX, "after": after}
+            body: dict[str, Any] = {
+                "filterGroups": [{"filters": [{"propertyName": "hs_lastmodifieddate", "operator": "GTE",
+                                               "value": str(since_ms)}]}],
+                "sorts": [{"propertyName": "hs_lastmodifieddate", "direction": "ASCENDING"}],
+                "properties": ["hs_lastmodifieddate"], "limit": SEARCH_PAGE_MAX}
+            if after:
+                body["after"] = str(after)  # the paging.next.after string of the previous page
             _, data = self.client.request(f"searching modified {object_type}", "crm.objects.search_api", "do_search",
                                           object_type, body)
             results = data.get("results") or []
