@@ -1,8 +1,12 @@
 """CEM engine cost, side by side with raw VADER, and per-event cost at history 10 vs 10,000.
 
-Aims (issue 4): the whole engine costs at most 2x raw VADER on the same texts, and one new event costs
+Aims (issue 10): the whole engine costs at most 3x raw VADER on the same texts, and one new event costs
 the same whether the contact has 10 or 10,000 earlier interactions (ratio <= 1.5). Prints ratios
 measured in the same run; never asserts timings.
+
+The engine memoises sentence scores and embeddings (``cem_engine.memo``). The main row empties those
+tables before every round, so each round meets the workload's texts for the first time (repeats *within*
+the workload still hit, as they would in a CRM's stream); a second row shows texts already seen.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
 from cem_engine import ContactInput, Interaction, new_state, snapshot, update
 from cem_engine.exchange import read_records
+from cem_engine.memo import clear_caches
 from sandbox.dataset import demo_records
 
 NOW = datetime(2026, 6, 1, 12, tzinfo=UTC)
@@ -25,10 +30,12 @@ ROUNDS = 5
 EVENTS = 300
 
 
-def _best_of(fn: Callable[[], None], rounds: int = ROUNDS) -> float:
+def _best_of(fn: Callable[[], None], rounds: int = ROUNDS, *, cold: bool = False) -> float:
     """Fastest of several runs: the least disturbed measurement of the same work."""
     best = float("inf")
     for _ in range(rounds):
+        if cold:
+            clear_caches()
         gc.collect()
         start = time.perf_counter()
         fn()
@@ -58,12 +65,13 @@ def throughput() -> list[tuple[str, float, float, str]]:
                 update(state, i)
             snapshot(state, NOW)
 
-    engine()  # warm the scorer cache (lexicon build) outside the timing
-    t_raw, t_engine = _best_of(raw), _best_of(engine)
+    engine()  # build the scorer and the classifier (lexicon, example matrix) outside the timing
+    t_raw, t_engine, t_warm = _best_of(raw), _best_of(engine, cold=True), _best_of(engine)
     n = len(bodies)
     return [("raw VADER, whole bodies", t_raw / n * 1e6, 1.0, f"{n} interactions"),
-            ("engine: clean + sentences + VADER + cues + state + snapshot", t_engine / n * 1e6, t_engine / t_raw,
-             f"{len(contacts)} contacts")]
+            ("engine: clean + sentences + VADER + cues + model + state + snapshot", t_engine / n * 1e6,
+             t_engine / t_raw, f"{len(contacts)} contacts; memo emptied each round"),
+            ("engine, every text seen before (memo warm)", t_warm / n * 1e6, t_warm / t_raw, "not the aim's row")]
 
 
 def _stream(count: int, start: datetime, prefix: str) -> list[Interaction]:

@@ -16,21 +16,50 @@ import os
 import threading
 from typing import Any
 
+from .memo import Memo
+
 log = logging.getLogger(__name__)
 MODEL_NAME = "wordllama l2_supercat 256d"
 _LOCK = threading.Lock()
 _STATE: dict[str, Any] = {}
+_MEMO_SENTENCES = 8192  # embedded sentences remembered (1 KB each)
 
 
 class SentenceModel:
-    """Embeds sentences as unit vectors (numpy float32 rows)."""
+    """Embeds sentences as unit vectors (numpy float32 rows).
+
+    A sentence's row does not depend on the other sentences embedded with it (tokens are mean-pooled per row,
+    padding is masked out; tests/test_engine_memo.py holds that to the bit), so rows are memoised per sentence
+    and only the sentences not seen before go to the model, in one call.
+    """
 
     def __init__(self, inner: Any) -> None:
         self._inner = inner
         self.name = MODEL_NAME
+        self._rows = Memo(_MEMO_SENTENCES)
 
     def embed(self, sentences: list[str]) -> Any:
-        return self._inner.embed(sentences, norm=True)
+        import numpy as np
+
+        rows = [self._rows.get(s) for s in sentences]
+        missing = list(dict.fromkeys(s for s, row in zip(sentences, rows, strict=True) if row is None))
+        if not sentences or len(missing) == len(sentences):
+            fresh = self._inner.embed(sentences, norm=True)
+            for sentence, row in zip(sentences, fresh, strict=True):
+                self._rows.put(sentence, _frozen(row))
+            return fresh
+        if missing:
+            found = dict(zip(missing, self._inner.embed(missing, norm=True), strict=True))
+            for sentence, row in found.items():
+                self._rows.put(sentence, _frozen(row))
+            rows = [found[s] if row is None else row for s, row in zip(sentences, rows, strict=True)]
+        return np.vstack(rows)
+
+
+def _frozen(row: Any) -> Any:
+    row = row.copy()  # its own memory: a view would keep the whole batch alive
+    row.flags.writeable = False
+    return row
 
 
 def model_status() -> str:

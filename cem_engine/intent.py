@@ -8,10 +8,10 @@ without condition or question; "we will cancel if this keeps happening" is a thr
 
 from __future__ import annotations
 
-import re
+from .caseless import Caseless
 
 _OBJECT = r"(?:account|subscription|contract|plan|membership|service|services|agreement|licen[cs]es?|policy)"
-_EXIT = re.compile(
+_EXIT = Caseless(
     r"\b(?:cancel|cancell?ing|cancellation|terminate|terminating|termination|end|ending|close|closing)\b"
     rf"[\w\s',-]{{0,40}}?\b{_OBJECT}\b"
     r"|\b(?:not|won't|will not|aren't|are not|don't plan to|do not plan to|no longer)"
@@ -35,10 +35,8 @@ _EXIT = re.compile(
     r"|\btake (?:our|my) business elsewhere\b|\blook(?:ing)? elsewhere\b"
     r"|\b(?:consider|considering|evaluate|evaluating) other (?:providers|vendors|solutions|suppliers|tools)\b"
     r"|\bconsidering (?:leaving|moving|switching|cancell?ing)\b|\bexport (?:all )?(?:of )?our data\b"
-    r"|\b(?:leave|leaving) (?:you|your service)\b|\bstop using (?:you|your)\b",
-    re.IGNORECASE,
-)
-_DEFINITE = re.compile(
+    r"|\b(?:leave|leaving) (?:you|your service)\b|\bstop using (?:you|your)\b")
+_DEFINITE = Caseless(
     rf"\b(?:please|kindly)\s+(?:cancel|terminate|close|end)\b[\w\s',-]{{0,30}}?\b{_OBJECT}\b"
     r"|\b(?:we|i)\s*(?:have|'ve)?\s*(?:decided to\s+)?(?:cancel(?:l)?ed|terminated|closed|ended)\b"
     rf"[\w\s',-]{{0,30}}?\b{_OBJECT}\b"
@@ -48,31 +46,29 @@ _DEFINITE = re.compile(
     rf"[\w\s',-]{{0,30}}?\b{_OBJECT}\b"
     r"|\b(?:asked|wants|requested|called)\s+(?:us\s+)?to\s+(?:cancel|terminate|close)\b"
     rf"[\w\s',-]{{0,30}}?\b{_OBJECT}\b"
-    r"|\bhereby (?:cancel|terminate)",
-    re.IGNORECASE,
-)
-_CONDITIONAL = re.compile(r"\?|\b(?:if|unless|consider|considering|thinking|might|may|could|whether|how|what|when"
-                          r"|would we|should we|do we|can we|can i|options?)\b", re.IGNORECASE)
+    r"|\bhereby (?:cancel|terminate)")
+_CONDITIONAL = Caseless(r"\?|\b(?:if|unless|consider|considering|thinking|might|may|could|whether|how|what|when"
+                          r"|would we|should we|do we|can we|can i|options?)\b")
 
 
 # Every pattern above needs one of these stems: a cheap test that skips the patterns for most sentences.
-_TRIGGER = re.compile(r"cancel|terminat|renew|notice|exit|wind|switch|mov|migrat|elsewhere|alternative|leav|stop"
-                      r"|export|rfp|tender|churn|end|clos|other|pac|port|serv|giv|hand", re.IGNORECASE)
+_TRIGGER = Caseless(r"cancel|terminat|renew|notice|exit|wind|switch|mov|migrat|elsewhere|alternative|leav|stop"
+                      r"|export|rfp|tender|churn|end|clos|other|pac|port|serv|giv|hand")
 
 
 def exit_intent(sentence: str) -> str | None:
     """The words stating an intent to leave, if the sentence has them."""
     if not _TRIGGER.search(sentence):
         return None
-    match = _EXIT.search(sentence) or _DEFINITE.search(sentence)
-    return match.group(0).strip() if match else None
+    found = _EXIT.found(sentence) or _DEFINITE.found(sentence)
+    return found.strip() if found else None
 
 
 def cancellation(sentence: str) -> str | None:
     """The words of a definite cancellation (no condition, no question), if the sentence is one."""
     if not _TRIGGER.search(sentence):
         return None
-    match = _DEFINITE.search(sentence)
-    if match is None or _CONDITIONAL.search(sentence):
+    found = _DEFINITE.found(sentence)
+    if found is None or _CONDITIONAL.search(sentence):
         return None
-    return match.group(0).strip()
+    return found.strip()

@@ -37,10 +37,17 @@ def _weights(name: str) -> Any:
     return _STATE[name]
 
 
-def _softmax(x: Any, weights: Any) -> Any:
+def _with_bias(x: Any) -> Any:
     import numpy as np
 
-    z = np.hstack([x, np.ones((len(x), 1))]) @ weights.T
+    return np.hstack([x, np.ones((len(x), 1))])
+
+
+def _softmax(xb: Any, weights: Any) -> Any:
+    """Class probabilities of rows ``xb`` (features with the bias column) under ``weights``."""
+    import numpy as np
+
+    z = xb @ weights.T
     z -= z.max(axis=1, keepdims=True)
     p = np.exp(z)
     return p / p.sum(axis=1, keepdims=True)
@@ -53,12 +60,12 @@ def read_layers(embeddings: Any, vader: list[tuple[float, float, float, float]]
     polar = _weights("polarity")
     if polar is None or not vader:
         return None
-    x = features(embeddings, vader)
-    p = _softmax(x, polar)
+    xb = _with_bias(features(embeddings, vader))  # built once: both layers read the same rows
+    p = _softmax(xb, polar)
     emotion = _weights("emotion")
-    feelings = [tuple(float(v) for v in row) for row in _softmax(x, emotion)] if emotion is not None \
+    feelings = [tuple(row) for row in _softmax(xb, emotion).tolist()] if emotion is not None \
         else [() for _ in vader]
-    return [float(v) for v in p[:, 2] - p[:, 0]], feelings
+    return (p[:, 2] - p[:, 0]).tolist(), feelings
 
 
 def polarity(texts: list[str]) -> list[float] | None:

@@ -15,8 +15,10 @@ from dataclasses import dataclass
 
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
+from .caseless import Caseless
 from .config import EngineConfig
 from .intent import cancellation, exit_intent
+from .memo import Memo
 from .text import normalise
 
 _TOKEN = re.compile(r"[a-z0-9]+(?:'[a-z]+)?|%")
@@ -26,11 +28,12 @@ _NEGATORS = frozenset({
     "wouldn't", "can't", "cannot", "without", "hardly", "nothing", "nobody", "none",
 })
 _NEGATION_WINDOW = 3
-_MOVE_TO = re.compile(r"\b(?:switch|switching|move|moving|migrate|migrating) (?:over )?to\b", re.IGNORECASE)
+_MOVE_TO = Caseless(r"\b(?:switch|switching|move|moving|migrate|migrating) (?:over )?to\b")
 # Requests and courtesy are not feelings: "I would like to know why I was charged" is not a liking.
 _REQUEST = re.compile(r"\b(would|'d|d) (?:really )?(?:like|love)\b", re.IGNORECASE)
 _GREETING = re.compile(r"\b(?:good (?:morning|afternoon|evening|day)|best regards|kind regards|thanks in advance"
                        r"|thank you in advance|many thanks|with thanks)\b", re.IGNORECASE)
+_MEMO_SENTENCES = 8192  # scored sentences remembered per config (a few MB)
 NEGATIVE_AT = -0.05  # VADER's own threshold for a negative compound score
 POSITIVE_AT = 0.05
 
@@ -102,18 +105,35 @@ class Scorer:
             add(phrase, "offer", True)
         self.phrases = {k: _PhraseInfo(**v) for k, v in table.items()}  # type: ignore[arg-type]
         self.max_len = max((len(k) for k in self.phrases), default=1)
+        # first word -> the lengths of the phrases it starts, longest first: most words start none, and the
+        # longest-match scan only needs to try lengths that exist
+        starts: dict[str, set[int]] = {}
+        for key in self.phrases:
+            starts.setdefault(key[0], set()).add(len(key))
+        self._starts = {w: tuple(sorted(ns, reverse=True)) for w, ns in starts.items()}
+        self._scores = Memo(_MEMO_SENTENCES)
 
     def mentions_offer(self, text: str) -> bool:
         """Whether text uses upsell-offer language (phrase lookup only: rep text is never scored for feeling)."""
         words = tokens(text)
-        for i in range(len(words)):
-            for n in range(min(self.max_len, len(words) - i), 0, -1):
+        for i, word in enumerate(words):
+            for n in self._starts.get(word, ()):
+                if n > len(words) - i:
+                    continue
                 info = self.phrases.get(tuple(words[i:i + n]))
                 if info is not None and info.offer:
                     return True
         return False
 
     def score(self, sentence: str) -> SentenceScore:
+        """The sentence's scores; a sentence seen before is not scored again (the result is the same)."""
+        found = self._scores.get(sentence)
+        if found is None:
+            found = self._score(sentence)
+            self._scores.put(sentence, found)
+        return found
+
+    def _score(self, sentence: str) -> SentenceScore:
         plain = _GREETING.sub(" ", _REQUEST.sub(r"\1 want", sentence))
         vader = self.analyzer.polarity_scores(plain) if plain.strip() else {"compound": 0.0, "pos": 0.0,
                                                                               "neg": 0.0, "neu": 1.0}
@@ -126,9 +146,11 @@ class Scorer:
         intent: str | None = None
         advocacy = offer = False
         covered_until = 0  # end of the last phrase read; phrases inside it are not read again
-        lookup = self.phrases
-        for i in range(len(words)):
-            for n in range(min(self.max_len, len(words) - i), 0, -1):
+        lookup, starts, count = self.phrases, self._starts, len(words)
+        for i, word in enumerate(words):
+            for n in starts.get(word, ()):
+                if n > count - i:
+                    continue
                 info = lookup.get(tuple(words[i:i + n]))
                 if info is None:
                     continue
@@ -153,9 +175,9 @@ class Scorer:
         if intent is None and stated:
             intent = stated
         if intent is None and self.rivals:
-            move = _MOVE_TO.search(sentence)
+            move = _MOVE_TO.found(sentence)
             if move and any(words[i:i + len(r)] == list(r) for r in self.rivals for i in range(len(words))):
-                intent = move.group(0).lower()  # "we plan to switch to <a named competitor>"
+                intent = move.lower()  # "we plan to switch to <a named competitor>"
         # A customer-service phrase outweighs VADER's reading of polite filler around it ("please send a
         # corrected invoice", "honestly it is hard to justify"): start from neutral when they disagree.
         if valence < 0:

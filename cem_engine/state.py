@@ -18,10 +18,12 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from . import decay, schema
+from .caseless import Caseless
 from .classify import Reading, classifier_for
 from .config import EngineConfig
 from .embedding import load_model
 from .errors import StateError
+from .memo import memo_for
 from .model import EMOTIONS, ContactFacts, Deal, Interaction
 from .polarity import read_layers
 from .sentiment import NEGATIVE_AT, POSITIVE_AT, SentenceScore, scorer_for
@@ -36,55 +38,54 @@ _REP_NOTE_KINDS = frozenset({"call", "meeting", "note"})
 _COMPLAINT_FLOOR = -0.3
 _QUESTION_FLOOR = -0.15
 _CLEARLY_POSITIVE = 0.3
-_REQUEST_FORM = re.compile(r"\s*(?:please|kindly|could you|can you|would you|can we|could we|i'd like|we'd like"
-                           r"|i would like|we would like|may i|may we)\b", re.IGNORECASE)
+_REQUEST_FORM = Caseless(r"\s*(?:please|kindly|could you|can you|would you|can we|could we|i'd like|we'd like"
+                           r"|i would like|we would like|may i|may we)\b")
 _REQUEST_DEAD_ZONE = 0.25
 # A system record that the customer's subscription ended (churned from that date).
-_TERMINATED = re.compile(
+_TERMINATED = Caseless(
     r"\b(?:subscription|account|contract|membership|service|plan|agreement|policy)\b[^.;]{0,40}?"
     r"\b(?:terminated|cancell?ed|closed|lapsed|ended|expired|not renewed)\b"
-    r"|\b(?:terminated|cancell?ed|lapsed|expired)\b[^.;]{0,20}?\b(?:subscription|account|contract|membership)\b",
-    re.IGNORECASE)
-_REASON_FIELD = re.compile(r"\b(?:reason|lost reason|cancellation reason|loss reason|category)\s*[:=-]", re.IGNORECASE)
+    r"|\b(?:terminated|cancell?ed|lapsed|expired)\b[^.;]{0,20}?\b(?:subscription|account|contract|membership)\b")
+_REASON_FIELD = Caseless(r"\b(?:reason|lost reason|cancellation reason|loss reason|category)\s*[:=-]")
 _MIN_WORDS = 4
-_RIVAL_MOVE = re.compile(r"\b(?:trial\w*|pilot|signed with|switch\w*|mov(?:e|ing)\b[^.]{0,25}\bto|going with|went with"
-                         r"|chose|chosen|quoted|offered|cheaper|less|evaluat\w*|compar\w*|consolidat\w*|demo)\b",
-                         re.IGNORECASE)
+_RIVAL_MOVE = Caseless(r"\b(?:trial\w*|pilot|signed with|switch\w*|mov(?:e|ing)\b[^.]{0,25}\bto|going with|went with"
+                         r"|chose|chosen|quoted|offered|cheaper|less|evaluat\w*|compar\w*|consolidat\w*|demo)\b")
 # "Thanks for sorting the double charge so fast": a problem put right is praise, not a complaint
-_RESOLVED = re.compile(r"\b(?:sorted|sorting|fixed|fixing|resolved|resolving|solved|works now|working again"
-                       r"|back to normal|all good|all correct|went through cleanly)\b", re.IGNORECASE)
-_UNRESOLVED = re.compile(r"\b(?:not|no|never|still|yet|isn't|wasn't|hasn't|haven't|didn't|won't|unless|if|again)\b"
-                         r"|n't\b|\?", re.IGNORECASE)
-_ALL_WELL = re.compile(r"\b(?:no (?:issues|problems|complaints)|(?:works|working|running) (?:well|great|fine|smoothly)"
-                       r"|nothing to report|no news is good news)\b", re.IGNORECASE)
+_RESOLVED = Caseless(r"\b(?:sorted|sorting|fixed|fixing|resolved|resolving|solved|works now|working again"
+                       r"|back to normal|all good|all correct|went through cleanly)\b")
+_UNRESOLVED = Caseless(r"\b(?:not|no|never|still|yet|isn't|wasn't|hasn't|haven't|didn't|won't|unless|if|again)\b"
+                         r"|n't\b|\?")
+_ALL_WELL = Caseless(r"\b(?:no (?:issues|problems|complaints)|(?:works|working|running) (?:well|great|fine|smoothly)"
+                       r"|nothing to report|no news is good news)\b")
 _RESOLVED_FLOOR = 0.35
 _LEAN = -0.2
 # A prospect asking about buying: pricing, a quote, a demo, a trial, a comparison (a sales conversation)
-_EVALUATING = re.compile(r"\b(?:pricing|price|prices|quote|discount|demo|trial|proposal|compar\w+|evaluat\w+"
-                         r"|how much|licen[cs]es?|seats?)\b", re.IGNORECASE)
-_COURTESY = re.compile(r"\b(?:thanks|thank you|thx|cheers|appreciate\w*|grateful|hope|have a (?:nice|good|great)"
-                       r"|hi|hello|dear|regards|sorry|apologies)\b", re.IGNORECASE)
+_EVALUATING = Caseless(r"\b(?:pricing|price|prices|quote|discount|demo|trial|proposal|compar\w+|evaluat\w+"
+                         r"|how much|licen[cs]es?|seats?)\b")
+_COURTESY = Caseless(r"\b(?:thanks|thank you|thx|cheers|appreciate\w*|grateful|hope|have a (?:nice|good|great)"
+                       r"|hi|hello|dear|regards|sorry|apologies)\b")
 _COURTESY_WORDS = 10
-_CONTRAST = re.compile(r"\b(?:but|however|though|although)\b", re.IGNORECASE)
+_CONTRAST = Caseless(r"\b(?:but|however|though|although)\b")
 # Words that turn a sentence about a topic into a report of a problem ("the import took ten minutes" is not).
-_PROBLEM = re.compile(
+_PROBLEM = Caseless(
     r"\b(?:not|no|never|none|nothing|nobody|still|yet|again|wrong|problem|problems|issue|issues|error|errors|fail\w*"
     r"|can't|cannot|couldn't|unable|without|missing|lost|late|delayed|why|where is|where's|haven't|hasn't|didn't"
     r"|doesn't|don't|isn't|aren't|won't|wasn't|broken|stuck|only|too|instead|twice|unfortunately|but|however"
     r"|when will|how long|is there a way|supposed to|should have|need|needs|keep|keeps|stopped|declined|blocked"
     r"|locked|forgot|unhappy|disappointed|complain\w*|charged|refund\w*|cancel\w*|other|another|elsewhere"
-    r"|cheaper|expensive|rude|increase|increased|higher|more than|budget)\b", re.IGNORECASE)
+    r"|cheaper|expensive|rude|increase|increased|higher|more than|budget)\b")
 # Reported speech in what a rep logged: only these sentences are the customer's words, second hand.
-_REPORTED = re.compile(
+_REPORTED = Caseless(
     r"\b(?:she|he|they|customer|client|contact|buyer|their team|the team)\b[^.;]{0,30}?\b(?:said|says|mentioned|told"
     r"|complained|complains|explained|asked|asks|wants|wanted|stated|noted|raised|reported|threatened|confirmed"
     r"|indicated|called to|is unhappy|are unhappy|is frustrated|are frustrated|feels|feel|thinks|think)\b"
     r"|\b(?:she|he|they)(?:'s|'re| is| are| will| have| has| were| was)\b"
-    r"|\baccording to\b|\bper (?:the )?(?:customer|client)\b",
-    re.IGNORECASE)
+    r"|\baccording to\b|\bper (?:the )?(?:customer|client)\b")
 _NAMED_SPEAKER = re.compile(r"\b[A-Z][a-z]+ (?:said|says|mentioned|told|complained|asked|wants|wanted|called to"
                             r"|threatened|confirmed|raised|is unhappy|is frustrated)\b")
 _QUOTE_STORE_CHARS = 300
+_MESSAGES: dict[str, Any] = {}  # per engine config: the memo of whole messages read
+_MEMO_MESSAGES = 4096
 
 
 def _digest(interaction_id: str) -> str:
@@ -276,28 +277,44 @@ def _survey_value(metadata: dict[str, Any], config: EngineConfig) -> tuple[float
     return (sum(values) / len(values) if values else None), nps, csat
 
 
-def _score_text(interaction: Interaction, config: EngineConfig) -> tuple[list[SentenceScore], Any]:
-    """The customer's sentences, scored, and their embeddings (None without the sentence model)."""
+def _read_message(interaction: Interaction, config: EngineConfig) -> tuple[list[SentenceScore], list[Reading]]:
+    """The customer's sentences, scored (VADER, cues, the learned layers) and read for a reason."""
     limits = config.limits
     text = clean_text(interaction.body, max_chars=limits.max_text_chars)
     sentences = split_sentences(text, max_sentences=limits.max_sentences)
     if interaction.kind == "ticket" and interaction.subject:
         sentences.insert(0, interaction.subject.strip())  # a ticket's subject is the customer's own summary
+    if not sentences:
+        return [], []
+    # The same sentences always give the same result: a message seen before is not read again. The key is the
+    # whole list because the layers' matrix products round differently with the number of rows.
+    key = tuple(sentences)
+    memo = memo_for(_MESSAGES, config.fingerprint, _MEMO_MESSAGES)
+    found = memo.get(key)
+    if found is None:
+        found = _read_sentences(sentences, config)
+        memo.put(key, found, sum(len(s) for s in sentences))
+    scores, readings = found
+    return list(scores), list(readings)
+
+
+def _read_sentences(sentences: list[str], config: EngineConfig) -> tuple[tuple[SentenceScore, ...],
+                                                                          tuple[Reading, ...]]:
     scorer = scorer_for(config)
     scores = [scorer.score(s) for s in sentences]
     model = load_model()
-    if model is None or not scores:
-        return scores, None
-    embeddings = model.embed(sentences)  # once per message: the reason reader and the layers share them
+    embeddings = model.embed(sentences) if model is not None else None  # the reason reader and the layers share them
     weight = config.emotion.model_weight
-    layers = read_layers(embeddings, [s.vader for s in scores]) if weight > 0 else None
-    if layers is None:
-        return scores, embeddings
-    # VADER blended with the learned reading of how things are said; where a customer-service phrase or an added
-    # lexicon word spoke ("hard to justify", "refund") the lexicon knows better than a model trained on reviews
-    return [replace(s, feelings=f) if s.valence or s.lexicon else
-            replace(s, feelings=f, score=_blend(s.score, _request_lean(s.text, p), weight))
-            for s, p, f in zip(scores, *layers, strict=True)], embeddings
+    layers = read_layers(embeddings, [s.vader for s in scores]) if embeddings is not None and weight > 0 else None
+    if layers is not None:
+        # VADER blended with the learned reading of how things are said; where a customer-service phrase or an
+        # added lexicon word spoke ("hard to justify", "refund") the lexicon knows better than a model trained
+        # on reviews
+        scores = [replace(s, feelings=f) if s.valence or s.lexicon else
+                  replace(s, feelings=f, score=_blend(s.score, _request_lean(s.text, p), weight))
+                  for s, p, f in zip(scores, *layers, strict=True)]
+    readings = classifier_for(config).read(sentences, [s.topics for s in scores], embeddings)
+    return tuple(scores), tuple(readings)
 
 
 def _blend(vader: float, learned: float, weight: float) -> float:
@@ -367,11 +384,10 @@ def update(state: ContactState, interaction: Interaction) -> ContactState:
         return state  # rep-authored and system text never counts as the customer's feeling
 
     state.customer_messages += 1
-    sentences, embeddings = _score_text(interaction, config)
+    sentences, readings = _read_message(interaction, config)
     asks = next((s.text for s in sentences if _EVALUATING.search(s.text)), None)
     if asks is not None or (kind == "form" and str(meta.get("form_type", "")).lower() == "demo_request"):
         _keep_top(state.evaluating, [ts, iid, kind, short_quote(asks or interaction.subject, 120)], items)
-    readings = classifier_for(config).read([s.text for s in sentences], [s.topics for s in sentences], embeddings)
     felt = [_felt_score(s, r) for s, r in zip(sentences, readings, strict=True)]
     first_words = next((s.text for s in sentences), interaction.subject)
     _keep_top(state.activity, [ts, iid, kind, short_quote(first_words, 120)], config.silence.cadence_sample + 1)

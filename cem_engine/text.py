@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from html.parser import HTMLParser
 
+from .memo import Memo
+
 _HTML_HINT = re.compile(r"<(?:html|body|div|p|br|span|blockquote|table|td|font|b|i|a)\b[^>]*>", re.IGNORECASE)
 _BLOCK_TAGS = frozenset({"p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "table", "ul", "ol", "hr"})
 _SKIP_TAGS = frozenset({"style", "script", "head", "title"})
@@ -113,10 +115,22 @@ def strip_thread(text: str) -> str:
     return _MOBILE_FOOTER.sub("", "\n\n".join(kept))
 
 
+# Bodies repeat (templates, auto-replies, a body read as a message and again as a rep note or an offer).
+_CLEANED = Memo(2048, max_key_chars=8000)
+
+
 def clean_text(body: str, *, max_chars: int = 20000) -> str:
     """The customer's own words of one message: no HTML, quoted thread, signature or disclaimer."""
     if not body:
         return ""
+    found = _CLEANED.get((body, max_chars))
+    if found is None:
+        found = _clean(body, max_chars)
+        _CLEANED.put((body, max_chars), found, len(body))
+    return found
+
+
+def _clean(body: str, max_chars: int) -> str:
     body = body[: max_chars * 3]  # HTML markup is verbose; the visible text is capped below
     if _HTML_HINT.search(body):
         body = html_to_text(body)

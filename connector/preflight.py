@@ -21,7 +21,10 @@ def prepare_web(settings: Settings | None = None) -> Settings:
     A SQLite store is migrated here, in one process, so the workers never race each other; any other
     database must have been migrated by `cem-connector migrate`.
     """
+    from .web.security import check_production  # the web's own production rules, checked before forking
+
     settings = settings or Settings.from_env()
+    check_production(settings)
     store = Store(settings.database_url)
     try:
         prepare_schema(store, migrate=settings.database_url.startswith("sqlite"))

@@ -460,6 +460,30 @@ def _steady_adoption(t: _Timeline, v: int) -> dict[str, Any]:
                      expected_reason="none")
 
 
+def _late_delivery(t: _Timeline, v: int) -> dict[str, Any]:
+    """A reason an admin added in the engine config (demo/engine.toml), not one of the packaged ones."""
+    close = t.rng.randint(150, 240)
+    t.customer_since(close)
+    t.email_out(40, "Your kiosk order", "Your order of 3 feedback kiosks is confirmed for delivery on the 14th.")
+    t.email_in(30, "Re: Your kiosk order", (
+        "The kiosks for our three stores were due on the 14th and they still haven't turned up. Our in-store "
+        "survey launch depends on them.",
+        "We're a week past the promised date and the kiosks are nowhere to be seen. The courier's tracking page "
+        "hasn't changed in days.",
+        "Only one of the three kiosks came, eight days late, and the other two have no delivery date at all.",
+    )[v % 3], quoted="Your order of 3 feedback kiosks is confirmed for delivery on the 14th.")
+    t.email_in(16, "Kiosk order - again", "Another missed delivery date. We rearranged the store launch twice "
+               "around your shipment and still have nothing.", quoted="We're checking with the carrier.")
+    t.call(8, "Kiosk delivery", "Customer chased the kiosk shipment again; the warehouse has pushed the delivery "
+                                "out another two weeks and they are unhappy about the wait.")
+    return t.contact("customer", created_ago=close + 40, renewal_in=365 - close, expected_stage="adoption",
+                     expected_reason="late_delivery")
+
+
+# Stories of reasons an admin adds in the engine config (demo/engine.toml); only in demo_records(added=...).
+ADDED_REASON_ARCHETYPES: dict[str, Callable[[_Timeline, int], dict[str, Any]]] = {"late_delivery": _late_delivery}
+
+
 ARCHETYPES: tuple[Callable[[_Timeline, int], dict[str, Any]], ...] = (
     _onboarding_confusion, _poorly_timed_upsell, _support_friction, _product_defect, _pricing_value,
     _missing_feature, _competitor, _billing_issue, _disengagement, _relationship, _advocate, _awareness,
@@ -467,9 +491,12 @@ ARCHETYPES: tuple[Callable[[_Timeline, int], dict[str, Any]], ...] = (
 )
 
 
-def demo_records(count: int = 60, *, seed: int = 7, now: datetime | None = None) -> list[dict[str, Any]]:
+def demo_records(count: int = 60, *, seed: int = 7, now: datetime | None = None,
+                 added: Mapping[str, int] | None = None) -> list[dict[str, Any]]:
     """``count`` contacts with their deals and interactions, as exchange-format records.
 
+    ``added``: reason name -> how many more contacts whose story is that admin-added reason
+    (``ADDED_REASON_ARCHETYPES``), appended after the ``count`` packaged stories.
     Deterministic for a given ``seed`` and ``now`` (default: the current UTC time).
     """
     if count < 0:
@@ -483,6 +510,14 @@ def demo_records(count: int = 60, *, seed: int = 7, now: datetime | None = None)
         contact = archetype(timeline, index // len(ARCHETYPES))
         records.append(contact)
         records.extend(timeline.records)
+    for name, extra in (added or {}).items():
+        if name not in ADDED_REASON_ARCHETYPES:
+            raise ValueError(f"no demo stories for the reason {name!r}; "
+                             f"known: {', '.join(ADDED_REASON_ARCHETYPES)}")
+        for k in range(extra):
+            timeline = _Timeline(len([r for r in records if r.get("record") == "contact"]) + 1, now, rng)
+            records.append(ADDED_REASON_ARCHETYPES[name](timeline, k))
+            records.extend(timeline.records)
     return records
 
 

@@ -37,8 +37,9 @@ def production_env(tmp_path: Path, database_url: str, redis_url: str, **extra: s
     return {
         **os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
         "CEM_ENV": "production", "DATABASE_URL": database_url, "REDIS_URL": redis_url,
-        "CEM_SECRET_KEY": Fernet.generate_key().decode(), "CEM_ADMIN_TOKEN": "admin-token",
-        "CEM_SIGNING_KEY": "signing-key", "CEM_DATA_DIR": str(tmp_path / "data"), "CEM_LOG_LEVEL": "INFO",
+        "CEM_SECRET_KEY": Fernet.generate_key().decode(), "CEM_ADMIN_TOKEN": "admin-token-" + "x" * 24,
+        "CEM_SIGNING_KEY": "signing-key-" + "y" * 32, "CEM_PUBLIC_URL": "https://cem.example.test",
+        "CEM_DATA_DIR": str(tmp_path / "data"), "CEM_LOG_LEVEL": "INFO",
         "CEM_BIND_HOST": "127.0.0.1", "PORT": str(free_port()), "WEB_CONCURRENCY": "2", **extra,
     }
 
@@ -59,14 +60,13 @@ def stop(process: subprocess.Popen[bytes]) -> None:
             process.wait()
 
 
-def wait_healthy(port: int, process: subprocess.Popen[bytes], seconds: float = 40) -> requests.Response:
+def wait_healthy(port: int, process: subprocess.Popen[bytes], seconds: float = 90) -> requests.Response:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if process.poll() is not None:
             pytest.fail(f"web exited with code {process.returncode}")
-        try:
-            return requests.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
-        # the socket listens before the workers have booted: a slow boot (a loaded CI box) is a read timeout
+        try:  # a worker answers once it has loaded the app (seconds on a busy machine)
+            return requests.get(f"http://127.0.0.1:{port}/healthz", timeout=10)
         except (requests.ConnectionError, requests.Timeout):
             time.sleep(0.2)
     pytest.fail("web did not answer within the deadline")
@@ -118,6 +118,20 @@ def test_web_refuses_an_unmigrated_schema_naming_the_command(
     assert code != 0
     assert "Run `cem-connector migrate`" in log and "Traceback" not in log, log
     assert "Booting worker" not in log  # refused in the master, before any worker
+
+
+def test_web_refuses_weak_production_settings_in_one_line(tmp_path: Path, postgres_url: str,
+                                                         redis_server_url: str) -> None:
+    env = production_env(tmp_path, postgres_url, redis_server_url, CEM_ADMIN_TOKEN="short",
+                         CEM_PUBLIC_URL="http://cem.example.test")
+    web = run_line(procfile()["web"], env, tmp_path / "web.log")
+    try:
+        code = web.wait(timeout=60)
+    finally:
+        stop(web)
+    log = (tmp_path / "web.log").read_text()
+    assert code != 0 and "Traceback" not in log and "Booting worker" not in log, log
+    assert "CEM_ADMIN_TOKEN has 5 characters" in log and "CEM_PUBLIC_URL" in log
 
 
 def test_worker_refuses_an_unmigrated_schema(tmp_path: Path, postgres_url: str, redis_server_url: str) -> None:

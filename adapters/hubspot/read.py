@@ -140,7 +140,8 @@ class ContactReader:
 
     def _search_changed(self, object_type: str, since_ms: int) -> list[str]:
         ids: list[str] = []
-        after = 0
+        after: str | None = None  # HubSpot's opaque string cursor; the first page sends none
+        seen = 0  # results read in this window: the search never pages past 10,000
         for _ in range(MAX_PAGES):
             body: dict[str, Any] = {
                 "filterGroups": [{"filters": [{"propertyName": "hs_lastmodifieddate", "operator": "GTE",
@@ -148,19 +149,20 @@ class ContactReader:
                 "sorts": [{"propertyName": "hs_lastmodifieddate", "direction": "ASCENDING"}],
                 "properties": ["hs_lastmodifieddate"], "limit": SEARCH_PAGE_MAX}
             if after:
-                body["after"] = str(after)  # the paging.next.after string of the previous page
+                body["after"] = after
             _, data = self.client.request(f"searching modified {object_type}", "crm.objects.search_api", "do_search",
                                           object_type, body)
             results = data.get("results") or []
             ids.extend(str(r["id"]) for r in results)
+            seen += len(results)
             next_after = ((data.get("paging") or {}).get("next") or {}).get("after")
             if not next_after or not results:
                 break
-            if int(next_after) + SEARCH_PAGE_MAX >= SEARCH_RESULT_CAP:  # the 10,000-result window: restart later
+            if seen + SEARCH_PAGE_MAX > SEARCH_RESULT_CAP:  # the 10,000-result window: restart at the last time seen
                 last = mapping.parse_moment((results[-1].get("properties") or {}).get("hs_lastmodifieddate"))
-                since_ms, after = (to_epoch_ms(last) if last else since_ms), 0
+                since_ms, after, seen = (to_epoch_ms(last) if last else since_ms), None, 0
             else:
-                after = int(next_after)
+                after = str(next_after)
         return list(dict.fromkeys(ids))
 
     def list_contacts(self, cursor: str | None = None, *, modified_since: datetime | None = None,
