@@ -27,7 +27,7 @@ from ..http import RetryPolicy
 from . import auth, install, links, mapping
 from .client import HubSpotClient
 from .consts import APP_ID_SETTING, PLATFORM, WEBHOOK_SECRET_CREDENTIAL
-from .read import ContactReader
+from .read import READ_BATCH, ContactReader
 from .write import WRITE_BATCH, FieldWriter
 
 
@@ -35,6 +35,7 @@ class HubSpotAdapter(CRMAdapter):
     platform = PLATFORM
     label = "HubSpot"
     write_batch_size = WRITE_BATCH
+    read_batch_size = READ_BATCH  # one v3 batch read of contacts; association reads take 1,000
     remembered_facts = (APP_ID_SETTING,)
     # batch update 400 VALIDATION_ERROR: PROPERTY_DOESNT_EXIST, 'Property "cem_x" does not exist'
     missing_field_pattern = re.compile(r'Property \\?"([A-Za-z0-9_]+)\\?" does not exist')

@@ -61,6 +61,9 @@ class SalesforceAdapter(CRMAdapter):
     platform = PLATFORM
     label = "Salesforce"
     write_batch_size: ClassVar[int] = COLLECTION_LIMIT
+    # One SOQL query per source whatever the batch holds, as long as the IN list fits the URL
+    # (read.MAX_QUERY_URL: ~450 ids); 200 matches the write batch, so one refresh is one write call.
+    read_batch_size: ClassVar[int] = 200
     remembered_facts = (INTEGRATION_USER_SETTING,)  # the receiver drops changes made by this user
     # INVALID_FIELD: "No such column 'CEM_X__c' on sobject of type Contact"
     missing_field_pattern = re.compile(r"No such column '(\w+)'")
