@@ -164,3 +164,19 @@ def test_journey_header_and_aggregate_owner_filter(analysed) -> None:  # type: i
     one = client.get("/admin/map", query_string={"owner": owner, "connection": str(connection_id)})
     assert int(total.search(one.text).group(1)) == sum(  # type: ignore[union-attr]
         1 for (c, _), (_, o) in expected.items() if c == connection_id and o == owner)
+
+
+def test_a_salesforce_lead_gives_its_company_field_and_owner() -> None:
+    box = sandbox_class("salesforce")()
+    lead = box.store.insert("Lead", {"LastName": "Prospect", "Company": "Acme", "Email": "p@acme.example"},
+                            user_id=box.store.admin_id)
+    box.start()
+    try:
+        settings, credentials = box.connection_settings()
+        adapter = get_platform("salesforce").adapter_class()(
+            ConnectionInfo(1, "salesforce", {**settings, "objects": ["Contact", "Lead"]}, credentials))
+        facts = adapter.fetch_contacts([lead])[lead].contact
+        # a record's owner defaults to the user who created it
+        assert (facts.company, facts.owner) == ("Acme", "Sandbox Admin")
+    finally:
+        box.stop()
