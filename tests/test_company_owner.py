@@ -180,3 +180,19 @@ def test_a_salesforce_lead_gives_its_company_field_and_owner() -> None:
         assert (facts.company, facts.owner) == ("Acme", "Sandbox Admin")
     finally:
         box.stop()
+
+
+def test_hubspot_without_the_owners_scope_still_reads_contacts_without_owner_names() -> None:
+    records = demo_records(4, now=NOW)
+    box = sandbox_class("hubspot")()
+    box.seed(records)
+    box.owners_scope = False
+    box.start()
+    try:
+        native = {box.native_contact_id(cid): value for cid, value in _expected(records).items()}
+        found = _adapter(box, "hubspot").fetch_contacts(list(native))
+        assert {cid: (d.contact.company, d.contact.owner) for cid, d in found.items()} == {
+            cid: (company, None) for cid, (company, _) in native.items()}
+        assert ("GET", "/crm/v3/owners/") in box.calls  # asked once, refused with 403 MISSING_SCOPES
+    finally:
+        box.stop()

@@ -598,6 +598,10 @@ def _owner_routes(app: Flask, sandbox: HubSpotSandbox) -> None:
     @app.get("/crm/v3/owners/")
     @app.get("/crm/v3/owners")
     def list_owners() -> Response:
+        if not sandbox.owners_scope:
+            raise ApiError(403, "MISSING_SCOPES", "This app hasn't been granted all required scopes to make this call.",
+                           errors=[{"message": "One or more of the following scopes are required.",
+                                    "context": {"requiredGranularScopes": ["crm.objects.owners.read"]}}])
         limit = min(max(int(request.args.get("limit", 100)), 1), OWNERS_LIMIT)
         start = int(request.args.get("after") or 0)
         with sandbox.lock:

@@ -94,6 +94,7 @@ class HubSpotSandbox(SandboxCRM):
         self._contact_ids: dict[str, str] = {}  # exchange contact id -> native id
         self._native_ids: dict[str, str] = {}  # exchange deal / interaction id -> native id
         self.owners: dict[str, dict[str, Any]] = {}  # owner id -> the owners API's record
+        self.owners_scope = True  # crm.objects.owners.read granted (tests revoke it)
         self.sent_events: list[dict[str, Any]] = []
 
     # -- SandboxCRM ------------------------------------------------------------------------------------------
