@@ -39,8 +39,13 @@ class ConnectionInfo:
     credentials: Mapping[str, Any]  # secret: tokens, keys, passwords (decrypted in memory only)
     # Called with the new credentials after a token refresh so the connector can persist them.
     on_credentials_changed: Callable[[dict[str, Any]], None] | None = None
+    # The CEM fields as the engine config shapes them (Churn Reason options = the configured taxonomy).
+    fields: Sequence[FieldSpec] = CEM_FIELDS
     # Production: credentials go only to the vendor's https hosts (adapters.endpoints).
     production: bool = False
+    # The connection's API budget shared by every worker process: ``call_gate(limit, window)`` counts a
+    # call and returns 0 when it may go now, else the seconds until the rolling window has room.
+    call_gate: Callable[[int, float], float] | None = None
 
 
 @dataclass
@@ -107,6 +112,9 @@ class CRMAdapter(abc.ABC):
     platform: ClassVar[str]
     label: ClassVar[str]  # "HubSpot", "Salesforce", "Dynamics 365"
     write_batch_size: ClassVar[int]  # the platform's max records per write call
+    # Contacts per refresh: the most one round of batch reads covers at its fewest calls (a read of
+    # 2 contacts costs as many calls as a read of this many), so the refresh coalescer fills up to it.
+    read_batch_size: ClassVar[int] = 50
     # Facts from check_connection() that receivers need later (e.g. the integration user, for loop
     # prevention); `connect` stores them in the connection's settings.
     remembered_facts: ClassVar[tuple[str, ...]] = ()
@@ -142,7 +150,7 @@ class CRMAdapter(abc.ABC):
     # -- fields --------------------------------------------------------------------
     @property
     def fields(self) -> Sequence[FieldSpec]:
-        return CEM_FIELDS
+        return self.connection.fields
 
     # How the CRM words "this field does not exist" (the native name in group 1): a CEM field deleted
     # after install. The job layer then writes the other fields and tells the admin to run install.

@@ -61,3 +61,13 @@ class BudgetExhausted(AdapterError):
 
 class InvalidRequest(AdapterError):
     """The CRM said the request itself is wrong (4xx that retrying cannot fix)."""
+
+
+class UnknownOption(InvalidRequest):
+    """The CRM refused a picklist value it does not have yet (an admin added a churn reason to the engine
+    config but has not re-run install): every write of that value fails until they do."""
+
+    def __init__(self, crm_message: str, *, platform: str, **kw: object) -> None:
+        super().__init__(f"{crm_message} - the CRM does not have this picklist option yet (a churn reason added "
+                         f"to the engine config?): run `cem-connector install {platform}` to add it, then "
+                         "`cem-connector replay` to write the contacts that failed.", platform=platform, **kw)  # type: ignore[arg-type]

@@ -8,13 +8,14 @@ directory, or in a zip for CRMs that import archives (Dataverse solutions).
 from __future__ import annotations
 
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
 from urllib.parse import urlsplit
 
 from .errors import ConfigurationError
+from .fields import CEM_FIELDS, FieldSpec
 
 VERSION = "1.0.0"
 TEMPLATES = "templates"  # each builder's template files live in adapters/<crm>/templates/
@@ -32,6 +33,8 @@ class PackageContext:
     account_id: str | None = None
     card_credential: str | None = None  # what a browser-side record view presents (Dynamics), never a secret
     version: str = VERSION
+    # The CEM fields as the engine config shapes them: the Churn Reason picklist lists the configured reasons.
+    fields: Sequence[FieldSpec] = CEM_FIELDS
 
     @property
     def base_url(self) -> str:

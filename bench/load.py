@@ -18,6 +18,8 @@ from rich.table import Table
 
 from tests.faults import PLATFORMS, scenario_load
 
+LONG = True  # minutes: `python -m bench --long` or `python -m bench.load`
+
 
 def main(events: int = 10_000) -> None:
     logging.disable(logging.WARNING)  # the table is the output

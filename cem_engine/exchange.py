@@ -70,6 +70,8 @@ def _contact(record: dict[str, Any], line: int) -> ContactFacts:
         created_at=_datetime(record.get("created") or record.get("created_at"), "created", line),
         email=_text(record, "email", line),
         name=name,
+        company=_text(record, "company", line),
+        owner=_text(record, "owner", line),
     )
 
 
@@ -223,7 +225,8 @@ def to_records(data: ContactInput) -> list[dict[str, Any]]:
     c = data.contact
     contact: dict[str, Any] = {"record": "contact", "contact_id": c.contact_id}
     for key, value in (("lifecycle_stage", c.lifecycle_stage), ("renewal_date", _iso(c.renewal_date)),
-                       ("created", _iso(c.created_at)), ("email", c.email), ("name", c.name)):
+                       ("created", _iso(c.created_at)), ("email", c.email), ("name", c.name),
+                       ("company", c.company), ("owner", c.owner)):
         if value is not None:
             contact[key] = value
     records = [contact]

@@ -81,6 +81,8 @@ class ContactFacts:
     created_at: datetime | None = None
     email: str | None = None
     name: str | None = None
+    company: str | None = None  # the account's display name, as the CRM shows it
+    owner: str | None = None  # the record owner's display name (the rep), as the CRM shows it
 
 
 @dataclass(frozen=True)

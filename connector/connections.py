@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from adapters.base import ConnectionInfo, CRMAdapter
 from adapters.errors import AuthenticationError
+from adapters.fields import CEM_FIELDS, FieldSpec
 from webhooks.base import WebhookTarget
 
 from .crypto import SecretBox
@@ -117,7 +118,9 @@ def list_connections(store: Store, platform: str | None = None) -> list[Connecti
         return list(session.scalars(query))
 
 
-def connection_info(store: Store, box: SecretBox, row: Connection, *, production: bool = False) -> ConnectionInfo:
+def connection_info(store: Store, box: SecretBox, row: Connection, *, production: bool = False,
+                    fields: Sequence[FieldSpec] = CEM_FIELDS) -> ConnectionInfo:
+    """What an adapter needs about one connection; ``fields``: the CEM fields as the engine config shapes them."""
     def persist(new_credentials: dict[str, Any]) -> None:
         with store.session() as session:
             fresh = session.get(Connection, row.id)
@@ -126,7 +129,7 @@ def connection_info(store: Store, box: SecretBox, row: Connection, *, production
 
     return ConnectionInfo(id=row.id, platform=row.platform, settings=dict(row.settings),
                           credentials=box.open(row.credentials), on_credentials_changed=persist,
-                          production=production)
+                          production=production, fields=fields)
 
 
 def webhook_secrets(box: SecretBox, row: Connection) -> list[str]:

@@ -30,9 +30,7 @@ def build_display(data: ContactInput, config: Any, previous: dict[str, Any] | No
     return {
         "fingerprint": fingerprint,
         "contact": {
-            "name": facts.name, "email": facts.email,
-            # not every engine version carries these; adapters that know them fill them in
-            "company": getattr(facts, "company", None), "owner": getattr(facts, "owner", None),
+            "name": facts.name, "email": facts.email, "company": facts.company, "owner": facts.owner,
         },
         "timeline": [_point(i, config, known) for i in recent],
     }

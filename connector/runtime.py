@@ -8,15 +8,18 @@ from __future__ import annotations
 
 import logging
 import threading
+from dataclasses import replace
 from typing import Any
 
 import redis
 
 from adapters.base import CRMAdapter
+from adapters.fields import FieldSpec, cem_fields
 
 from .config import Settings
 from .connections import NEEDS_RECONNECT, NeedsReconnect, connection_info, get_connection
 from .crypto import SecretBox
+from .errors import SettingsError
 from .preflight import prepare_schema
 from .queue import JobQueue
 from .redis_conn import EmbeddedRedis, connect
@@ -61,6 +64,14 @@ class Runtime:
             self._engine_config = load_config(self.settings.engine_config)
         return self._engine_config
 
+    @property
+    def cem_fields(self) -> tuple[FieldSpec, ...]:
+        """The CEM fields with the Churn Reason options of the configured taxonomy (install, write, read)."""
+        try:
+            return cem_fields(self.engine_config.taxonomy)
+        except ValueError as exc:
+            raise SettingsError(f"engine config {self.settings.engine_config!r}: {exc}") from exc
+
     def adapter(self, connection_id: int) -> CRMAdapter:
         row = get_connection(self.store, connection_id)
         if row.status == NEEDS_RECONNECT:
@@ -70,8 +81,10 @@ class Runtime:
         cached = self._adapters.get(connection_id)
         if cached is not None and cached[0] == row.updated_at:
             return cached[1]
-        adapter = get_platform(row.platform).adapter_class()(connection_info(self.store, self.box, row,
-                                                                          production=self.settings.production))
+        info = replace(connection_info(self.store, self.box, row, production=self.settings.production,
+                                       fields=self.cem_fields),
+                       call_gate=self.queue.budget.gate(connection_id))
+        adapter = get_platform(row.platform).adapter_class()(info)
         self._adapters[connection_id] = (row.updated_at, adapter)
         return adapter
 

@@ -29,7 +29,7 @@ from rq.executions import Execution
 from rq.registry import StartedJobRegistry
 from rq.utils import parse_composite_key
 
-from .queue import RECONCILE_ALL, QueueKeys, WriteLedger
+from .queue import RECONCILE_ALL, DeliveryLog, QueueKeys, WriteLedger
 from .redis_conn import as_text
 
 log = logging.getLogger("cem.worker")
@@ -39,8 +39,10 @@ STALE_SECONDS = 10.0  # a worker silent this long is dead (SIGKILL, OOM, machine
 
 
 class CEMWorker(SimpleWorker):
-    def __init__(self, *args: Any, keys: QueueKeys, ledger: WriteLedger, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, keys: QueueKeys, ledger: WriteLedger, deliveries: DeliveryLog | None = None,
+                 **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.deliveries = deliveries  # frees the drain locks a dead worker held
         self.heartbeats_key = keys.heartbeats
         self.recovery_lock_key = keys.recovery_lock
         self.data_marker_key = keys.data_marker
@@ -104,6 +106,8 @@ class CEMWorker(SimpleWorker):
             for queue in self.queues:
                 self._expire_executions_of(queue, set(dead))
             self.ledger.release_locks_of(dead)
+            if self.deliveries is not None:
+                self.deliveries.release_locks_of(dead)
             self.connection.zrem(self.heartbeats_key, *dead)
         finally:
             self.connection.delete(self.recovery_lock_key)

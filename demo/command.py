@@ -11,10 +11,11 @@ import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from cem_engine import CEMEngineError, load_config
 from connector.commands.common import console
 from connector.commands.tables import Column, clip, fitted_table, short_ids
 
-from .run import StoryMatch, emit_all, read_back, start_demo, story_matches, wait_until_written
+from .run import DEMO_ENGINE_CONFIG, StoryMatch, emit_all, read_back, start_demo, story_matches, wait_until_written
 
 
 @click.command("demo")
@@ -25,8 +26,12 @@ from .run import StoryMatch, emit_all, read_back, start_demo, story_matches, wai
               show_default=True, help="Where the demo keeps its SQLite database and embedded Redis.")
 @click.option("--timeout", default=300, show_default=True, help="Seconds to wait for every contact to be written.")
 @click.option("--port", default=0, show_default=True, help="Port of the connector's web app (0: a free one).")
+@click.option("--engine-config", type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              default=DEMO_ENGINE_CONFIG, show_default=True,
+              help="Engine config TOML for the demo. The default adds the churn reason late_delivery, as an admin "
+                   "would; the data set then has 3 more contacts per CRM whose story is a late delivery.")
 def demo_command(platforms: tuple[str, ...], contacts: int, serve: bool, data_dir: Path, timeout: int,
-                 port: int) -> None:
+                 port: int, engine_config: Path) -> None:
     """Run the whole pipeline on embedded defaults and show the result.
 
     Starts sandbox CRMs (local stand-ins with the real APIs' paths, signatures and
@@ -35,8 +40,12 @@ def demo_command(platforms: tuple[str, ...], contacts: int, serve: bool, data_di
     prints the CEM fields read back from the sandbox CRMs' contact records.
     """
     _stop_on_signals()
+    try:
+        load_config(engine_config)  # a typo in the file must stop the demo before anything starts
+    except CEMEngineError as exc:
+        raise click.ClickException(str(exc)) from exc
     run = start_demo(platform_names=list(platforms) or None, contacts=contacts, data_dir=data_dir,
-                     say=console.print, port=port)
+                     say=console.print, port=port, engine_config=engine_config)
     try:
         sent = emit_all(run)
         console.print(f"Sandboxes are sending {sent} signed webhook events...")
@@ -53,7 +62,7 @@ def demo_command(platforms: tuple[str, ...], contacts: int, serve: bool, data_di
         _print_table(rows)
         console.print(f"{len(rows)} contacts across {len(run.platforms)} CRM(s) analysed and written back in "
                       f"{elapsed:.1f} s.")
-        _print_story(story_matches(rows))
+        _print_story(story_matches(rows, added_reasons=run.added_reasons), run.added_reasons)
         if serve:
             _serve_forever(run)
         else:
@@ -89,12 +98,15 @@ def demo_table(platform: str, rows: list[dict], width: int) -> Table:  # type: i
     return table
 
 
-def _print_story(matches: list[StoryMatch]) -> None:
-    """The closing lines: per CRM, how many contacts ended with the scripted stage and churn reason, then every
-    difference, one a line (rich wraps them at words, whatever the terminal's width)."""
+def _print_story(matches: list[StoryMatch], added_reasons: tuple[str, ...] = ()) -> None:
+    """The closing lines: per CRM, how many contacts ended with the scripted stage and churn reason (and, of
+    those whose story is a reason the engine config added, how many show that reason), then every difference,
+    one a line (rich wraps them at words, whatever the terminal's width)."""
+    added = f" (admin-added {', '.join(added_reasons)}: " if added_reasons else ""
     console.print("Matches the scripted story:")
     for m in matches:
-        console.print(f"  {m.label}: journey stage {m.stage}/{m.contacts}, churn reason {m.reason}/{m.contacts}")
+        console.print(f"  {m.label}: journey stage {m.stage}/{m.contacts}, churn reason {m.reason}/{m.contacts}"
+                      + (f"{added}{m.added_reason}/{m.added})" if added_reasons else ""))
     for m in matches:
         if m.misses:
             console.print(f"{m.label} differs from the story for {len(m.misses)} value(s):")

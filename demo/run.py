@@ -33,8 +33,12 @@ from connector.registry import Platform, available_platforms, get_platform
 from connector.runtime import Runtime, set_runtime
 from connector.store import WrittenValues
 from sandbox import sandbox_class
-from sandbox.dataset import demo_records
+from sandbox.dataset import ADDED_REASON_ARCHETYPES, demo_records
 from sandbox.server import ServerThread
+
+# The demo's engine config: the defaults plus a churn reason an admin added without code (late_delivery).
+DEMO_ENGINE_CONFIG = Path(__file__).with_name("engine.toml")
+ADDED_STORIES = 3  # scripted contacts per CRM for each admin-added reason the data set has stories for
 
 
 @dataclass
@@ -55,6 +59,7 @@ class DemoRun:
     platforms: list[DemoPlatform]
     started: float
     data_dir: Path
+    added_reasons: tuple[str, ...] = ()  # reasons of the engine config that are not packaged, with demo stories
 
     def stop(self) -> None:
         self.worker.terminate()
@@ -70,13 +75,16 @@ class DemoRun:
 
 
 def start_demo(*, platform_names: list[str] | None, contacts: int, data_dir: Path,
-               say: Callable[[str], None] = print, port: int = 0) -> DemoRun:
+               say: Callable[[str], None] = print, port: int = 0,
+               engine_config: Path | None = DEMO_ENGINE_CONFIG) -> DemoRun:
     data_dir = data_dir.expanduser().resolve()
     shutil.rmtree(data_dir, ignore_errors=True)  # each demo starts from a clean slate
     # always the embedded laptop defaults, whatever this shell exports for a real deployment
     env = {"CEM_LOG_LEVEL": "WARNING", **os.environ, "CEM_DATA_DIR": str(data_dir), "CEM_ENV": "development"}
     env.pop("DATABASE_URL", None)
     env.pop("REDIS_URL", None)
+    if engine_config is not None:  # the worker process reads the same file: one config for install and analysis
+        env["CEM_ENGINE_CONFIG"] = str(engine_config.expanduser().resolve())
     settings = Settings.from_env(env)
     runtime = Runtime(settings)
     set_runtime(runtime)
@@ -85,13 +93,18 @@ def start_demo(*, platform_names: list[str] | None, contacts: int, data_dir: Pat
     server.start()
     say(f"Connector listening on {server.url} (SQLite in {data_dir}, embedded Redis)")
 
-    records = demo_records(contacts)
+    taxonomy = runtime.engine_config.taxonomy
+    added = tuple(name for name in ADDED_REASON_ARCHETYPES if name in taxonomy.reasons)
+    records = demo_records(contacts, added={name: ADDED_STORIES for name in added})
+    if added:
+        say(f"Engine config {settings.engine_config}: admin-added churn reason(s) "
+            f"{', '.join(f'{n} ({taxonomy.label(n)!r})' for n in added)}, {ADDED_STORIES} scripted contacts each")
     chosen = [get_platform(n) for n in platform_names] if platform_names else available_platforms()
     platforms = [_connect(runtime, p, records, say) for p in chosen]
 
     worker_env = {**env, "REDIS_URL": runtime.redis_url, "CEM_PUBLIC_URL": server.url}
     worker = subprocess.Popen([sys.executable, "-m", "connector.cli", "worker"], env=worker_env)
-    return DemoRun(runtime, server, worker, platforms, time.monotonic(), data_dir)
+    return DemoRun(runtime, server, worker, platforms, time.monotonic(), data_dir, added)
 
 
 def _connect(runtime: Runtime, platform: Platform, records: list[dict[str, Any]],
@@ -170,10 +183,13 @@ class StoryMatch:
     stage: int
     reason: int
     misses: list[str]  # every one: "<name> (<contact id>): journey stage adoption (story: at_risk)"
+    added: int = 0  # contacts whose story is an admin-added reason ...
+    added_reason: int = 0  # ... and how many of them the CRM shows with that reason
 
 
-def story_matches(rows: list[dict[str, Any]]) -> list[StoryMatch]:
-    """Stage and churn reason read back from each CRM against the data set's scripted story."""
+def story_matches(rows: list[dict[str, Any]], *, added_reasons: tuple[str, ...] = ()) -> list[StoryMatch]:
+    """Stage and churn reason read back from each CRM against the data set's scripted story;
+    ``added_reasons``: the engine config's own reasons, counted apart as well."""
     results = []
     for label in dict.fromkeys(row["platform"] for row in rows):
         mine = [row for row in rows if row["platform"] == label and row.get("expected")]
@@ -186,7 +202,10 @@ def story_matches(rows: list[dict[str, Any]]) -> list[StoryMatch]:
                 else:  # all of them: a sample hid most differences (and all of some CRMs')
                     misses.append(f"{row['name']} ({row['contact_id']}): {key.replace('_', ' ')} "
                                   f"{row.get(key) or '-'} (story: {row['expected'].get(key)})")
-        results.append(StoryMatch(label, len(mine), counts["journey_stage"], counts["churn_reason"], misses))
+        added = [row for row in mine if row["expected"].get("churn_reason") in added_reasons]
+        results.append(StoryMatch(label, len(mine), counts["journey_stage"], counts["churn_reason"], misses,
+                                  len(added), sum(row.get("churn_reason") == row["expected"]["churn_reason"]
+                                                  for row in added)))
     return results
 
 

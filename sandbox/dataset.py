@@ -170,7 +170,7 @@ class _Timeline:
         return {
             "record": "contact", "contact_id": self.contact_id, "lifecycle_stage": lifecycle,
             "renewal_date": renewal, "first_name": self.first, "last_name": self.last, "email": self.email,
-            "company": self.company, "created": self.day(created_ago),
+            "company": self.company, "owner": f"{self.rep[0]} {self.rep[1]}", "created": self.day(created_ago),
             "expected": {"journey_stage": expected_stage, "churn_reason": expected_reason},
         }
 
@@ -237,8 +237,15 @@ def _poorly_timed_upsell(t: _Timeline, v: int) -> dict[str, Any]:
                      expected_reason="poorly_timed_upsell")
 
 
+def _established_stage(renewal_in: float | None) -> str:
+    """DESIGN.md §3 for a customer who complains or goes quiet without saying they will leave: not at_risk
+    (that needs a stated intent), so renewal when the renewal date is within 90 days, else adoption.
+    The pain shows in churn risk and reason instead."""
+    return "renewal" if renewal_in is not None and renewal_in <= 90 else "adoption"
+
+
 def _support_friction(t: _Timeline, v: int) -> dict[str, Any]:
-    close = t.rng.randint(120, 300)
+    close = t.rng.randint(120, 270)  # renewal over 90 days out: the stage must not hinge on a date CRMs lose
     t.customer_since(close)
     t.ticket(45, "SSO login loop", "Users get redirected back to the login page after SSO. Please help.",
              status="closed")
@@ -253,12 +260,12 @@ def _support_friction(t: _Timeline, v: int) -> dict[str, Any]:
               "manager today.", "Your support has been slow and unhelpful, we keep being asked for the same "
               "logs again.")[v % 3], status="open", priority="high")
     t.chat(6, "I've opened three tickets this month and still waiting on all of them. Is anyone there?")
-    return t.contact("customer", created_ago=close + 40, renewal_in=365 - close, expected_stage="at_risk",
-                     expected_reason="support_friction")
+    return t.contact("customer", created_ago=close + 40, renewal_in=365 - close,
+                     expected_stage=_established_stage(365 - close), expected_reason="support_friction")
 
 
 def _product_defect(t: _Timeline, v: int) -> dict[str, Any]:
-    close = t.rng.randint(120, 300)
+    close = t.rng.randint(120, 270)  # renewal over 90 days out: the stage must not hinge on a date CRMs lose
     t.customer_since(close)
     t.email_in(60, "Feedback", "The dashboards look great and the team is getting used to them.")
     bug = (
@@ -272,8 +279,8 @@ def _product_defect(t: _Timeline, v: int) -> dict[str, Any]:
                "This bug is blocking our month-end reporting.",
                quoted="We've identified the bug and a fix is scheduled. Thanks for your patience!")
     t.survey(5, csat=2, comment="The product is unstable, too many bugs lately.")
-    return t.contact("customer", created_ago=close + 40, renewal_in=365 - close, expected_stage="at_risk",
-                     expected_reason="product_defect")
+    return t.contact("customer", created_ago=close + 40, renewal_in=365 - close,
+                     expected_stage=_established_stage(365 - close), expected_reason="product_defect")
 
 
 def _pricing_value(t: _Timeline, v: int) -> dict[str, Any]:
@@ -337,8 +344,8 @@ def _billing_issue(t: _Timeline, v: int) -> dict[str, Any]:
     )[v % 3], status="open")
     t.email_in(12, "Re: Invoice problem", "I'm still waiting for the refund and the corrected invoice. Our finance "
                "team is annoyed about these billing mistakes.", quoted="We're looking into your invoice.")
-    return t.contact("customer", created_ago=close + 40, renewal_in=365 - close, expected_stage="at_risk",
-                     expected_reason="billing_issue")
+    return t.contact("customer", created_ago=close + 40, renewal_in=365 - close,
+                     expected_stage=_established_stage(365 - close), expected_reason="billing_issue")
 
 
 def _disengagement(t: _Timeline, v: int) -> dict[str, Any]:
@@ -355,8 +362,11 @@ def _disengagement(t: _Timeline, v: int) -> dict[str, Any]:
             t.call(days, "Weekly sync", "Went through adoption numbers, usage steady across both teams.")
     for days in (quiet - 30, quiet - 60, 20):
         t.email_out(days, "Checking in", "Haven't heard from you in a while, is everything going well?")
-    return t.contact("customer", created_ago=close + 40, renewal_in=365 - close + 30 * (v % 2),
-                     expected_stage="at_risk", expected_reason="disengagement")
+    # the contract runs two years: the renewal date (no standard CRM field, so lost in the CRM round trip)
+    # is months away and the stage does not hinge on it
+    renewal_in = 2 * 365 - close + 30 * (v % 2)
+    return t.contact("customer", created_ago=close + 40, renewal_in=renewal_in,
+                     expected_stage=_established_stage(renewal_in), expected_reason="disengagement")
 
 
 def _relationship(t: _Timeline, v: int) -> dict[str, Any]:
@@ -460,6 +470,30 @@ def _steady_adoption(t: _Timeline, v: int) -> dict[str, Any]:
                      expected_reason="none")
 
 
+def _late_delivery(t: _Timeline, v: int) -> dict[str, Any]:
+    """A reason an admin added in the engine config (demo/engine.toml), not one of the packaged ones."""
+    close = t.rng.randint(150, 240)
+    t.customer_since(close)
+    t.email_out(40, "Your kiosk order", "Your order of 3 feedback kiosks is confirmed for delivery on the 14th.")
+    t.email_in(30, "Re: Your kiosk order", (
+        "The kiosks for our three stores were due on the 14th and they still haven't turned up. Our in-store "
+        "survey launch depends on them.",
+        "We're a week past the promised date and the kiosks are nowhere to be seen. The courier's tracking page "
+        "hasn't changed in days.",
+        "Only one of the three kiosks came, eight days late, and the other two have no delivery date at all.",
+    )[v % 3], quoted="Your order of 3 feedback kiosks is confirmed for delivery on the 14th.")
+    t.email_in(16, "Kiosk order - again", "Another missed delivery date. We rearranged the store launch twice "
+               "around your shipment and still have nothing.", quoted="We're checking with the carrier.")
+    t.call(8, "Kiosk delivery", "Customer chased the kiosk shipment again; the warehouse has pushed the delivery "
+                                "out another two weeks and they are unhappy about the wait.")
+    return t.contact("customer", created_ago=close + 40, renewal_in=365 - close, expected_stage="adoption",
+                     expected_reason="late_delivery")
+
+
+# Stories of reasons an admin adds in the engine config (demo/engine.toml); only in demo_records(added=...).
+ADDED_REASON_ARCHETYPES: dict[str, Callable[[_Timeline, int], dict[str, Any]]] = {"late_delivery": _late_delivery}
+
+
 ARCHETYPES: tuple[Callable[[_Timeline, int], dict[str, Any]], ...] = (
     _onboarding_confusion, _poorly_timed_upsell, _support_friction, _product_defect, _pricing_value,
     _missing_feature, _competitor, _billing_issue, _disengagement, _relationship, _advocate, _awareness,
@@ -467,9 +501,12 @@ ARCHETYPES: tuple[Callable[[_Timeline, int], dict[str, Any]], ...] = (
 )
 
 
-def demo_records(count: int = 60, *, seed: int = 7, now: datetime | None = None) -> list[dict[str, Any]]:
+def demo_records(count: int = 60, *, seed: int = 7, now: datetime | None = None,
+                 added: Mapping[str, int] | None = None) -> list[dict[str, Any]]:
     """``count`` contacts with their deals and interactions, as exchange-format records.
 
+    ``added``: reason name -> how many more contacts whose story is that admin-added reason
+    (``ADDED_REASON_ARCHETYPES``), appended after the ``count`` packaged stories.
     Deterministic for a given ``seed`` and ``now`` (default: the current UTC time).
     """
     if count < 0:
@@ -483,6 +520,14 @@ def demo_records(count: int = 60, *, seed: int = 7, now: datetime | None = None)
         contact = archetype(timeline, index // len(ARCHETYPES))
         records.append(contact)
         records.extend(timeline.records)
+    for name, extra in (added or {}).items():
+        if name not in ADDED_REASON_ARCHETYPES:
+            raise ValueError(f"no demo stories for the reason {name!r}; "
+                             f"known: {', '.join(ADDED_REASON_ARCHETYPES)}")
+        for k in range(extra):
+            timeline = _Timeline(len([r for r in records if r.get("record") == "contact"]) + 1, now, rng)
+            records.append(ADDED_REASON_ARCHETYPES[name](timeline, k))
+            records.extend(timeline.records)
     return records
 
 

@@ -96,6 +96,8 @@ def test_serve_prints_how_the_cli_reaches_the_demo(tmp_path: Path) -> None:
         served = re.search(r"Connector listening on (http://127\.0\.0\.1:\d+)", text).group(1)
         assert "Matches the scripted story:" in text and "HubSpot: journey stage " in text
         assert ", churn reason " in text
+        # the demo's engine config adds late_delivery: 3 more scripted contacts, counted in the closing lines
+        assert "admin-added late_delivery: 3/3)" in text
         export = re.search(r"export (CEM_DATA_DIR=\S+ CEM_PUBLIC_URL=\S+)", text).group(1)
         env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
         env.update(dict(item.split("=", 1) for item in shlex.split(export)))
@@ -105,7 +107,7 @@ def test_serve_prints_how_the_cli_reaches_the_demo(tmp_path: Path) -> None:
                                 text=True, timeout=60)
         assert status.returncode == 0, status.stderr
         [connection] = json.loads(status.stdout)["connections"]
-        assert connection["webhook_url"].startswith(served) and connection["contacts_written"] == 6
+        assert connection["webhook_url"].startswith(served) and connection["contacts_written"] == 6 + 3
         command = re.search(r"  (cem-connector journey-link .+)", text).group(1)
         link = subprocess.run(shlex.split(command), env=env, capture_output=True, text=True, timeout=60,
                               cwd=tmp_path).stdout.strip()

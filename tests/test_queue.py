@@ -34,23 +34,82 @@ def test_a_repeated_delivery_is_accepted_once(queue: JobQueue) -> None:
     assert queue.deliveries.accept(991, [event("a"), event("b")]) == 2
     assert queue.deliveries.accept(991, [event("a"), event("b"), event("c")]) == 1
     assert queue.deliveries.accept(991, [event("c"), event("c")]) == 0
-    assert queue.rq.count == 2  # two deliveries with new events -> two jobs
+    assert queue.deliveries.backlog(991) == 3
+    assert queue.rq.count == 1  # one drain job for the burst, not one per delivery
+
+
+def test_drainers_claim_disjoint_chunks_and_a_dead_ones_claim_comes_back(queue: JobQueue) -> None:
+    for i in range(5):
+        queue.deliveries.accept(981, [event(f"e{i}", contact=str(i))])
+    first = queue.deliveries.claim(981, 2, "worker-a:1")
+    second = queue.deliveries.claim(981, 2, "worker-b:1")
+    assert first and second
+    assert [e["object_id"] for e in first[1]] == ["0", "1"] and [e["object_id"] for e in second[1]] == ["2", "3"]
+    queue.deliveries.release(second[0])  # worker b processed its chunk
+    assert queue.deliveries.release_locks_of(["worker-a"]) == 2  # worker a died holding its chunk
+    assert [e["object_id"] for e in queue.deliveries.peek(981, 10)] == ["0", "1", "4"]
+    claim = queue.deliveries.claim(981, 10, "worker-c:1")
+    assert claim and queue.deliveries.unclaim(981, claim[0]) == 3  # processing failed: back in order
+    assert [e["object_id"] for e in queue.deliveries.peek(981, 10)] == ["0", "1", "4"]
+
+
+def test_a_deep_backlog_sheds_load_with_retry_after(queue: JobQueue, monkeypatch: pytest.MonkeyPatch) -> None:
+    from connector.queue import deliveries
+
+    monkeypatch.setattr(deliveries, "INBOX_LIMIT", 2)
+    assert queue.deliveries.accept(982, [event("a"), event("b")]) == 2
+    with pytest.raises(deliveries.InboxFull) as refused:
+        queue.deliveries.accept(982, [event("c")])
+    assert refused.value.retry_after > 0
+    assert queue.deliveries.backlog(982) == 2
+    claim = queue.deliveries.claim(982, 10, "w:1")
+    assert claim
+    queue.deliveries.release(claim[0])
+    assert queue.deliveries.accept(982, [event("c")]) == 1  # the refused one is taken on its retry
+
+
+def test_remembered_ids_are_compact_and_capped(queue: JobQueue, monkeypatch: pytest.MonkeyPatch) -> None:
+    from connector.queue import deliveries
+
+    for start in range(0, 20_000, 500):
+        queue.deliveries.accept(983, [event(f"id-{n}") for n in range(start, start + 500)])
+    keys = list(queue.redis.scan_iter(f"{queue.prefix}seen*:983*"))
+    used = sum(queue.redis.memory_usage(k, samples=0) for k in keys)
+    assert used / 20_000 <= 40, f"{used / 20_000:.1f} bytes per remembered id"
+    assert queue.deliveries.accept(983, [event("id-7"), event("id-19999")]) == 0
+    monkeypatch.setattr(deliveries, "SEEN_CAP", 20_000)  # full: new ids are taken but not remembered
+    assert queue.deliveries.accept(983, [event("over")]) == 1
+    assert queue.deliveries.accept(983, [event("over")]) == 1
+
+
+def test_forget_takes_the_person_out_of_the_inbox(queue: JobQueue) -> None:
+    queue.deliveries.accept(984, [event("a", contact="77"), event("b", contact="78"), event("c", contact="77")])
+    claim = queue.deliveries.claim(984, 1, "w:1")  # one of them is being processed right now
+    assert queue.deliveries.forget(984, "77") == 2
+    assert [e["object_id"] for e in queue.deliveries.peek(984, 10)] == ["78"]
+    assert claim and queue.redis.lrange(claim[0], 0, -1) == [b"{}"]
 
 
 def test_duplicates_inside_one_delivery_count_once(queue: JobQueue) -> None:
     assert queue.deliveries.accept(992, [event("x"), event("x"), event("y")]) == 2
 
 
-def test_refresh_requests_coalesce_until_the_job_starts(queue: JobQueue) -> None:
+def test_refresh_requests_coalesce_until_the_job_starts(queue: JobQueue, monkeypatch: pytest.MonkeyPatch) -> None:
+    from connector.queue import refreshes
+
     assert queue.refreshes.request(993, ["7"]) == 1
     assert queue.refreshes.request(993, ["7", "7"]) == 0
     assert queue.refreshes.request(993, ["8", "7"]) == 1
-    assert queue.rq.count == 1  # one collector for everything that arrived before it runs
+    assert queue.rq.count == 1  # one collector for everything that arrives before it hands out
+    assert 0 < queue.refreshes.window_left(993) <= refreshes.FILL_WINDOW
+    queue.refreshes.collect_later(993)  # the window is open: the collector goes behind other work
+    monkeypatch.setattr(refreshes, "FILL_WINDOW", 0.0)
+    assert queue.refreshes.window_left(993) == 0
     assert queue.refreshes.hand_out(993) == 2
     queue.refreshes.started(993, ["7", "8"])
     assert queue.refreshes.request(993, ["7"]) == 1
     assert [job.func_name.rsplit(".", 1)[-1] for job in queue.rq.jobs] == [
-        "collect_refreshes", "refresh_contacts", "collect_refreshes"]
+        "collect_refreshes", "collect_refreshes", "refresh_contacts", "collect_refreshes"]
 
 
 def test_refreshes_are_batched_per_job(queue: JobQueue) -> None:
@@ -60,7 +119,7 @@ def test_refreshes_are_batched_per_job(queue: JobQueue) -> None:
     for i in range(REFRESH_BATCH * 2 + 1):
         assert queue.refreshes.request(995, [str(i)]) == 1
     assert queue.rq.count == 1
-    assert queue.refreshes.hand_out(995) == REFRESH_BATCH * 2 + 1
+    assert queue.refreshes.hand_out(995) == REFRESH_BATCH * 2 + 1  # full batches go at once
     refreshes = [job for job in queue.rq.jobs if job.func_name.endswith("refresh_contacts")]
     assert sorted(len(job.args[1]) for job in refreshes) == [1, REFRESH_BATCH, REFRESH_BATCH]
     assert sorted(cid for job in refreshes for cid in job.args[1]) == sorted(str(i) for i in range(101))
@@ -105,3 +164,21 @@ def test_forget_removes_failed_job_records_naming_the_person(queue: JobQueue) ->
     assert {other.id, elsewhere.id} <= remaining
     for job in (other, elsewhere):
         registry.remove(job, delete_job=True)
+
+
+def test_the_call_budget_is_one_rolling_window_for_every_worker(queue: JobQueue) -> None:
+    first, second = queue.budget.gate(985), queue.budget.gate(985)  # two workers, one connection
+    assert [first(3, 10.0), second(3, 10.0), first(3, 10.0)] == [0.0, 0.0, 0.0]
+    wait = second(3, 10.0)
+    assert 9.0 < wait <= 10.0  # until the oldest of the three leaves the window
+    assert queue.budget.gate(986)(3, 10.0) == 0.0  # another connection has its own budget
+
+
+def test_the_last_delivery_time_is_kept_for_status(queue: JobQueue) -> None:
+    import time
+
+    assert queue.deliveries.last_delivery(987) is None
+    before = time.time()
+    queue.deliveries.accept(987, [event("a")])
+    last = queue.deliveries.last_delivery(987)
+    assert last is not None and before - 1 <= last <= time.time() + 1

@@ -39,7 +39,7 @@ def test_salesforce_outbound_messages_carry_both_org_id_forms_and_all_are_queued
         forms = {re.search(rb"<OrganizationId>(\w+)</OrganizationId>", d.body).group(1) for d in deliveries}
         assert forms == {sandbox.store.org_id.encode(), sandbox.store.org_id[:15].encode()}
         assert all(d.delivered and d.statuses == [200] for d in deliveries)
-        assert rt.queue.depth()["queued"] == 2  # nothing acknowledged and dropped
+        assert rt.queue.deliveries.backlog(connection_id) == 2  # nothing acknowledged and dropped
     finally:
         server.stop()
         sandbox.stop()

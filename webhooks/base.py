@@ -16,6 +16,7 @@ import json
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import timedelta
 from typing import Any, ClassVar
 
 from .errors import (
@@ -101,6 +102,9 @@ class WebhookReceiver(abc.ABC):
     platform: ClassVar[str]
     content_types: ClassVar[tuple[str, ...]] = ("application/json",)
     max_body_bytes: ClassVar[int] = 2 * 1024 * 1024
+    # How long the CRM may deliver the same event again: its documented retry span plus a margin.
+    # Delivery ids are remembered this long (connector.queue.deliveries).
+    redelivery_window: ClassVar[timedelta] = timedelta(hours=26)
     methods: ClassVar[tuple[str, ...]] = ("POST",)
 
     def __init__(self, clock: Callable[[], float] = time.time) -> None:

@@ -104,6 +104,8 @@ def origin(url: Any) -> str | None:
 
 class DynamicsReceiver(WebhookReceiver):
     platform = "dynamics"
+    # Dataverse retries an async delivery once, only after a 502/503/504 (crm-apis.md §4): hours are plenty.
+    redelivery_window = timedelta(hours=2)
     max_body_bytes = 512 * 1024  # Dataverse trims bodies over 256 KB (x-ms-dynamics-msg-size-exceeded)
 
     # -- authentication ------------------------------------------------------------------------

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import re
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
 from adapters.hubspot.consts import APP_ID_SETTING, PROPERTY_PREFIX
@@ -106,6 +106,7 @@ def v2_signature(secret: str, method: str, uri: str, body: bytes) -> str:
 
 class HubSpotReceiver(WebhookReceiver):
     platform: ClassVar[str] = "hubspot"
+    redelivery_window = timedelta(hours=26)  # up to 10 retries over ~24 h, plus a margin
 
     @classmethod
     def setup_lines(cls, url: str, secret: str) -> list[str]:

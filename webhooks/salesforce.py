@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 from xml.etree.ElementTree import Element
@@ -158,6 +158,7 @@ def _contact_ids(sobject: str, record_id: str, fields: Mapping[str, Any]) -> tup
 
 class SalesforceReceiver(WebhookReceiver):
     platform = "salesforce"
+    redelivery_window = timedelta(hours=26)  # outbound messages are retried for 24 h, plus a margin
     content_types = ("text/xml", "application/xml", "application/json")
 
     # -- answers: SOAP for outbound messages, JSON for the signed endpoint ------------------------

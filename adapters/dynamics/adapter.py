@@ -25,7 +25,7 @@ from ..errors import NotFound
 from ..fields import FieldSpec, to_iso_z
 from . import links
 from .auth import TokenProvider, endpoint_policy
-from .bulk_read import BulkContactReader
+from .bulk_read import MAX_IDS_PER_QUERY, BulkContactReader
 from .client import WebApiClient
 from .consts import APPLICATION_USER_SETTING
 from .install import Installer
@@ -38,6 +38,7 @@ class DynamicsAdapter(CRMAdapter):
     platform = "dynamics"
     label = "Dynamics 365"
     write_batch_size: ClassVar[int] = MAX_BATCH_REQUESTS
+    read_batch_size: ClassVar[int] = MAX_IDS_PER_QUERY  # the longest OData filter (activities) stays ~11 KB
     remembered_facts = (APPLICATION_USER_SETTING,)  # the receiver drops changes made by this user
     setting_keys = ("api_version", "authority_host", "batch_size", "ca_bundle", "changeset_size", "client_id",
                     "max_attempts", "max_concurrency", "max_inline_wait", "option_value_prefix", "org_url",
@@ -75,7 +76,8 @@ class DynamicsAdapter(CRMAdapter):
                 "business_unit_id": who.get("BusinessUnitId"), "org_url": self.client.org_url}
 
     def provision(self, *, dry_run: bool = False) -> ProvisionReport:
-        return Installer(self.client, self.connection.settings, self.connection.credentials, self.naming).run(
+        return Installer(self.client, self.connection.settings, self.connection.credentials, self.naming,
+                         self.fields).run(
             dry_run=dry_run)
 
     # -- reading --------------------------------------------------------------------------------

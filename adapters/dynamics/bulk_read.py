@@ -89,14 +89,16 @@ class BulkContactReader:
             found.update(self._chunk({k: wanted[k] for k in chunk}))
         return found
 
-    def _rows(self, entity_set: str, select: str, filter_: str, orderby: str | None = None) -> Rows:
+    def _rows(self, entity_set: str, select: str, filter_: str, orderby: str | None = None, *,
+              formatted_values: bool = False) -> Rows:
         params = {"$select": select, "$filter": filter_, **({"$orderby": orderby} if orderby else {})}
-        return list(self.client.rows(entity_set, params, page_size=self.page_size,
+        return list(self.client.rows(entity_set, params, page_size=self.page_size, formatted_values=formatted_values,
                                      describe=f"read {entity_set} of a batch of contacts"))
 
     def _chunk(self, wanted: Mapping[str, str]) -> dict[str, ContactInput]:
         contacts = {_lower(r.get("contactid")): r for r in self._rows("contacts", CONTACT_COLUMNS,
-                                                                      in_filter("contactid", wanted))}
+                                                                      in_filter("contactid", wanted),
+                                                                      formatted_values=True)}
         ids = [key for key in wanted if key in contacts]
         if not ids:
             return {}

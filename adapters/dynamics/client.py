@@ -27,6 +27,7 @@ from .consts import PLATFORM
 DEFAULT_API_VERSION = "9.2"
 DEFAULT_MAX_CONCURRENCY = 8  # per adapter instance; the platform allows 52 per user
 MAX_PAGES = 100_000  # a safety bound on following @odata.nextLink
+FORMATTED_VALUE_ANNOTATION = "OData.Community.Display.V1.FormattedValue"
 
 
 def dataverse_message(response: requests.Response) -> str:
@@ -114,18 +115,23 @@ class WebApiClient(ApiClient):
 
     # -- JSON helpers ---------------------------------------------------------------------------
     def get_json(self, path: str, params: Mapping[str, Any] | None = None, *, page_size: int | None = None,
-                 describe: str = "") -> dict[str, Any]:
-        headers = {"Prefer": f"odata.maxpagesize={page_size}"} if page_size else None
+                 formatted_values: bool = False, describe: str = "") -> dict[str, Any]:
+        """``formatted_values`` asks for the display text beside each value (a lookup's record name comes
+        back as ``<column>@OData.Community.Display.V1.FormattedValue``) in the same request."""
+        prefer = [f"odata.maxpagesize={page_size}"] if page_size else []
+        if formatted_values:
+            prefer.append(f'odata.include-annotations="{FORMATTED_VALUE_ANNOTATION}"')
+        headers = {"Prefer": ",".join(prefer)} if prefer else None
         return dict(self.request("GET", path, params=params, headers=headers, describe=describe).json())
 
     def rows(self, path: str, params: Mapping[str, Any] | None = None, *, page_size: int = 500,
-             describe: str = "") -> Iterator[dict[str, Any]]:
+             formatted_values: bool = False, describe: str = "") -> Iterator[dict[str, Any]]:
         """Every row of a query, following ``@odata.nextLink`` (which already carries the query)."""
-        body = self.get_json(path, params, page_size=page_size, describe=describe)
+        body = self.get_json(path, params, page_size=page_size, formatted_values=formatted_values, describe=describe)
         for _ in range(MAX_PAGES):
             yield from body.get("value", [])
             link = body.get("@odata.nextLink")
             if not link:
                 return
-            body = self.get_json(link, page_size=page_size, describe=describe)
+            body = self.get_json(link, page_size=page_size, formatted_values=formatted_values, describe=describe)
         raise AdapterError(f"{describe}: more than {MAX_PAGES} pages; refusing to continue.", platform=PLATFORM)

@@ -16,13 +16,13 @@ different; a dry run performs the look-ups and reports the plan without writing 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 from xml.sax.saxutils import quoteattr
 
 from ..base import ProvisionReport
 from ..errors import ConfigurationError, NotFound
-from ..fields import CEM_FIELDS, FieldSpec
+from ..fields import FieldSpec
 from .client import WebApiClient
 from .consts import PLATFORM
 from .mapping import ColumnNaming, label
@@ -41,8 +41,9 @@ CONTACT_FILTERING_ATTRIBUTES = ("firstname", "lastname", "emailaddress1", "paren
 
 class Installer:
     def __init__(self, client: WebApiClient, settings: Mapping[str, Any], credentials: Mapping[str, Any],
-                 naming: ColumnNaming) -> None:
+                 naming: ColumnNaming, fields: Sequence[FieldSpec]) -> None:
         self.client = client
+        self.fields = fields
         self.settings = settings
         self.credentials = credentials
         self.naming = naming
@@ -111,7 +112,7 @@ class Installer:
 
     def _columns(self, report: ProvisionReport, dry_run: bool) -> int:
         changes = 0
-        for spec in CEM_FIELDS:
+        for spec in self.fields:
             name = self.naming.logical_name(spec)
             try:
                 path = self._attribute_path(spec)

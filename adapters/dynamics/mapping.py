@@ -3,7 +3,8 @@
 Names: schema ``<prefix>_CEMJourneyStage``, logical ``<prefix>_cemjourneystage`` (the logical name
 is the lowercased schema name). Choice values are ``option_value_prefix * 10000 + index``: the
 publisher's option value prefix (10000 -> 100000000, 100000001, ...), as the maker portal numbers
-custom options; the index follows ``adapters.fields`` so values never depend on labels.
+custom options; the code is ``FieldSpec.option_code`` (fixed per option, never renumbered when an admin
+adds a churn reason) so values never depend on labels or order.
 """
 
 from __future__ import annotations
@@ -44,11 +45,10 @@ class ColumnNaming:
         return self.schema_name(spec).lower()
 
     def option_value(self, spec: FieldSpec, option: str) -> int:
-        return self.option_value_prefix * 10000 + spec.options.index(option)
+        return self.option_value_prefix * 10000 + spec.option_code(option)
 
     def option_key(self, spec: FieldSpec, value: int) -> str | None:
-        index = int(value) - self.option_value_prefix * 10000
-        return spec.options[index] if 0 <= index < len(spec.options) else None
+        return spec.option_for_code(int(value) - self.option_value_prefix * 10000)
 
     # -- metadata ---------------------------------------------------------------------------
     def attribute_definition(self, spec: FieldSpec) -> dict[str, Any]:
@@ -77,7 +77,8 @@ class ColumnNaming:
         if value is None:
             return None
         if spec.type == "picklist":
-            if value not in spec.options:
+            # configurable options (churn reasons) have a code for any name; the CRM says whether it has it
+            if value not in spec.options and not spec.configurable:
                 raise ValueError(f"'{value}' is not an option of {spec.key}")
             return self.option_value(spec, str(value))
         if spec.type == "datetime":

@@ -7,7 +7,8 @@ per web resource file):
 * ``solution.xml``: the solution and its publisher (same unique names, prefix and option value prefix as the
   API installer uses), root components: contact (its CEM columns only), the web resource, the webhook and steps;
 * ``customizations.xml``: the CEM columns on contact generated from ``adapters.fields`` with ``ColumnNaming``
-  (choices as local option sets, values ``option_value_prefix * 10000 + index``, as the installer makes them);
+  (choices as local option sets, values ``option_value_prefix * 10000 + FieldSpec.option_code``, as the
+  installer makes them);
   the HTML web resource; the webhook ``ServiceEndpoint`` (contract 8, JSON) and one asynchronous PostOperation
   ``SdkMessageProcessingStep`` per (message, table) the installer registers, contact Update filtered to the
   columns people edit so the connector's own writes trigger nothing;
@@ -23,7 +24,7 @@ import uuid
 from typing import Any, ClassVar
 from xml.etree import ElementTree as ET
 
-from ..fields import CEM_FIELDS, FieldSpec
+from ..fields import FieldSpec
 from ..packaging import PackageContext, PackageError, fill, template
 from .install import (
     ASYNC_MODE,
@@ -143,7 +144,7 @@ class DynamicsPackage:
         _text(entity, "Name", "Contact", LocalizedName="Contact", OriginalName="Contact")
         info = ET.SubElement(ET.SubElement(entity, "EntityInfo"), "entity", Name="Contact", unmodified="1")
         attributes = ET.SubElement(info, "attributes")
-        for spec in CEM_FIELDS:
+        for spec in context.fields:
             attributes.append(self._attribute(spec, naming))
         ET.SubElement(root, "Roles")
         ET.SubElement(root, "Workflows")

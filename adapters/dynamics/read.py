@@ -20,7 +20,7 @@ from typing import Any
 from cem_engine.model import ContactFacts, Deal, Interaction
 
 from ..fields import as_utc
-from .client import WebApiClient
+from .client import FORMATTED_VALUE_ANNOTATION, WebApiClient
 
 _ACTIVITY_COLUMNS = "activityid,subject,description,createdon,actualend,actualstart,scheduledstart"
 # Opportunity salesstage (0 Qualify, 1 Develop, 2 Propose, 3 Close) onto the exchange deal stages.
@@ -56,7 +56,10 @@ def deal_type(name: str) -> str:
 ACTIVITY_TABLES: tuple[tuple[str, str, str, bool], ...] = (("emails", "email", "email", True),
                                                           ("phonecalls", "phonecall", "call", True),
                                                           ("appointments", "appointment", "meeting", False))
-CONTACT_COLUMNS = "contactid,fullname,emailaddress1,createdon"
+# the company (parent account) and owner lookups come back with their display names as formatted-value
+# annotations when the request asks for them (FORMATTED_VALUES), so no extra query reads the names
+CONTACT_COLUMNS = "contactid,fullname,emailaddress1,createdon,_parentcustomerid_value,_ownerid_value"
+FORMATTED = "@" + FORMATTED_VALUE_ANNOTATION
 NOTE_COLUMNS = "annotationid,subject,notetext,createdon"
 CASE_COLUMNS = "incidentid,title,description,ticketnumber,createdon,statecode"
 # incident statecode (Dataverse): 0 Active, 1 Resolved, 2 Cancelled -> the normalised ticket status
@@ -75,7 +78,9 @@ def activity_columns(has_direction: bool) -> str:
 # -- rows onto engine types (shared by the one-contact and the batch readers) -----------------------
 def contact_facts(row: Mapping[str, Any], contact_id: str) -> ContactFacts:
     return ContactFacts(contact_id=contact_id, created_at=parse_time(row.get("createdon")),
-                        email=row.get("emailaddress1"), name=row.get("fullname"))
+                        email=row.get("emailaddress1"), name=row.get("fullname"),
+                        company=row.get("_parentcustomerid_value" + FORMATTED) or None,
+                        owner=row.get("_ownerid_value" + FORMATTED) or None)
 
 
 def _interaction(row: Mapping[str, Any], id_column: str, contact_id: str, kind: Any, direction: Any,
@@ -139,7 +144,7 @@ class ContactReader:
         return self.client.rows(entity_set, params, page_size=self.page_size, describe=describe)
 
     def contact(self, contact_id: str) -> ContactFacts:
-        row = self.client.get_json(f"contacts({contact_id})", {"$select": CONTACT_COLUMNS},
+        row = self.client.get_json(f"contacts({contact_id})", {"$select": CONTACT_COLUMNS}, formatted_values=True,
                                    describe=f"read contact {contact_id}")
         return contact_facts(row, contact_id)
 

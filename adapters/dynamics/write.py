@@ -15,7 +15,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ..base import FieldUpdate, WriteResult, chunked
-from ..errors import AdapterError, InvalidRequest, TransientError
+from ..errors import AdapterError, InvalidRequest, TransientError, UnknownOption
 from ..fields import FIELDS_BY_KEY
 from ..http import error_for_status
 from .batch import BatchResponseError, Operation, PartResponse, build_batch, parse_batch_response
@@ -107,5 +107,9 @@ def _contact_of(operation: Operation) -> str:
 
 
 def _part_error(part: PartResponse, contact_id: str) -> AdapterError:
+    text = part.error_text()
+    if part.status == 400 and "outside the valid range" in text and "_cem" in text:
+        # Dataverse's answer to a choice value the column's option set lacks (error 0x8004431A)
+        return UnknownOption(f"contact {contact_id}: HTTP 400 {text}", status=400, platform=PLATFORM)
     return error_for_status(part.status, f"contact {contact_id}: HTTP {part.status} {part.error_text()}",
                             platform=PLATFORM)

@@ -27,7 +27,7 @@ from ..http import RetryPolicy
 from . import auth, install, links, mapping
 from .client import HubSpotClient
 from .consts import APP_ID_SETTING, PLATFORM, WEBHOOK_SECRET_CREDENTIAL
-from .read import ContactReader
+from .read import READ_BATCH, ContactReader
 from .write import WRITE_BATCH, FieldWriter
 
 
@@ -35,6 +35,7 @@ class HubSpotAdapter(CRMAdapter):
     platform = PLATFORM
     label = "HubSpot"
     write_batch_size = WRITE_BATCH
+    read_batch_size = READ_BATCH  # one v3 batch read of contacts; association reads take 1,000
     remembered_facts = (APP_ID_SETTING,)
     setting_keys = ("api_base_url", "app_id", "app_name", "app_url", "authorize_url", "optional_scopes", "portal_id",
                     "renewal_date_property", "scopes", "signature_version")  # what `connect --setting` accepts

@@ -36,8 +36,8 @@ REFRESH_MARGIN_SECONDS = 60.0
 # What the connector needs: read contacts and their engagements, write and define contact properties.
 REQUIRED_SCOPES = ("crm.objects.contacts.read", "crm.objects.contacts.write", "crm.schemas.contacts.read",
                    "crm.schemas.contacts.write", "crm.objects.deals.read", "tickets")
-# Useful when granted: email bodies and chat threads.
-OPTIONAL_SCOPES = ("sales-email-read", "conversations.read")
+# Useful when granted: email bodies, chat threads, owner names for the journey map.
+OPTIONAL_SCOPES = ("sales-email-read", "conversations.read", "crm.objects.owners.read")
 DEFAULT_TIMEOUT = (5.0, 30.0)  # (connect, read) seconds for every SDK call
 
 # Only connection-level retries inside urllib3 (the request never reached HubSpot, so safe even for

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -24,6 +25,8 @@ from . import auth, errors
 from .consts import PLATFORM
 
 PRIVATE_APP_TOKEN_INFO_PATH = "/oauth/v2/private-apps/get/access-token-info"
+MAX_TRACKED_CALLS = 1000  # more than any burst limit (250 / 10 s with the add-on)
+MAX_GATE_WAITS = 50  # bound on waiting for the shared window before handing the wait to the job layer
 RATE_HEADERS = {
     "limit": "X-HubSpot-RateLimit-Max", "remaining": "X-HubSpot-RateLimit-Remaining",
     "interval_ms": "X-HubSpot-RateLimit-Interval-Milliseconds", "daily": "X-HubSpot-RateLimit-Daily",
@@ -49,6 +52,7 @@ class HubSpotClient(ApiClient):
         self.timeout = timeout
         self.sdk = auth.make_client(self.base_url, self.credentials["access_token"])
         self._apis: dict[str, Any] = {}
+        self._sent: deque[float] = deque(maxlen=MAX_TRACKED_CALLS)  # when our recent calls went out
 
     # -- credentials ---------------------------------------------------------------------------
     def _api(self, path: str) -> Any:
@@ -88,19 +92,47 @@ class HubSpotClient(ApiClient):
         self._pace()
 
     def _pace(self) -> None:
-        """Respect what the last response said: wait out an empty ten-second window, stop on an empty day."""
+        """Spend the rolling ten-second window to the last call, never past it; stop on an empty day.
+
+        The window rolls: a slot frees when the oldest call in it is ten seconds old, not ten
+        seconds after the window filled. Waiting a whole interval whenever the last response said
+        "0 remaining" left the budget idle a third of the time at HubSpot's limit (bench.budget).
+        """
         if self.usage.get("daily_remaining") == 0:
             raise RateLimited("HubSpot daily API limit is used up; it resets at midnight in the account's time zone.",
                               retry_after=3600.0, status=429, platform=PLATFORM)
+        interval = (self.usage.get("interval_ms") or 10_000) / 1000.0
+        limit = int(self.usage.get("limit") or 0)
+        gate = self.connection.call_gate
+        if gate is not None and limit:
+            self._wait_for_gate(gate, limit, interval)
+            return
+        now = self.clock()
+        recent = [t for t in self._sent if now - t < interval]
+        wait = 0.0
         if self.usage.get("remaining") == 0:
-            interval = (self.usage.get("interval_ms") or 10_000) / 1000.0
-            elapsed = self.clock() - float(self.usage.get("observed_at") or 0)
-            wait = interval - elapsed
+            # full: our oldest call in the window frees the next slot (other apps' calls show up as a 429)
+            wait = (recent[0] if recent else float(self.usage.get("observed_at") or now)) + interval - now
+        elif limit and len(recent) >= limit:
+            wait = recent[-limit] + interval - now  # our own count says full before the server does
+        if wait > self.policy.max_inline_wait:
+            raise RateLimited("HubSpot burst limit reached.", retry_after=wait, status=429, platform=PLATFORM)
+        if wait > 0:
+            self.sleep(wait)
+        self.usage["remaining"] = None
+        self._sent.append(self.clock())
+
+    def _wait_for_gate(self, gate: Callable[[int, float], float], limit: int, interval: float) -> None:
+        """The connection's budget shared with the other workers: wait for a slot in the rolling window."""
+        for _ in range(MAX_GATE_WAITS):
+            wait = gate(limit, interval)
+            if wait <= 0:
+                self.usage["remaining"] = None
+                return
             if wait > self.policy.max_inline_wait:
                 raise RateLimited("HubSpot burst limit reached.", retry_after=wait, status=429, platform=PLATFORM)
-            if wait > 0:
-                self.sleep(wait)
-            self.usage["remaining"] = None
+            self.sleep(wait)
+        raise RateLimited("HubSpot burst limit reached.", retry_after=interval, status=429, platform=PLATFORM)
 
     # -- calls ---------------------------------------------------------------------------------
     def request(self, action: str, api: str, method: str, *args: Any, **kwargs: Any) -> tuple[int, dict[str, Any]]:

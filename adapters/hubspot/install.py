@@ -55,7 +55,10 @@ def provision(client: HubSpotClient, fields: Sequence[FieldSpec], *, dry_run: bo
         if not dry_run:
             client.request(f"updating {wanted['name']}", "crm.properties.core_api", "update", "contacts",
                           wanted["name"], _property_update(changes))
-        report.add("update", target, ", ".join(sorted(changes)))
+        have = {str(o.get("value")) for o in current.get("options") or []}
+        added = [o["value"] for o in wanted.get("options") or [] if o["value"] not in have]
+        report.add("update", target,
+                   ", ".join(sorted(changes)) + (f" (add options: {', '.join(added)})" if added else ""))
     if to_create and not dry_run:
         client.request("creating the CEM properties", "crm.properties.batch_api", "create", "contacts",
                       BatchInputPropertyCreate(inputs=[_property_create(d) for d in to_create]))

@@ -21,7 +21,8 @@ from cem_engine.model import DEAL_STAGES, ContactFacts, Deal, Interaction
 from ..fields import FieldSpec, as_utc, coerce, to_iso_z
 from .consts import GROUP_NAME, PROPERTY_PREFIX
 
-CONTACT_PROPERTIES = ("email", "firstname", "lastname", "lifecyclestage", "createdate", "lastmodifieddate")
+CONTACT_PROPERTIES = ("email", "firstname", "lastname", "lifecyclestage", "createdate", "lastmodifieddate",
+                      "company", "hubspot_owner_id")
 
 # FieldSpec.type -> (HubSpot type, fieldType). dateTime pairs with fieldType "date" (properties guide table).
 PROPERTY_TYPES: dict[str, tuple[str, str]] = {
@@ -123,15 +124,25 @@ def parse_day(value: Any) -> date | None:
 
 
 # -- records -> engine types ---------------------------------------------------------------------
-def contact_facts(record: Mapping[str, Any], renewal_property: str | None = None) -> ContactFacts:
+def contact_facts(record: Mapping[str, Any], renewal_property: str | None = None,
+                  owners: Mapping[str, str] | None = None) -> ContactFacts:
+    """``owners``: owner id -> display name (the owners API); an owner missing from it stays unnamed."""
     props = record.get("properties") or {}
     name = " ".join(p for p in (props.get("firstname"), props.get("lastname")) if p) or None
+    owner_id = props.get("hubspot_owner_id")
     return ContactFacts(
         contact_id=str(record["id"]), lifecycle_stage=props.get("lifecyclestage") or None,
         renewal_date=parse_day(props.get(renewal_property)) if renewal_property else None,
         created_at=parse_moment(props.get("createdate") or record.get("createdAt")),
-        email=props.get("email") or None, name=name,
+        email=props.get("email") or None, name=name, company=props.get("company") or None,
+        owner=(owners or {}).get(str(owner_id)) if owner_id else None,
     )
+
+
+def owner_name(owner: Mapping[str, Any]) -> str | None:
+    """An owner as HubSpot's UI names it: first and last name, else the email."""
+    full = " ".join(p for p in (owner.get("firstName"), owner.get("lastName")) if p)
+    return full or owner.get("email") or None
 
 
 def deal_type(dealtype: str | None, name: str) -> str:

@@ -29,7 +29,7 @@ UI_EXTENSIONS_VERSION = "0.17.0"  # the version crm-packages/ type-checks and re
 # What the adapter reads and writes (README "Connect a real HubSpot account"); "oauth" as in HubSpot's templates.
 SCOPES = ("oauth", "crm.objects.contacts.read", "crm.objects.contacts.write", "crm.schemas.contacts.read",
           "crm.schemas.contacts.write", "crm.objects.deals.read", "tickets", "sales-email-read",
-          "conversations.read")
+          "conversations.read", "crm.objects.owners.read")
 # Contact changes that can move a contact's CEM fields. Engagements reach the connector through
 # contact.associationChange and the generic object.* events (objectTypeId tells them apart).
 LEGACY_SUBSCRIPTIONS: tuple[dict[str, Any], ...] = (

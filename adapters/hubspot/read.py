@@ -17,6 +17,7 @@ from hubspot.crm.objects import SimplePublicObjectId as ObjectsId
 from cem_engine.model import DEAL_STAGES, ContactInput, Interaction
 
 from ..base import ContactPage, chunked
+from ..errors import PermissionDenied
 from ..fields import FieldSpec, to_epoch_ms
 from . import mapping
 from .client import HubSpotClient
@@ -24,6 +25,7 @@ from .client import HubSpotClient
 READ_BATCH = 100  # v3 batch read inputs per call
 ASSOCIATION_BATCH = 1000  # v4 association batch read inputs per call (since 2025-02-10)
 SEARCH_PAGE_MAX = 200
+OWNERS_PAGE_MAX = 500  # the owners API's page limit
 SEARCH_RESULT_CAP = 10_000  # the search API never pages past 10,000 results per query
 MAX_PAGES = 200  # bound on any paging loop
 
@@ -34,6 +36,7 @@ class ContactReader:
         self.settings = settings
         self.fields = fields
         self._stage_map: dict[str, str] | None = None
+        self._owners: dict[str, str] | None = None  # owner id -> name, read once per adapter instance
 
     def fetch_contacts(self, contact_ids: Sequence[str]) -> dict[str, ContactInput]:
         """Many contacts in a handful of calls: one batch read per object type, not per contact.
@@ -43,8 +46,9 @@ class ContactReader:
         """
         renewal = self.settings.get("renewal_date_property")
         properties = list(mapping.CONTACT_PROPERTIES) + ([renewal] if renewal else [])
-        contacts = {str(r["id"]): mapping.contact_facts(r, renewal)
-                    for r in self.read_objects("contacts", contact_ids, properties)}
+        records = self.read_objects("contacts", contact_ids, properties)
+        owners = self._owner_names({str((r.get("properties") or {}).get("hubspot_owner_id") or "") for r in records})
+        contacts = {str(r["id"]): mapping.contact_facts(r, renewal, owners) for r in records}
         ids = list(contacts)
         interactions: dict[str, list[Interaction]] = {cid: [] for cid in ids}
         for engagement in mapping.ENGAGEMENT_TYPES:
@@ -97,6 +101,33 @@ class ContactReader:
             _, data = self.client.request(f"reading {object_type}", "crm.objects.batch_api", "read", object_type, body)
             records.extend(r for r in data.get("results") or [] if isinstance(r, dict) and r.get("id") is not None)
         return records
+
+    def _owner_names(self, wanted: set[str]) -> dict[str, str]:
+        """Owner names from the owners API (paged, 500 a page), read once per adapter instance and again
+        only when a contact names an owner not seen yet (a rep added since). Without the owners scope the
+        contacts are still read, just without owner names."""
+        wanted.discard("")
+        if not wanted or (self._owners is not None and wanted <= self._owners.keys()):
+            return self._owners or {}
+        owners: dict[str, str] = {}
+        after: str | None = None
+        try:
+            for _ in range(MAX_PAGES):
+                kwargs: dict[str, Any] = {"limit": OWNERS_PAGE_MAX}
+                if after:
+                    kwargs["after"] = after
+                _, data = self.client.request("reading owners", "crm.owners.owners_api", "get_page", **kwargs)
+                for owner in data.get("results") or []:
+                    name = mapping.owner_name(owner)
+                    if owner.get("id") is not None and name:
+                        owners[str(owner["id"])] = name
+                after = ((data.get("paging") or {}).get("next") or {}).get("after")
+                if not after:
+                    break
+        except PermissionDenied:
+            owners = {}  # crm.objects.owners.read not granted: keep reading contacts, unnamed owners
+        self._owners = owners
+        return owners
 
     def _deal_stage_map(self, deals: Sequence[Mapping[str, Any]]) -> dict[str, str]:
         """Custom pipeline stage ids -> default stage names; only fetched when a deal needs it."""

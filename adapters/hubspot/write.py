@@ -12,7 +12,7 @@ from typing import Any
 from hubspot.crm.contacts import BatchInputSimplePublicObjectBatchInput, SimplePublicObjectBatchInput
 
 from ..base import FieldUpdate, WriteResult
-from ..errors import AdapterError, InvalidRequest, NotFound, RateLimited, TransientError
+from ..errors import AdapterError, InvalidRequest, NotFound, RateLimited, TransientError, UnknownOption
 from ..fields import FIELDS_BY_KEY
 from . import mapping
 from .client import HubSpotClient
@@ -66,7 +66,11 @@ class FieldWriter:
             result.calls += 1
             status, data = self.client.request(f"updating {len(chunk)} contacts", "crm.contacts.batch_api", "update",
                                                body)
-        except (InvalidRequest, NotFound) as error:
+        except (InvalidRequest, NotFound) as raised:
+            error: AdapterError = raised
+            if _invalid_option(getattr(raised, "body", {}) or {}) or "INVALID_OPTION" in str(raised):
+                error = UnknownOption(str(raised), status=400, platform=PLATFORM)
+                error.body = getattr(raised, "body", {})  # type: ignore[attr-defined]
             ids = {cid for cid, _ in chunk}
             named = _ids_in(getattr(error, "body", {}) or {}) & ids
             if named:
@@ -108,6 +112,12 @@ def _ids_in(body: Mapping[str, Any]) -> set[str]:
     return found
 
 
+def _invalid_option(error: Mapping[str, Any]) -> bool:
+    """HubSpot's VALIDATION_ERROR for an enumeration value the property has no option for."""
+    found = [str(e.get("code")) for e in error.get("errors") or [] if isinstance(e, dict)]
+    return "INVALID_OPTION" in found or "INVALID_OPTION" in str(error.get("message") or "")
+
+
 def _batch_errors(errors: Sequence[Mapping[str, Any]]) -> dict[str, AdapterError]:
     """Per-record errors of a 207 answer, typed so the job layer knows which to retry."""
     failed: dict[str, AdapterError] = {}
@@ -121,6 +131,8 @@ def _batch_errors(errors: Sequence[Mapping[str, Any]]) -> dict[str, AdapterError
             typed = RateLimited(message, retry_after=2.0, status=429, platform=PLATFORM)
         elif category in ("INTERNAL_ERROR", "SERVICE_UNAVAILABLE", "TIMEOUT"):
             typed = TransientError(message, platform=PLATFORM)
+        elif _invalid_option(error):
+            typed = UnknownOption(message, status=400, platform=PLATFORM)
         else:
             typed = InvalidRequest(message, status=400, platform=PLATFORM)
         for cid in _ids_in({"context": error.get("context")}):

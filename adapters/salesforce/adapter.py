@@ -61,6 +61,9 @@ class SalesforceAdapter(CRMAdapter):
     platform = PLATFORM
     label = "Salesforce"
     write_batch_size: ClassVar[int] = COLLECTION_LIMIT
+    # One SOQL query per source whatever the batch holds, as long as the IN list fits the URL
+    # (read.MAX_QUERY_URL: ~450 ids); 200 matches the write batch, so one refresh is one write call.
+    read_batch_size: ClassVar[int] = 200
     remembered_facts = (INTEGRATION_USER_SETTING,)  # the receiver drops changes made by this user
     setting_keys = ("api_version", "auth", "daily_api_budget", "domain", "instance_url", "lifecycle_field", "login_url",
                     "objects", "opportunity_type_map", "org_id", "permission_set_assignees", "renewal_date_field",

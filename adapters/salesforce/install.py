@@ -59,6 +59,28 @@ def metadata_differs(current: Mapping[str, Any], desired: Mapping[str, Any]) -> 
     return changed
 
 
+def added_values(current: Mapping[str, Any], desired: Mapping[str, Any]) -> list[str]:
+    """Picklist values ``desired`` lists that the org's field does not have yet."""
+    have = {v.get("fullName") for v in _picklist_values(current)}
+    return [str(v["fullName"]) for v in _picklist_values(desired) if v.get("fullName") not in have]
+
+
+def keep_existing_values(current: Mapping[str, Any], desired: dict[str, Any]) -> dict[str, Any]:
+    """``desired`` with the org's picklist values it no longer lists appended: records may hold them."""
+    if "valueSet" not in desired:
+        return desired
+    wanted = {v.get("fullName") for v in _picklist_values(desired)}
+    kept = [v for v in _picklist_values(current) if v.get("fullName") not in wanted]
+    if not kept:
+        return desired
+    definition = dict(desired["valueSet"]["valueSetDefinition"], value=[*_picklist_values(desired), *kept])
+    return {**desired, "valueSet": {**desired["valueSet"], "valueSetDefinition": definition}}
+
+
+def _picklist_values(meta: Mapping[str, Any]) -> list[dict[str, Any]]:
+    return list(((meta.get("valueSet") or {}).get("valueSetDefinition") or {}).get("value") or [])
+
+
 @dataclass
 class Installer:
     client: SalesforceClient
@@ -93,6 +115,7 @@ class Installer:
                 report.add("create", f"field {full_name}", f"{desired['type']}")
                 continue
             current = self.client.tooling(f"sobjects/CustomField/{field_id}", describe=f"read field {full_name}")
+            desired = keep_existing_values(current.get("Metadata") or {}, desired)
             changed = metadata_differs(current.get("Metadata") or {}, desired)
             if not changed:
                 report.add("unchanged", f"field {full_name}")
@@ -102,7 +125,9 @@ class Installer:
                                     data={"FullName": full_name, "Metadata": {**(current.get("Metadata") or {}),
                                                                               **desired}},
                                     describe=f"update field {full_name}")
-            report.add("update", f"field {full_name}", "changed: " + ", ".join(changed))
+            added = added_values(current.get("Metadata") or {}, desired)
+            report.add("update", f"field {full_name}", "changed: " + ", ".join(changed)
+                       + (f" (add values: {', '.join(added)})" if added else ""))
 
     @staticmethod
     def _save(result: Any, what: str) -> None:

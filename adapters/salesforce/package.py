@@ -84,7 +84,7 @@ class SalesforcePackage:
                 "namespace": "", "sourceApiVersion": API_VERSION}, indent=2) + "\n").encode(),
         }
         for sobject in objects:
-            for spec in CEM_FIELDS:
+            for spec in context.fields:
                 name = native_name(spec)
                 files[f"{ROOT}/objects/{sobject}/fields/{name}.field-meta.xml"] = metadata_xml(
                     "CustomField", {"fullName": name, **field_metadata(spec)})

@@ -123,7 +123,9 @@ class ContactReader:
         return [f for f in (self.settings.get("lifecycle_field"), self.settings.get("renewal_date_field")) if f]
 
     def _records(self, sobject: str, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
-        columns = ", ".join(["Id", "Name", "Email", "CreatedDate", *self._extra_fields(sobject)])
+        # company and owner ride along as relationship fields: no extra query for them
+        company = "Company" if sobject == "Lead" else "Account.Name"
+        columns = ", ".join(["Id", "Name", "Email", "CreatedDate", company, "Owner.Name", *self._extra_fields(sobject)])
         rows = self.query_in(ids, lambda in_list: f"SELECT {columns} FROM {sobject} WHERE Id IN {in_list}")
         by_key = {key(r["Id"]): r for r in rows}
         return {i: by_key[key(i)] for i in ids if key(i) in by_key}
@@ -135,7 +137,8 @@ class ContactReader:
         renewal = parse_date(row.get(renewal_field)) if renewal_field and sobject == "Contact" else None
         return ContactFacts(contact_id=contact_id, lifecycle_stage=lifecycle, renewal_date=renewal,
                             created_at=parse_datetime(row.get("CreatedDate")), email=row.get("Email"),
-                            name=row.get("Name"))
+                            name=row.get("Name"), company=_related_name(row, "Account") or row.get("Company") or None,
+                            owner=_related_name(row, "Owner"))
 
     # -- interactions ----------------------------------------------------------------------------
     def _tasks(self, ids: Sequence[str], requested: Mapping[str, str]) -> list[tuple[str, Interaction]]:
@@ -232,3 +235,9 @@ class ContactReader:
                 seen.setdefault(owner, {}).setdefault(key(opportunity["Id"]),
                                                       opportunity_deal(opportunity, owner, type_map))
         return {owner: list(deals.values()) for owner, deals in seen.items()}
+
+
+def _related_name(row: Mapping[str, Any], relationship: str) -> str | None:
+    """``Account.Name`` comes back nested ({"Account": {"attributes": ..., "Name": ...}}), null when unset."""
+    parent = row.get(relationship)
+    return (parent.get("Name") or None) if isinstance(parent, Mapping) else None

@@ -11,7 +11,15 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from ..base import FieldUpdate, WriteResult, chunked
-from ..errors import AdapterError, ConfigurationError, InvalidRequest, NotFound, PermissionDenied, TransientError
+from ..errors import (
+    AdapterError,
+    ConfigurationError,
+    InvalidRequest,
+    NotFound,
+    PermissionDenied,
+    TransientError,
+    UnknownOption,
+)
 from ..fields import FIELDS_BY_KEY
 from .client import SalesforceClient
 from .consts import COLLECTION_LIMIT, OBJECT_PREFIXES, PLATFORM
@@ -90,6 +98,8 @@ def record_error(contact_id: str, errors: Sequence[dict[str, Any]]) -> AdapterEr
     elif code in CONFIG_RECORD_ERRORS:
         error = ConfigurationError(text + " - run 'cem-connector install salesforce' and check the CEM Connector "
                                    "permission set is assigned to the integration user.", platform=PLATFORM)
+    elif code == "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST":
+        error = UnknownOption(text, platform=PLATFORM)
     elif code in PERMISSION_RECORD_ERRORS:
         error = PermissionDenied(text + " - the integration user cannot edit this record (sharing, validation "
                                  "or a trigger refused it).", platform=PLATFORM)

@@ -27,7 +27,8 @@ def package_command(platform: str, output: Path, connection_id: int | None) -> N
                 Lightning component, Apex that signs webhooks and card requests
     dynamics    an unmanaged solution zip: CEM columns and choices, contact web resource,
                 webhook service endpoint and steps
-    Every field comes from the CEM field specs, so packages and `cem-connector install` agree.
+    Every field comes from the CEM field specs, so packages and `cem-connector install` agree; the
+    Churn Reason picklist lists the reasons of the engine config (CEM_ENGINE_CONFIG), your own included.
     The URLs inside point at CEM_PUBLIC_URL, which the CRM must reach over https.
 
     \b
@@ -45,7 +46,8 @@ def package_command(platform: str, output: Path, connection_id: int | None) -> N
         target = webhook_targets(rt.store, rt.box, platform, connection_id)[0]
         context = PackageContext(connection_id=connection_id, public_url=rt.settings.public_url,
                                  settings=dict(row.settings), account_id=row.account_id,
-                                 card_credential=spec.receiver_class()().card_credential(target))
+                                 card_credential=spec.receiver_class()().card_credential(target),
+                                 fields=rt.cem_fields)
         package = spec.package_class()()
         written = write_package(package, context, output)
     where = written[0] if len(written) == 1 else output

@@ -78,7 +78,7 @@ def worker_command(burst: bool) -> None:
         # A SimpleWorker (jobs in-process, no fork per job) that also heartbeats, so a peer killed
         # mid-job is noticed in seconds and its jobs retried (see connector/worker.py); jobs are idempotent.
         worker = CEMWorker([rt.queue.rq], connection=rt.redis, maintenance_interval=30, keys=rt.queue.keys,
-                           ledger=rt.queue.writes)
+                           ledger=rt.queue.writes, deliveries=rt.queue.deliveries)
         worker.work(burst=burst, with_scheduler=True, logging_level=rt.settings.log_level)
 
 

@@ -157,6 +157,9 @@ def install_command(platform: str, connection_id: int | None, dry_run: bool) -> 
     """Create the CEM fields (and what shows them to reps) in the CRM, idempotently.
 
     A re-run changes nothing and says so. Use --dry-run to see the plan first.
+    The Churn Reason picklist gets the reasons of the engine config (CEM_ENGINE_CONFIG): after adding
+    a reason there, run install again and it adds just that option (existing ones are never removed
+    or renumbered).
     """
     with runtime() as rt:
         connection_id = pick_connection(rt, connection_id, platform)

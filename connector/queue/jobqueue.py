@@ -15,6 +15,7 @@ from rq import Queue
 from rq.job import Job
 from rq.registry import FailedJobRegistry, ScheduledJobRegistry, StartedJobRegistry
 
+from .budget import CallBudget
 from .deliveries import DeliveryLog
 from .keys import QueueKeys
 from .refreshes import RefreshCoalescer
@@ -32,6 +33,7 @@ class JobQueue:
         self.deliveries = DeliveryLog(connection, self.keys, self.enqueue)
         self.refreshes = RefreshCoalescer(connection, self.keys, self.enqueue)
         self.writes = WriteLedger(connection, self.keys, self.enqueue)
+        self.budget = CallBudget(connection, self.keys)
 
     @property
     def prefix(self) -> str:
@@ -39,6 +41,7 @@ class JobQueue:
 
     def forget_contact(self, connection_id: int, contact_id: str) -> None:
         """GDPR: drop every trace of the person from Redis, failed-job records included."""
+        self.deliveries.forget(connection_id, contact_id)
         self.refreshes.forget(connection_id, contact_id)
         self.writes.forget(connection_id, contact_id)
         self._forget_failed_jobs(connection_id, contact_id)

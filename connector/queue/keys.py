@@ -2,7 +2,11 @@
 
 All keys live under ``cem:<queue name>:``, so installs sharing a Redis never see each other's:
 
-- ``seen:<conn>``              ids of the deliveries accepted, scored by arrival time (``DeliveryLog``)
+- ``seen:<conn>:<bucket>:<shard>``  64-bit digests of accepted delivery ids, integer sets per time bucket
+- ``seen-meta:<conn>``         shard count and size of each bucket (``DeliveryLog``)
+- ``inbox:<conn>``             accepted events, oldest first, until a drain job has processed them
+- ``drain:<conn>``              a drain job is queued
+- ``claim:<conn>:<worker>:<id>``  events a drain job took from the inbox and is processing
 - ``pending:<conn>:<contact>``  a refresh of this contact is queued (coalesces bursts; ``RefreshCoalescer``)
 - ``waiting:<conn>``            contacts to refresh, until the collector puts them in batch jobs
 - ``collect:<conn>``            a collector job is queued
@@ -32,6 +36,26 @@ class QueueKeys:
 
     def seen(self, connection_id: int) -> str:
         return f"{self.prefix}seen:{connection_id}"
+
+    def seen_meta(self, connection_id: int) -> str:
+        return f"{self.prefix}seen-meta:{connection_id}"
+
+    def inbox(self, connection_id: int) -> str:
+        return f"{self.prefix}inbox:{connection_id}"
+
+    def drain(self, connection_id: int) -> str:
+        return f"{self.prefix}drain:{connection_id}"
+
+    def budget(self, connection_id: int) -> str:
+        """Send times of the connection's recent CRM calls, shared by every worker (``CallBudget``)."""
+        return f"{self.prefix}budget:{connection_id}"
+
+    def claim(self, connection_id: int | str, owner: str) -> str:
+        """Events a drainer took from the inbox; ``owner`` is ``<worker name>:<uuid>``."""
+        return f"{self.prefix}claim:{connection_id}:{owner}"
+
+    def claim_connection(self, key: str) -> int:
+        return int(key[len(f"{self.prefix}claim:"):].split(":", 1)[0])
 
     def pending(self, connection_id: int, contact_id: str) -> str:
         return f"{self.prefix}pending:{connection_id}:{contact_id}"
@@ -75,6 +99,7 @@ class QueueKeys:
 # Jobs are enqueued by dotted name (rq resolves it in the worker), so the queue never imports the
 # jobs module that uses it.
 PROCESS_EVENTS = "connector.jobs.process_events"
+DRAIN_DELIVERIES = "connector.jobs.drain_deliveries"
 COLLECT_REFRESHES = "connector.jobs.collect_refreshes"
 REFRESH_CONTACTS = "connector.jobs.refresh_contacts"
 FLUSH_WRITES = "connector.jobs.flush_writes"

@@ -44,7 +44,13 @@ class WriteLedger:
         """One queued flush per connection; while a delayed (backoff) flush waits, new requests join it."""
         if not self.redis.set(self.keys.flush(connection_id), 1, nx=True, ex=FLAG_TTL):
             return False
-        self.enqueue(FLUSH_WRITES, delay, connection_id, attempt=attempt)
+        if delay > 0:
+            self.enqueue(FLUSH_WRITES, delay, connection_id, attempt=attempt)
+        else:
+            # At the front: a flush writes what earlier refreshes found, so fields appear while the
+            # rest is still being read (at a CRM's rate limit a FIFO made every write wait for the
+            # last read: 1,880 of 2,000 new contacts became visible in the final 2 seconds).
+            self.enqueue(FLUSH_WRITES, 0, connection_id, attempt=attempt, at_front=True)
         return True
 
     def flush_started(self, connection_id: int) -> None:

@@ -19,6 +19,7 @@ from webhooks.events import ChangeEvent
 
 from ..connections import ConnectionNotFound, update_settings, webhook_targets
 from ..errors import QueueUnavailable
+from ..queue.deliveries import RETRY_AFTER_SECONDS, InboxFull
 from ..registry import UnknownPlatform, get_platform
 from ..runtime import Runtime
 
@@ -69,9 +70,16 @@ def _receive(rt: Runtime, receiver: WebhookReceiver, platform: str, connection_i
         return _response(receiver.error_response(UnknownConnection(
             f"No {platform} connection {connection_id}; check the webhook URL configured in the CRM.")))
 
+    retry_after = RETRY_AFTER_SECONDS
+
     def sink(target_connection: int, events: list[ChangeEvent]) -> int:
+        nonlocal retry_after
         try:
-            return rt.queue.deliveries.accept(target_connection, events)
+            return rt.queue.deliveries.accept(target_connection, events,
+                                              window=receiver.redelivery_window.total_seconds())
+        except InboxFull as exc:
+            retry_after = exc.retry_after
+            raise ServiceUnavailable("Too many events are waiting for this connection; please retry.") from exc
         except QueueUnavailable as exc:
             raise ServiceUnavailable("Temporarily unable to accept events; please retry.") from exc
 
@@ -79,7 +87,7 @@ def _receive(rt: Runtime, receiver: WebhookReceiver, platform: str, connection_i
         method=request.method,
         url=public_url(rt),
         headers=CaseInsensitiveDict(dict(request.headers)),
-        body=request.get_data(cache=False),
+        body=_body(receiver.max_body_bytes),
         query=request.args.to_dict(),
     )
     result = receiver.handle(inbound, targets, sink)
@@ -87,7 +95,13 @@ def _receive(rt: Runtime, receiver: WebhookReceiver, platform: str, connection_i
         for target_connection, facts in result.learnt.items():
             update_settings(rt.store, target_connection, facts)
         current_app.extensions["cem_targets"].clear()
-    return _response(result)
+    return _response(result, retry_after)
+
+
+def _body(limit: int) -> bytes:
+    """At most ``limit + 1`` bytes: enough for the receiver to answer 413 without reading the rest
+    (the app-wide MAX_CONTENT_LENGTH is larger than any receiver's limit)."""
+    return request.stream.read(limit + 1)
 
 
 def receiver_for(platform: str) -> WebhookReceiver:
@@ -103,10 +117,10 @@ def public_url(rt: Runtime) -> str:
     return rt.settings.public_url + path
 
 
-def _response(result: Any) -> Response:
+def _response(result: Any, retry_after: int = RETRY_AFTER_SECONDS) -> Response:
     response = Response(result.body, status=result.status, content_type=result.content_type)
     if result.status == 503:
-        response.headers["Retry-After"] = "30"
+        response.headers["Retry-After"] = str(retry_after)
     return response
 
 

@@ -26,7 +26,7 @@ from ..ratelimit import SlidingWindowLimiter
 from .auth import EntraDirectory
 from .batch import BatchFormatError, InnerResponse, parse_batch, render_batch
 from .odata import ODataError, compile_filter, select_columns, sort_rows
-from .schema import BIND_TARGETS, MESSAGES, TABLES, Table
+from .schema import BIND_TARGETS, FORMATTED_VALUE, LOOKUP_NAMES, MESSAGES, TABLES, Table
 
 API_PREFIX = "/api/data/v9.2/"
 MAX_BATCH_REQUESTS = 1000
@@ -81,6 +81,9 @@ class DataverseOrg:
         self.application_user_id = application_user_id
         self.base_url = ""  # set when the server starts
         self.rows: dict[str, dict[str, dict[str, Any]]] = {name: {} for name in TABLES}
+        # activity id -> its party rows: a lambda over `*_activity_parties` looks a row's parties up
+        # here instead of scanning every party of the org (which pegged a core at 2,000 contacts)
+        self._parties: dict[str, dict[str, dict[str, Any]]] = {}
         self.attributes: dict[str, dict[str, Any]] = {}  # custom contact columns by logical name
         self.published: list[str] = []  # ParameterXml of each PublishXml call
         self.lock = threading.RLock()
@@ -119,16 +122,29 @@ class DataverseOrg:
         row[table.primary_id] = record_id
         with self.lock:
             self.rows[entity_set][record_id] = row
+            self._index(entity_set, record_id, None, row)
         if notify:
             self._notify(table, "Create", record_id, dict(values), user_id)
         return record_id
+
+    def _index(self, entity_set: str, record_id: str, before: Mapping[str, Any] | None,
+               after: Mapping[str, Any] | None) -> None:
+        """Keep the party index in step with a row change (callers hold the lock)."""
+        if entity_set != "activityparties":
+            return
+        if before is not None:
+            self._parties.get(str(before.get("_activityid_value")), {}).pop(record_id, None)
+        if after is not None:
+            self._parties.setdefault(str(after.get("_activityid_value")), {})[record_id] = dict(after)
 
     def delete(self, entity_set: str, record_id: str, *, user_id: str, notify: bool = True) -> bool:
         """Remove a row; Delete steps run after it is gone (PostOperation)."""
         table = TABLES[entity_set]
         with self.lock:
-            if self.rows[entity_set].pop(record_id.lower(), None) is None:
+            removed = self.rows[entity_set].pop(record_id.lower(), None)
+            if removed is None:
                 return False
+            self._index(entity_set, record_id.lower(), removed, None)
         if notify:
             self._notify(table, "Delete", record_id.lower(), {}, user_id)
         return True
@@ -142,11 +158,13 @@ class DataverseOrg:
             row.update(values)
             row["modifiedon"], row["_modifiedby_value"] = now_iso(), user_id
             row["versionnumber"] = int(row.get("versionnumber", 0)) + 1
+            self._index(entity_set, record_id.lower(), before, row)
         if notify:
             error = self._notify(table, "Update", record_id.lower(), dict(values), user_id)
             if error:
                 with self.lock:  # a failed synchronous step rolls the operation back
                     self.rows[entity_set][record_id.lower()] = before
+                    self._index(entity_set, record_id.lower(), row, before)
                 raise DataverseError(400, "0x80040265", error)
 
     def _notify(self, table: Table, message: str, record_id: str, changed: dict[str, Any], user_id: str) -> str | None:
@@ -169,7 +187,7 @@ class DataverseOrg:
 
     def parties(self, activity_id: str) -> list[dict[str, Any]]:
         with self.lock:
-            return [dict(p) for p in self.rows["activityparties"].values() if p["_activityid_value"] == activity_id]
+            return [dict(p) for p in self._parties.get(activity_id, {}).values()]
 
     # -- the Web API ---------------------------------------------------------------------
     def handle(self, method: str, path: str, query: Mapping[str, str], headers: Mapping[str, str],
@@ -219,7 +237,7 @@ class DataverseOrg:
             row = self.get(entity_set, record_id)
             if row is None:
                 raise _not_found(table, record_id)
-            return ApiResult(200, self._shape(table, row, query.get("$select")))
+            return ApiResult(200, self._shape(table, row, query.get("$select"), headers))
         if method == "PATCH":
             return self._patch(table, record_id, _json(body), headers)
         if method == "DELETE":
@@ -236,7 +254,8 @@ class DataverseOrg:
     def _query(self, table: Table, query: Mapping[str, str], headers: Mapping[str, str]) -> ApiResult:
         columns = set(table.columns) | (set(self.attributes) if table.logical_name == "contact" else set())
         predicate = compile_filter(query.get("$filter"), self.navigate, columns, table.logical_name)
-        rows = [r for r in self._all(table.entity_set) if predicate(r)]
+        with self.lock:  # filter the live rows, copy only the matches
+            rows = [deepcopy(r) for r in self.rows[table.entity_set].values() if predicate(r)]
         rows = sort_rows(rows, query.get("$orderby") or table.primary_id)
         if "$top" in query:
             rows = rows[: int(query["$top"])]
@@ -250,7 +269,7 @@ class DataverseOrg:
         offset = int(query.get("$skiptoken", "0") or 0)
         page = rows[offset: offset + size]
         body: dict[str, Any] = {"@odata.context": f"{self.api_root}$metadata#{table.entity_set}",
-                                "value": [self._shape(table, r, query.get("$select")) for r in page]}
+                                "value": [self._shape(table, r, query.get("$select"), headers) for r in page]}
         if query.get("$count") == "true":
             body["@odata.count"] = len(rows)
         if offset + size < len(rows):
@@ -258,10 +277,25 @@ class DataverseOrg:
             body["@odata.nextLink"] = f"{self.api_root}{table.entity_set}?{urlencode(next_query, quote_via=quote)}"
         return ApiResult(200, body, {"Preference-Applied": f"odata.maxpagesize={size}"} if match else {})
 
-    def _shape(self, table: Table, row: Mapping[str, Any], select: str | None) -> dict[str, Any]:
+    def _shape(self, table: Table, row: Mapping[str, Any], select: str | None,
+               headers: Mapping[str, str]) -> dict[str, Any]:
         shaped = select_columns(row, select, (table.primary_id,))
         shaped["@odata.etag"] = f'W/"{row.get("versionnumber", 1)}"'
+        if _wants_formatted_values(headers.get("prefer", "")):
+            for column in [c for c in shaped if c in LOOKUP_NAMES and shaped[c]]:
+                name = self._lookup_name(column, str(shaped[column]))
+                if name is not None:
+                    shaped[f"{column}@{FORMATTED_VALUE}"] = name
         return shaped
+
+    def _lookup_name(self, column: str, record_id: str) -> str | None:
+        """A lookup's formatted value: the primary name of the row it points at."""
+        with self.lock:
+            for entity_set, name_column in LOOKUP_NAMES[column]:
+                target = self.rows[entity_set].get(record_id.lower())
+                if target is not None:
+                    return target.get(name_column)
+        return None
 
     def _columns(self, table: Table, values: Mapping[str, Any]) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -400,6 +434,13 @@ class DataverseOrg:
             raise DataverseError(400, "0x80047013", f"An option with the value {value} already exists.")
         options.append({"Value": value, "Label": payload.get("Label")})
         return ApiResult(200, {"NewOptionValue": value})
+
+
+def _wants_formatted_values(prefer: str) -> bool:
+    """``Prefer: odata.include-annotations="..."`` naming the formatted-value annotation (or ``*``)."""
+    match = re.search(r'odata\.include-annotations="([^"]*)"', prefer)
+    return bool(match) and any(a.strip() in ("*", FORMATTED_VALUE, "OData.Community.Display.V1.*")
+                               for a in match.group(1).split(","))
 
 
 def _json(body: bytes) -> dict[str, Any]:

@@ -89,7 +89,7 @@ class _Parser:
         while (self.peek() or "").lower() == "or":
             self.take()
             right = self.parse_and()
-            left = (lambda a, b: lambda row: a(row) or b(row))(left, right)
+            left = _merged_equalities(left, right) or (lambda a, b: lambda row: a(row) or b(row))(left, right)
         return left
 
     def parse_and(self) -> Predicate:
@@ -201,6 +201,26 @@ class _Parser:
             raise ODataError(f"Could not read the literal '{token}' in $filter expression.") from None
 
 
+class _OneOf:
+    """``name eq a or name eq b or ...`` as one set lookup: a batch query names a hundred ids, and
+    testing them one comparison at a time made every row cost a hundred (index for issue 14)."""
+
+    def __init__(self, name: str, value_of: Callable[[Row], Any], values: frozenset[Any]) -> None:
+        self.name, self.value_of, self.values = name, value_of, values
+
+    def __call__(self, row: Row) -> bool:
+        try:
+            return self.value_of(row) in self.values
+        except TypeError:  # an unhashable column value equals no literal
+            return False
+
+
+def _merged_equalities(left: Predicate, right: Predicate) -> Predicate | None:
+    if isinstance(left, _OneOf) and isinstance(right, _OneOf) and left.name == right.name:
+        return _OneOf(left.name, left.value_of, left.values | right.values)
+    return None
+
+
 def _comparison(name: str, operator: str, literal: Any, variables: set[str]) -> Predicate:
     head, _, rest = name.partition("/")
     in_lambda = head in variables and rest
@@ -213,6 +233,9 @@ def _comparison(name: str, operator: str, literal: Any, variables: set[str]) -> 
         if isinstance(value, str) and _GUID.match(value):
             return value.lower()
         return value
+
+    if operator == "eq" and isinstance(literal, str | int | bool | float | None):
+        return _OneOf(name, value_of, frozenset([literal]))
 
     def compare(row: Row) -> bool:
         value = value_of(row)

@@ -117,11 +117,23 @@ class DynamicsSandbox(SandboxCRM):
         last = str(record.get("last_name") or record["contact_id"])
         values = {"firstname": first, "lastname": last, "fullname": f"{first} {last}",
                   "emailaddress1": record.get("email") or f"{record['contact_id']}@example.com"}
+        if record.get("company"):
+            values["_parentcustomerid_value"] = self._named("accounts", "name", str(record["company"]))
+        if record.get("owner"):
+            values["_ownerid_value"] = self._named("systemusers", "fullname", str(record["owner"]))
         self.org.insert("contacts", values, user_id=self.rep_user_id, notify=False, record_id=contact_id)
         if record.get("created"):
             self.org.rows["contacts"][contact_id]["createdon"] = _iso(record["created"])
         self._seeded.append(contact_id)
         return contact_id
+
+    def _named(self, entity_set: str, name_column: str, name: str) -> str:
+        """The id of the account / user called ``name``, inserted on first use."""
+        with self.org.lock:
+            for record_id, row in self.org.rows[entity_set].items():
+                if row.get(name_column) == name:
+                    return record_id
+        return self.org.insert(entity_set, {name_column: name}, user_id=self.rep_user_id, notify=False)
 
     def seed_deal(self, record: Mapping[str, Any]) -> str:
         stage = str(record.get("stage", "qualifiedtobuy"))

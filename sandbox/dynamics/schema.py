@@ -49,6 +49,8 @@ TABLES: dict[str, Table] = {t.entity_set: t for t in (
             "stepname", "_parentcontactid_value", "_customerid_value"}),
     _table("activityparty", "activityparties", "activitypartyid",
            {"_activityid_value", "_partyid_value", "participationtypemask"}),
+    _table("account", "accounts", "accountid", {"name"}),
+    _table("systemuser", "systemusers", "systemuserid", {"fullname", "internalemailaddress"}),
     _table("publisher", "publishers", "publisherid",
            {"uniquename", "friendlyname", "customizationprefix", "customizationoptionvalueprefix", "description"}),
     _table("solution", "solutions", "solutionid",
@@ -64,6 +66,14 @@ TABLES: dict[str, Table] = {t.entity_set: t for t in (
             "supporteddeployment", "_eventhandler_value", "_sdkmessageid_value", "_sdkmessagefilterid_value"}),
 )}
 BY_LOGICAL: dict[str, Table] = {t.logical_name: t for t in TABLES.values()}
+# Lookup columns whose formatted value (the referenced row's primary name) the sandbox can give:
+# column -> the (entity set, primary name column) pairs it may point at.
+LOOKUP_NAMES: dict[str, tuple[tuple[str, str], ...]] = {
+    "_parentcustomerid_value": (("accounts", "name"), ("contacts", "fullname")),
+    "_customerid_value": (("accounts", "name"), ("contacts", "fullname")),
+    "_ownerid_value": (("systemusers", "fullname"),),
+}
+FORMATTED_VALUE = "OData.Community.Display.V1.FormattedValue"
 
 # Where a navigation property written with @odata.bind lands as a lookup column.
 BIND_TARGETS: dict[str, str] = {

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 MAX_BATCH_INPUTS = 100
 MAX_HISTORY_BATCH_INPUTS = 50
 MAX_LIST_LIMIT = 100
+OWNERS_LIMIT = 500  # the owners API's largest page
 MAX_ASSOCIATION_LIMIT = 500
 MAX_ASSOCIATION_BATCH_INPUTS = 1000
 
@@ -71,7 +72,7 @@ def batch_response(results: list[dict[str, Any]], errors: list[dict[str, Any]], 
 def build_app(sandbox: HubSpotSandbox) -> Flask:
     app = Flask("hubspot-sandbox")
     app.json.sort_keys = False  # type: ignore[attr-defined]
-    for install in (_gate, _oauth_routes, _property_routes, _object_routes, _association_routes):
+    for install in (_gate, _oauth_routes, _property_routes, _object_routes, _association_routes, _owner_routes):
         install(app, sandbox)
     return app
 
@@ -589,3 +590,27 @@ def _association_type_id(from_spec: ObjectType, to_spec: ObjectType) -> int:
     if to_spec.name == "contacts" and from_spec.contact_type_ids:
         return from_spec.contact_type_ids[1]
     return 1  # pairs the connector never reads; not in the sandbox's table
+
+
+def _owner_routes(app: Flask, sandbox: HubSpotSandbox) -> None:
+    """Owners v3 (read-only): the account's users that records can be assigned to, paged."""
+
+    @app.get("/crm/v3/owners/")
+    @app.get("/crm/v3/owners")
+    def list_owners() -> Response:
+        if not sandbox.owners_scope:
+            raise ApiError(403, "MISSING_SCOPES", "This app hasn't been granted all required scopes to make this call.",
+                           errors=[{"message": "One or more of the following scopes are required.",
+                                    "context": {"requiredGranularScopes": ["crm.objects.owners.read"]}}])
+        limit = min(max(int(request.args.get("limit", 100)), 1), OWNERS_LIMIT)
+        start = int(request.args.get("after") or 0)
+        with sandbox.lock:
+            owners = [o for o in sandbox.owners.values()
+                      if request.args.get("email") in (None, "", o["email"])]
+        page = owners[start:start + limit]
+        body: dict[str, Any] = {"results": page}
+        if start + limit < len(owners):
+            after = str(start + limit)
+            body["paging"] = {"next": {"after": after,
+                                       "link": f"{request.base_url}?{urlencode({'limit': limit, 'after': after})}"}}
+        return jsonify(body)

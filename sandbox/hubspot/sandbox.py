@@ -93,6 +93,8 @@ class HubSpotSandbox(SandboxCRM):
         self._faults: list[tuple[int, float | None]] = []
         self._contact_ids: dict[str, str] = {}  # exchange contact id -> native id
         self._native_ids: dict[str, str] = {}  # exchange deal / interaction id -> native id
+        self.owners: dict[str, dict[str, Any]] = {}  # owner id -> the owners API's record
+        self.owners_scope = True  # crm.objects.owners.read granted (tests revoke it)
         self.sent_events: list[dict[str, Any]] = []
 
     # -- SandboxCRM ------------------------------------------------------------------------------------------
@@ -138,13 +140,30 @@ class HubSpotSandbox(SandboxCRM):
     def seed_contact(self, row: Mapping[str, Any]) -> StoredObject:
         stage = str(row.get("lifecycle_stage") or "lead").lower()
         values = {"firstname": row.get("first_name"), "lastname": row.get("last_name"), "email": row.get("email"),
-                  "company": row.get("company"), "lifecyclestage": stage if stage in LIFECYCLE_STAGES else "other"}
+                  "company": row.get("company"), "lifecyclestage": stage if stage in LIFECYCLE_STAGES else "other",
+                  "hubspot_owner_id": self.owner_id(str(row["owner"])) if row.get("owner") else None}
         created = _moment(row.get("created"))
         record = self.store.create("contacts", {k: v for k, v in values.items() if v is not None}, UI_CHANGE,
                                    at=created)
         with self.lock:
             self._contact_ids[str(row["contact_id"])] = record.id
         return record
+
+    def owner_id(self, name: str) -> str:
+        """The id of the owner called ``name`` (a HubSpot user), created on first use."""
+        with self.lock:
+            for owner_id, owner in self.owners.items():
+                if f"{owner['firstName']} {owner['lastName']}".strip() == name:
+                    return owner_id
+            owner_id = str(41629779 + len(self.owners))
+            first, _, last = name.partition(" ")
+            stamp = "2026-01-05T09:00:00.000Z"
+            user_id = 9586504 + len(self.owners)
+            self.owners[owner_id] = {
+                "id": owner_id, "email": f"{first.lower()}@vendor.example", "type": "PERSON", "firstName": first,
+                "lastName": last, "userId": user_id, "userIdIncludingInactive": user_id,
+                "createdAt": stamp, "updatedAt": stamp, "archived": False}
+            return owner_id
 
     def _contact_for(self, row: Mapping[str, Any]) -> str:
         exchange_id = str(row["contact_id"])

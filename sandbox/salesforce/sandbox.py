@@ -112,12 +112,27 @@ class SalesforceSandbox(SandboxCRM):
         if not first and not last:
             first, _, last = str(record.get("name") or f"Customer {exchange_id}").partition(" ")
         created = record.get("created") or record.get("created_at")
-        native = self.store.insert("Contact", {
-            "FirstName": (first or None) if last else None, "LastName": last or first,
-            "Email": record.get("email") or f"{exchange_id}@customer.example",
-        }, user_id=self.store.admin_id, created=_stamp(created) if created else None)
+        values = {"FirstName": (first or None) if last else None, "LastName": last or first,
+                  "Email": record.get("email") or f"{exchange_id}@customer.example"}
+        if record.get("company"):
+            values["AccountId"] = self._named("Account", str(record["company"]), {})
+        if record.get("owner"):
+            owner = str(record["owner"])
+            values["OwnerId"] = self._named("User", owner, {
+                "Username": owner.lower().replace(" ", ".") + "@cem-sandbox.example", "UserType": "Standard",
+                "Email": owner.lower().replace(" ", ".") + "@vendor.example", "IsActive": True})
+        native = self.store.insert("Contact", values, user_id=self.store.admin_id,
+                                   created=_stamp(created) if created else None)
         self._exchange_ids[exchange_id] = native
         return native
+
+    def _named(self, sobject: str, name: str, values: Mapping[str, Any]) -> str:
+        """The id of the Account / User called ``name``, inserted on first use."""
+        with self.store.lock:
+            for record in self.store.records[sobject].values():
+                if record.get("Name") == name:
+                    return str(record["Id"])
+            return self.store.insert(sobject, {"Name": name, **values}, user_id=self.store.admin_id)
 
     def _contact(self, exchange_id: str) -> str:
         if exchange_id not in self._exchange_ids:

@@ -25,8 +25,8 @@ STANDARD_OBJECTS: dict[str, tuple[str, tuple[str, ...]]] = {
     "Organization": ("00D", ("Name", "IsSandbox", "OrganizationType", "InstanceName")),
     "User": ("005", ("Username", "Name", "Email", "UserType", "IsActive")),
     "Account": ("001", ("Name",)),
-    "Contact": ("003", ("FirstName", "LastName", "Name", "Email", "AccountId", "Title", "Phone")),
-    "Lead": ("00Q", ("FirstName", "LastName", "Name", "Email", "Company", "Status", "IsConverted")),
+    "Contact": ("003", ("FirstName", "LastName", "Name", "Email", "AccountId", "Title", "Phone", "OwnerId")),
+    "Lead": ("00Q", ("FirstName", "LastName", "Name", "Email", "Company", "Status", "IsConverted", "OwnerId")),
     "Task": ("00T", ("WhoId", "WhatId", "Subject", "Description", "Status", "TaskSubtype", "Type", "CallType",
                      "CallDurationInSeconds", "CallDisposition", "ActivityDate", "OwnerId")),
     "EmailMessage": ("02s", ("Subject", "TextBody", "HtmlBody", "FromAddress", "FromName", "ToAddress", "Incoming",
@@ -58,6 +58,8 @@ PARENT_OBJECTS: dict[tuple[str, str], str] = {
     ("SurveyQuestionResponse", "QuestionId"): "SurveyQuestion",
     ("FieldPermissions", "ParentId"): "PermissionSet", ("PermissionSetAssignment", "PermissionSetId"): "PermissionSet",
     ("PermissionSetAssignment", "AssigneeId"): "User",
+    # Lead.OwnerId may also name a queue (Group); Owner.Name reads the same on both, and the sandbox's owners are users
+    ("Contact", "OwnerId"): "User", ("Lead", "OwnerId"): "User",
 }
 USER_REFERENCES = ("CreatedById", "LastModifiedById")  # every object's, all pointing at User
 MAX_RELATIONSHIP_LEVELS = 5  # "no more than five levels can be specified in a child-to-parent relationship"
@@ -258,6 +260,8 @@ class OrgStore:
             record: dict[str, Any] = {name: None for name in self.field_names(sobject)}
             record.update({"Id": record_id, "CreatedDate": stamp, "LastModifiedDate": stamp, "SystemModstamp": stamp,
                            "CreatedById": actor, "LastModifiedById": actor})
+            if "OwnerId" in record:
+                record["OwnerId"] = actor  # the creating user owns a new record unless told otherwise
             record.update(values)
             self._derive(sobject, record)
             self.records[sobject][record_id] = record

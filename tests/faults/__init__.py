@@ -46,6 +46,7 @@ SCENARIOS: tuple[Scenario, ...] = (
     Scenario("signatures", "scenario_signatures", {}, {}),
     Scenario("secrets", "scenario_secrets", {}, {}),
     Scenario("gdpr", "scenario_gdpr", {"contacts": 6}, {"contacts": 20}),
+    Scenario("backpressure", "scenario_backpressure", {"contacts": 20}, {"contacts": 30}),
     Scenario("load", "scenario_load", {"events": 1000, "contacts": 50}, {"events": 10_000, "contacts": 200}),
     Scenario("race", "scenario_race", {"contacts": 4}, {"contacts": 4}),
     Scenario("auth", "scenario_auth", {"contacts": 5}, {"contacts": 6}),
