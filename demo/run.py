@@ -200,7 +200,8 @@ def story_matches(rows: list[dict[str, Any]], *, added_reasons: tuple[str, ...] 
                 if row.get(key) == row["expected"].get(key):
                     counts[key] += 1
                 else:  # all of them: a sample hid most differences (and all of some CRMs')
-                    misses.append(f"{row['name']} ({row['contact_id']}): {key.replace('_', ' ')} "
+                    who = f"{row['name']} ({row['contact_id']})" if row.get("contact_id") else row["name"]
+                    misses.append(f"{who}: {key.replace('_', ' ')} "
                                   f"{row.get(key) or '-'} (story: {row['expected'].get(key)})")
         added = [row for row in mine if row["expected"].get("churn_reason") in added_reasons]
         results.append(StoryMatch(label, len(mine), counts["journey_stage"], counts["churn_reason"], misses,
