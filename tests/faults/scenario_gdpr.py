@@ -11,6 +11,7 @@ deletion as a Change Data Capture relay would (``changeType: DELETE``).
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 import time
 import zlib
@@ -76,6 +77,9 @@ def _delete_in_crm(world: World, contact_id: str) -> int:
 def _mentions(directory: Path, world: World, contact_id: str) -> list[str]:
     """Where the contact's id still appears: '<table>' for database rows, 'redis <key>' for cem: keys."""
     needles = {contact_id.lower(), contact_id[:15].lower()}
+    # whole tokens only: a numeric HubSpot id ("101") also occurs inside hex digests (the suppression list's
+    # keyed hashes) and timestamps, which name no one
+    pattern = re.compile("|".join(rf"(?<![0-9a-z]){re.escape(n)}(?![0-9a-z])" for n in needles))
     found: list[str] = []
     with sqlite3.connect(directory / "cem.db") as db:
         # api_usage holds per-connection daily call counts and rate-limit figures, nothing about a person;
@@ -86,7 +90,7 @@ def _mentions(directory: Path, world: World, contact_id: str) -> list[str]:
             for values in db.execute(f'SELECT * FROM "{table}"'):  # table names come from sqlite_master
                 text = " ".join(v.decode(errors="replace") if isinstance(v, bytes) else str(v)
                                 for v in values).lower()
-                if any(n in text for n in needles):
+                if pattern.search(text):
                     found.append(table)
                     break
     redis = world.runtime.redis
