@@ -125,6 +125,28 @@ def test_refreshes_are_batched_per_job(queue: JobQueue) -> None:
     assert sorted(cid for job in refreshes for cid in job.args[1]) == sorted(str(i) for i in range(101))
 
 
+def test_a_contact_refreshed_moments_ago_settles_unless_a_round_has_room(queue: JobQueue) -> None:
+    from connector.queue import refreshes
+
+    def handed() -> list[list[str]]:
+        return [sorted(job.args[1]) for job in queue.rq.jobs if job.func_name.endswith("refresh_contacts")]
+
+    queue.refreshes.request(997, ["1", "2"])
+    assert queue.refreshes.hand_out(997, batch=3) == 2
+    queue.refreshes.started(997, ["1", "2"])
+    queue.refreshes.request(997, ["1"])  # changed again right after its read: it settles
+    assert queue.refreshes.hand_out(997, batch=3) == 0
+    assert handed() == [["1", "2"]]
+    # its collector comes back when "1" has settled, not after the short fill window
+    assert queue.refreshes.window_left(997) > refreshes.FILL_WINDOW
+    queue.refreshes.request(997, ["3"])  # a new contact is not held back by the settling one ...
+    assert queue.refreshes.window_left(997) <= refreshes.FILL_WINDOW
+    # ... and its round takes "1" along: the job costs the same with room to spare
+    assert queue.refreshes.hand_out(997, batch=3) == 2
+    assert handed() == [["1", "2"], ["1", "3"]]
+    assert not queue.redis.scard(queue.keys.waiting(997))  # nothing left behind
+
+
 def test_dirty_contacts_stay_marked_until_written(queue: JobQueue) -> None:
     queue.writes.mark_dirty(994, [str(i) for i in range(250)])
     first = queue.writes.peek_dirty(994, 100)
