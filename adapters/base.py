@@ -115,6 +115,15 @@ class CRMAdapter(abc.ABC):
     # Contacts per refresh: the most one round of batch reads covers at its fewest calls (a read of
     # 2 contacts costs as many calls as a read of this many), so the refresh coalescer fills up to it.
     read_batch_size: ClassVar[int] = 50
+
+    def refresh_interval(self) -> float:
+        """Seconds between refresh rounds that keeps their calls inside the CRM's short rate limit.
+
+        The refresh coalescer waits this long after a round before handing out a part-full batch
+        (a full batch goes at once): rounds then spend the budget evenly instead of running into the
+        wall and waiting. 0: the platform's limit is long-term (per day, per 5 minutes), no pacing.
+        """
+        return 0.0
     # Facts from check_connection() that receivers need later (e.g. the integration user, for loop
     # prevention); `connect` stores them in the connection's settings.
     remembered_facts: ClassVar[tuple[str, ...]] = ()

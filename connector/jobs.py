@@ -32,7 +32,7 @@ from webhooks.events import CONTACT_DELETED, ChangeEvent
 from .connections import NeedsReconnect, clear_needs_reconnect, list_connections, mark_needs_reconnect
 from .journey_display import build_display
 from .queue import WriteLedger
-from .queue.refreshes import COLLECT_POLL
+from .queue.refreshes import COLLECT_POLL, REFRESH_BATCH
 from .retry import retry_delay, will_retry
 from .runtime import Runtime, get_runtime
 from .store import (
@@ -198,13 +198,18 @@ def collect_refreshes(connection_id: int) -> int:
     """Hand the contacts waiting for a refresh out in batch jobs (see RefreshCoalescer.request)."""
     rt = get_runtime()
     coalescer = rt.queue.refreshes
-    left = coalescer.window_left(connection_id)
-    if left > 0:  # the fill window is open: wait a little, then let other work go first
+    try:
+        adapter = rt.adapter(connection_id)
+        batch, pace = adapter.read_batch_size, adapter.refresh_interval()
+    except NeedsReconnect:
+        batch, pace = REFRESH_BATCH, 0.0  # the refresh jobs return at once; `connect` reconciles
+    left = coalescer.window_left(connection_id, pace, batch)
+    if left > 0:  # the fill window is open (or the last round too recent): wait a little, then let other work go first
         time.sleep(min(left, COLLECT_POLL))
-        if coalescer.window_left(connection_id) > 0:
+        if coalescer.window_left(connection_id, pace, batch) > 0:
             coalescer.collect_later(connection_id)
             return 0
-    return coalescer.hand_out(connection_id, batch=rt.adapter(connection_id).read_batch_size)
+    return coalescer.hand_out(connection_id, batch=batch)
 
 
 # -- refresh_contacts ---------------------------------------------------------------------
@@ -270,6 +275,7 @@ def refresh_contacts(connection_id: int, contact_ids: list[str], attempt: int = 
     if dirty:
         rt.queue.writes.mark_dirty(connection_id, dirty)
         rt.queue.writes.request_flush(connection_id)
+    rt.queue.refreshes.finished(connection_id, list(found))  # their settle time starts now (pacing)
     return counts
 
 

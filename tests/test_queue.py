@@ -134,17 +134,35 @@ def test_a_contact_refreshed_moments_ago_settles_unless_a_round_has_room(queue: 
     queue.refreshes.request(997, ["1", "2"])
     assert queue.refreshes.hand_out(997, batch=3) == 2
     queue.refreshes.started(997, ["1", "2"])
-    queue.refreshes.request(997, ["1"])  # changed again right after its read: it settles
+    queue.refreshes.request(997, ["2"])  # changed while its refresh runs: a newer read may overtake it
+    assert queue.refreshes.window_left(997) <= refreshes.FILL_WINDOW
+    assert queue.refreshes.hand_out(997, batch=3) == 1
+    queue.refreshes.finished(997, ["1", "2"])
+    queue.refreshes.request(997, ["1"])  # changed again right after its refresh: it settles
     assert queue.refreshes.hand_out(997, batch=3) == 0
-    assert handed() == [["1", "2"]]
+    assert handed() == [["1", "2"], ["2"]]
     # its collector comes back when "1" has settled, not after the short fill window
     assert queue.refreshes.window_left(997) > refreshes.FILL_WINDOW
     queue.refreshes.request(997, ["3"])  # a new contact is not held back by the settling one ...
     assert queue.refreshes.window_left(997) <= refreshes.FILL_WINDOW
     # ... and its round takes "1" along: the job costs the same with room to spare
     assert queue.refreshes.hand_out(997, batch=3) == 2
-    assert handed() == [["1", "2"], ["1", "3"]]
+    assert handed() == [["1", "2"], ["2"], ["1", "3"]]
     assert not queue.redis.scard(queue.keys.waiting(997))  # nothing left behind
+
+
+def test_rounds_are_paced_to_the_crm_limit_unless_a_batch_is_full(queue: JobQueue) -> None:
+    from connector.queue import refreshes
+
+    queue.refreshes.request(998, ["1"])
+    assert queue.refreshes.window_left(998, pace=30.0, batch=2) <= refreshes.FILL_WINDOW  # no round yet
+    assert queue.refreshes.hand_out(998, batch=2) == 1
+    queue.refreshes.request(998, ["2"])
+    # a round went out just now: the next part-full one waits for the pace, not just the fill window
+    assert queue.refreshes.window_left(998, pace=30.0, batch=2) > refreshes.FILL_WINDOW
+    assert queue.refreshes.window_left(998, pace=0.0, batch=2) <= refreshes.FILL_WINDOW
+    queue.refreshes.request(998, ["3"])  # a full batch waits: pacing would not make its round cheaper
+    assert queue.refreshes.window_left(998, pace=30.0, batch=2) <= refreshes.FILL_WINDOW
 
 
 def test_dirty_contacts_stay_marked_until_written(queue: JobQueue) -> None:

@@ -27,7 +27,7 @@ from ..http import RetryPolicy
 from . import auth, install, links, mapping
 from .client import HubSpotClient
 from .consts import APP_ID_SETTING, PLATFORM, WEBHOOK_SECRET_CREDENTIAL
-from .read import READ_BATCH, ContactReader
+from .read import READ_BATCH, ROUND_CALLS, ContactReader
 from .write import WRITE_BATCH, FieldWriter
 
 
@@ -52,6 +52,12 @@ class HubSpotAdapter(CRMAdapter):
         self.client = HubSpotClient(connection, sleep=sleep, clock=clock, policy=retry_policy, timeout=timeout)
         self.reader = ContactReader(self.client, connection.settings, self.fields)
         self.writer = FieldWriter(self.client)
+
+    def refresh_interval(self) -> float:
+        # The limit the account reported (100 or 190 calls / 10 s by tier); before the first answer, no pacing.
+        limit = float(self.client.usage.get("limit") or 0)
+        interval = float(self.client.usage.get("interval_ms") or 10_000) / 1000.0
+        return ROUND_CALLS * interval / limit if limit else 0.0
 
     @classmethod
     def oauth_authorize_url(cls, settings: Mapping[str, Any], credentials: Mapping[str, Any], *,

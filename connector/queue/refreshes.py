@@ -19,8 +19,9 @@ REFRESH_BATCH = 50  # contacts per refresh job unless the adapter says more (CRM
 # many calls as one of 100, and at a steady 200 events/s handing out at once made ~20 half-empty
 # refreshes where 5 full ones do (bench.calls).
 FILL_WINDOW = 1.0
+INF = float("inf")
 COLLECT_POLL = 0.2  # a collector that finds the window open waits at most this long, then queues itself again
-# A contact handed out less than this long ago waits (settles) before its next refresh, unless a round
+# A contact whose refresh finished less than this long ago waits (settles) before its next one, unless a round
 # goes anyway and has room for it (a round costs the same whether it holds 3 contacts or 100). A contact
 # changed 200 times a minute is then read about once per SETTLE instead of once per FILL_WINDOW: at a
 # steady 200 events/s over 100 contacts, 2 rounds instead of 4 (bench.calls). New contacts keep the
@@ -52,10 +53,22 @@ class RefreshCoalescer:
                 self._hurry_collector(connection_id, fresh)
         return len(fresh)
 
-    def window_left(self, connection_id: int) -> float:
-        """Seconds until the fill window of the waiting contacts closes (0: hand them out now)."""
-        opened = self.redis.get(self.keys.collect(connection_id))
-        return max(0.0, FILL_WINDOW - (time.time() - float(opened))) if opened else 0.0
+    def window_left(self, connection_id: int, pace: float = 0.0, batch: int = REFRESH_BATCH) -> float:
+        """Seconds until the waiting contacts are handed out (0: now).
+
+        The fill window, and ``pace`` (CRMAdapter.refresh_interval) after the previous hand-out: at a
+        short rate limit, rounds of ~20 calls every second ran into the wall after a few seconds and then
+        every contact waited on the budget (20 new contacts/s at HubSpot's 100 calls / 10 s: p95 6.5-7.5 s);
+        paced, rounds come every ~2 s with more contacts each. A full batch is not paced (waiting would
+        not make its round cheaper), but still waits out the fill window.
+        """
+        now = time.time()
+        opened, last = self.redis.mget(self.keys.collect(connection_id), self._handed_at_key(connection_id))
+        left = max(0.0, FILL_WINDOW - (now - float(opened))) if opened else 0.0
+        paced = float(last) + pace - now if pace > 0 and last is not None else 0.0
+        if paced > left and self.redis.scard(self.keys.waiting(connection_id)) < batch:
+            left = paced
+        return left
 
     def collect_later(self, connection_id: int) -> None:
         """The window is still open: the collector goes to the back of the queue (not through RQ's
@@ -66,7 +79,7 @@ class RefreshCoalescer:
         """Turn waiting contacts into refresh jobs of ``batch``; they leave the waiting set only
         once their job is queued, so a crash here can only duplicate a refresh, never drop one.
 
-        Contacts handed out less than SETTLE ago stay waiting unless the jobs going anyway have room
+        Contacts refreshed less than SETTLE ago stay waiting unless the jobs going anyway have room
         for them; the collector then comes back when the first of them has settled.
         """
         key, handed = self.keys.waiting(connection_id), self._handed_key(connection_id)
@@ -74,21 +87,25 @@ class RefreshCoalescer:
         ids = sorted(map(as_text, self.redis.srandmember(key, limit) or []))
         now = time.time()
         last = dict(zip(ids, self.redis.zmscore(handed, ids), strict=True)) if ids else {}
-        ready = [cid for cid in ids if last[cid] is None or now - last[cid] >= SETTLE]
+        # inf: its refresh has not finished (it may be stuck on a slow CRM): a newer read may overtake
+        # it (the older result is then dropped, see refresh_contacts), so it does not settle.
+        ready = [cid for cid in ids if last[cid] is None or last[cid] == INF or now - last[cid] >= SETTLE]
         settling = [cid for cid in ids if cid not in set(ready)]
         room = -len(ready) % batch  # free places in the last job of this round
         out = ready + settling[:room] if ready else []
         for chunk in chunked(out, batch):
             self.enqueue(REFRESH_CONTACTS, 0, connection_id, list(chunk))
             pipe = self.redis.pipeline(transaction=False)
-            pipe.zadd(handed, dict.fromkeys(chunk, now))
+            pipe.zadd(handed, dict.fromkeys(chunk, INF))  # in flight until finished()
             pipe.expire(handed, int(SETTLE) + FLAG_TTL)
             pipe.srem(key, *chunk)
             pipe.execute()
         self.redis.zremrangebyscore(handed, "-inf", now - SETTLE)
+        if out:
+            self.redis.set(self._handed_at_key(connection_id), repr(now), ex=FLAG_TTL)
         left = settling[room:] if ready else settling
         if left:  # back when the first of them has settled
-            earliest = min(last[cid] or now for cid in left) + SETTLE
+            earliest = min(last[cid] or now for cid in left) + SETTLE  # settling ones are finite
             self._ensure_collector(connection_id, opened=earliest - FILL_WINDOW)
         elif self.redis.scard(key):
             self._ensure_collector(connection_id)
@@ -99,13 +116,21 @@ class RefreshCoalescer:
         if contact_ids:
             self.redis.delete(*(self.keys.pending(connection_id, cid) for cid in contact_ids))
 
+    def finished(self, connection_id: int, contact_ids: Sequence[str]) -> None:
+        """Their refresh has committed: a change from now on settles for SETTLE before the next one."""
+        if contact_ids:
+            self.redis.zadd(self._handed_key(connection_id), dict.fromkeys(contact_ids, time.time()), xx=True)
+
     def forget(self, connection_id: int, contact_id: str) -> None:
         self.redis.delete(self.keys.pending(connection_id, contact_id))
         self.redis.srem(self.keys.waiting(connection_id), contact_id)
         self.redis.zrem(self._handed_key(connection_id), contact_id)
 
+    def _handed_at_key(self, connection_id: int) -> str:
+        return f"{self.keys.prefix}handed-at:{connection_id}"  # when the last round was handed out
+
     def _handed_key(self, connection_id: int) -> str:
-        # contact -> when it was last handed out (sorted set; entries older than SETTLE are pruned)
+        # contact -> when its last refresh finished, inf while one runs (sorted set; older than SETTLE pruned)
         return f"{self.keys.prefix}handed:{connection_id}"
 
     def _ensure_collector(self, connection_id: int, opened: float | None = None) -> bool:
@@ -123,5 +148,5 @@ class RefreshCoalescer:
         if opened is None or float(opened) <= now:
             return
         last = self.redis.zmscore(self._handed_key(connection_id), list(fresh))
-        if any(t is None or now - t >= SETTLE for t in last):
+        if any(t is None or t == INF or now - t >= SETTLE for t in last):
             self.redis.set(self.keys.collect(connection_id), repr(now), xx=True, ex=FLAG_TTL + int(SETTLE))
