@@ -6,6 +6,7 @@ import json
 
 from flask import Flask, Response, render_template, request
 from flask_wtf.csrf import CSRFError
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .config import Settings
 from .logs import configure_logging
@@ -27,6 +28,11 @@ def create_app(runtime: Runtime | None = None, settings: Settings | None = None)
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     app.extensions["cem"] = runtime
     app.extensions["cem_targets"] = webhooks.TargetCache()
+    hops = runtime.settings.trusted_proxies
+    if hops:
+        # Behind a proxy every request comes from the proxy's address: the sign-in lockout would lock out
+        # every admin at once, and https would look like http. Trust exactly `hops` X-Forwarded-* entries.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
     configure_logging(runtime.settings.log_level)
     security.init_app(app, runtime)
     app.add_template_filter(words.signed)
