@@ -6,6 +6,9 @@ import json
 
 from flask import Flask, Response, render_template, request
 from flask_wtf.csrf import CSRFError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from sqlalchemy.exc import InterfaceError, OperationalError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .config import Settings
@@ -15,6 +18,8 @@ from .web import admin, cards, journey, oauth, security, webhooks, words
 from .web.auth import csrf
 
 MAX_BODY_BYTES = 4 * 1024 * 1024
+RETRY_AFTER_SECONDS = 30  # what an admin page asks for when the database or Redis is away
+UNREACHABLE = (OperationalError, InterfaceError, RedisConnectionError, RedisTimeoutError)
 
 
 def create_app(runtime: Runtime | None = None, settings: Settings | None = None) -> Flask:
@@ -74,6 +79,25 @@ def create_app(runtime: Runtime | None = None, settings: Settings | None = None)
     @app.errorhandler(405)
     def not_allowed(_error: Exception) -> Response:
         return _json_error(405, "Method not allowed.")
+
+    def unavailable(error: Exception) -> Response | tuple[str, int, dict[str, str]]:
+        # The database or Redis is away (a failover, a restart): say so and when to retry, not "internal error".
+        what = "queue (Redis)" if isinstance(error, RedisConnectionError | RedisTimeoutError) else "database"
+        app.logger.warning("%s %s answered 503: the %s is unavailable (%s)", request.method, request.path, what,
+                           type(error).__name__)
+        headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+        message = f"The connector cannot reach its {what} right now."
+        if _wants_page():
+            return render_template("message.html", icon="⏳", title="Temporarily unavailable", message=message,
+                                   hint=f"This usually passes within a minute: reload in {RETRY_AFTER_SECONDS} "
+                                        "seconds. If it does not, `cem-connector status` on the server names "
+                                        "the problem."), 503, headers
+        response = _json_error(503, f"{message} Retry in {RETRY_AFTER_SECONDS} seconds.")
+        response.headers.update(headers)
+        return response
+
+    for error_class in UNREACHABLE:
+        app.register_error_handler(error_class, unavailable)
 
     @app.errorhandler(500)
     def server_error(_error: Exception) -> Response:
