@@ -1,9 +1,10 @@
 """Intent to leave, read from one sentence: a threat or plan (at_risk) versus a cancellation (churned).
 
-Bare words are not enough: "cancel Thursday's call" is not a cancellation and "move to the new plan" is
-not an exit, nor is "moving to a new office". The patterns below need the object of the act (account, subscription, contract, ...) or a
-fixed expression ("give notice", "take our business elsewhere"). A definite cancellation is one stated
-without condition or question; "we will cancel if this keeps happening" is a threat, so at_risk.
+Bare words are not enough: "cancel Thursday's call" is not a cancellation, and "move to the new plan" or
+"moving to a new office" is not an exit. The patterns below need the object of the act (account,
+subscription, contract, ...) or a fixed expression ("give notice", "take our business elsewhere").
+A definite cancellation is one stated without condition or question; "we will cancel if this keeps
+happening" is a threat, so at_risk.
 """
 
 from __future__ import annotations
