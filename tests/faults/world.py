@@ -18,7 +18,7 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar, overload
 
 from cryptography.fernet import Fernet
 from rq import SimpleWorker
@@ -200,13 +200,39 @@ class World:
         self.redis.stop()
 
 
+class Closing(Protocol):
+    def close(self) -> None: ...
+
+
+ClosingT = TypeVar("ClosingT", bound=Closing)
+
+
+@overload
+def scenario_world(row: Row, *args: Any, started: float | None = None,
+                   **kwargs: Any) -> contextlib.AbstractContextManager[World]: ...
+
+
+@overload
+def scenario_world(row: Row, *args: Any, setup: Callable[..., ClosingT], started: float | None = None,
+                   **kwargs: Any) -> contextlib.AbstractContextManager[ClosingT]: ...
+
+
 @contextlib.contextmanager
-def scenario_world(row: Row, *args: Any, **kwargs: Any) -> Iterator[World]:
-    """A World for one scenario: it always closes, and ``row.seconds`` covers setup to teardown."""
-    started = time.monotonic()
-    world = World(*args, **kwargs)
+def scenario_world(row: Row, *args: Any, setup: Callable[..., Any] = World, started: float | None = None,
+                   **kwargs: Any) -> Iterator[Any]:
+    """A World for one scenario: it always closes, ``row.seconds`` covers setup to teardown, and a timeout
+    (a drain that never ends) becomes the row's failure instead of an exception that hides the other rows.
+
+    ``setup(*args, **kwargs)`` builds it (a scenario that needs no connector passes its own: anything with
+    ``close()``); ``started`` is when the clock started, for a scenario that prepares things before it.
+    """
+    started = time.monotonic() if started is None else started
+    world = setup(*args, **kwargs)
     try:
         yield world
+    except TimeoutError as error:
+        row.ok = False
+        row.detail = f"not drained: {error}"
     finally:
         row.seconds = time.monotonic() - started
         world.close()
