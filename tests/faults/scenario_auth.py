@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import time
 from pathlib import Path
 from typing import Any
 
@@ -23,17 +22,15 @@ from sandbox.dataset import demo_records
 
 from .outcome import Row, check_contacts
 from .story import exchange_contact_ids, first_sync, send_email
-from .world import World
+from .world import World, scenario_world
 
 HEAL_WITHIN = 30.0
 
 
 def run(platform: str, directory: Path, contacts: int = 6) -> Row:
     row = Row("13.8 credentials revoked: stop, one message, resume", platform)
-    started = time.monotonic()
     records = demo_records(contacts)
-    world = World(platform, directory, records, max_attempts=3)
-    try:
+    with scenario_world(row, platform, directory, records, max_attempts=3) as world:
         ids = world.contact_ids()
         row.sent = first_sync(world)
         settings, credentials = world.sandbox.connection_settings()
@@ -66,11 +63,6 @@ def run(platform: str, directory: Path, contacts: int = 6) -> Row:
                       f"{letters} dead letter(s), status {status.get('status') or 'none'!r}"
                       f"{': ' + str(status.get('status_detail'))[:80] if status.get('status_detail') else ''}; "
                       f"reconnect exit {reconnect.returncode}, {len(ids) - len(unhealed)}/{len(ids)} applied after")
-    except TimeoutError as error:
-        row.detail = f"not drained: {error}"
-    finally:
-        row.seconds = time.monotonic() - started
-        world.close()
     return row
 
 
