@@ -15,9 +15,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
-
-from connector.store import DeadLetter
 from sandbox.dataset import demo_records
 
 from .outcome import Row, check_contacts
@@ -42,7 +39,7 @@ def run(platform: str, directory: Path, contacts: int = 6) -> Row:
             row.sent += send_email(world, exchange_id, "auth")
         world.drain(timeout=120)
         refused = _crm_auth_calls(world) - calls_before
-        letters = _dead_letters(world)
+        letters = world.dead_letters()
         status = _status(world)
         restore()
         reconnect = world.cli("connect", platform, "--name", "faults", "--webhook-secret", world.secret,
@@ -98,12 +95,6 @@ def _crm_auth_calls(world: World) -> int:
     if world.platform == "salesforce":
         calls += sum(1 for _, path in world.sandbox.api.calls if "/services/Soap/u/" in path)
     return calls
-
-
-def _dead_letters(world: World) -> int:
-    with world.runtime.store.session() as session:
-        return int(session.scalar(select(func.count()).select_from(DeadLetter).where(
-            DeadLetter.connection_id == world.connection_id)) or 0)
 
 
 def _status(world: World) -> dict[str, Any]:

@@ -11,13 +11,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sqlalchemy import func, select
-
-from connector.store import DeadLetter
 from sandbox.dataset import demo_records
 
 from .outcome import Row, check_contacts, score
-from .world import World, scenario_world
+from .world import scenario_world
 
 RETRY_AFTER = 2.0
 MAX_ATTEMPTS = 3
@@ -47,7 +44,7 @@ def run(platform: str, directory: Path, contacts: int = 30) -> Row:
             faults.set_down(503, writes_only=True)
             row.sent += world.deliver(world.capture(lambda: world.sandbox.emit_contact_changes(outage)))
             world.drain(timeout=120)
-            letters = _dead_letters(world)
+            letters = world.dead_letters()
             written_while_down = sum(1 for c in outage if world.writes.of(c))
             faults.set_down(None)
             replay = world.cli("replay")
@@ -67,9 +64,3 @@ def run(platform: str, directory: Path, contacts: int = 30) -> Row:
         except TimeoutError as error:
             row.detail = f"not drained: {error}"
     return row
-
-
-def _dead_letters(world: World) -> int:
-    with world.runtime.store.session() as session:
-        return int(session.scalar(select(func.count()).select_from(DeadLetter).where(
-            DeadLetter.connection_id == world.connection_id)) or 0)
