@@ -13,16 +13,15 @@ from connector.queue import deliveries
 from sandbox.dataset import demo_records
 
 from .outcome import Row, check_contacts
-from .world import scenario_world
+from .world import RETRY_TIME_SCALE, scenario_world
 
-TIME_SCALE = {"hubspot": 0.0002, "salesforce": 0.001, "dynamics": 0.2}
 INBOX_LIMIT = 10  # events waiting per connection before intake sheds load (production: 50,000)
 
 
 def run(platform: str, directory: Path, contacts: int = 30) -> Row:
     row = Row("11 backpressure (inbox full)", platform)
     with scenario_world(row, platform, directory, demo_records(contacts),
-                        sandbox_options={"time_scale": TIME_SCALE[platform]}) as world:
+                        sandbox_options={"time_scale": RETRY_TIME_SCALE[platform]}) as world:
         with patch.object(deliveries, "INBOX_LIMIT", INBOX_LIMIT):  # the web app runs in this process
             ids = world.contact_ids()
             first = len(world.sandbox.sender.deliveries)
@@ -34,11 +33,7 @@ def run(platform: str, directory: Path, contacts: int = 30) -> Row:
             backlog = world.runtime.queue.deliveries.backlog(world.connection_id)
         world.spawn_worker()
         world.wait_deliveries(timeout=120)
-        abandoned = sum(1 for d in sent if d.abandoned)
-        healed = ""
-        if abandoned:
-            result = world.cli("reconcile", "--connection", str(world.connection_id))
-            healed = f"; {abandoned} abandoned by the CRM, healed by reconcile (exit {result.returncode})"
+        abandoned, healed = world.heal_abandoned(sent)
         world.drain(timeout=120, inline=False, until=lambda: world.idle() and all(world.writes.of(c) for c in ids))
         world.drain(timeout=30, inline=False)
         check = check_contacts(world, ids)

@@ -13,17 +13,15 @@ from pathlib import Path
 from sandbox.dataset import demo_records
 
 from .outcome import Row, score
-from .world import scenario_world
+from .world import RETRY_TIME_SCALE, scenario_world
 
-# Shrink each CRM's real retry schedule so it spans an outage of a few seconds.
-TIME_SCALE = {"hubspot": 0.0002, "salesforce": 0.001, "dynamics": 0.2}
 OUTAGE_SECONDS = 3.0
 
 
 def run(platform: str, directory: Path, contacts: int = 30) -> Row:
     row = Row("3 Redis stopped and restarted", platform)
     with scenario_world(row, platform, directory, demo_records(contacts),
-                             sandbox_options={"time_scale": TIME_SCALE[platform]}) as world:
+                             sandbox_options={"time_scale": RETRY_TIME_SCALE[platform]}) as world:
         try:
             ids = world.contact_ids()
             before, during = ids[: len(ids) // 2], ids[len(ids) // 2:]
@@ -41,11 +39,7 @@ def run(platform: str, directory: Path, contacts: int = 30) -> Row:
             world.redis.start()
 
             world.wait_deliveries(timeout=60)
-            abandoned = sum(1 for d in outage if d.abandoned)
-            healed = ""
-            if abandoned:
-                result = world.cli("reconcile", "--connection", str(world.connection_id))
-                healed = f"; {abandoned} abandoned by the CRM, healed by reconcile (exit {result.returncode})"
+            abandoned, healed = world.heal_abandoned(outage)
             world.drain(timeout=90, inline=False, until=lambda: world.idle() and all(world.writes.of(c) for c in ids))
             world.drain(timeout=30, inline=False)
             score(row, world, ids)
