@@ -274,35 +274,62 @@ def refresh_contacts(connection_id: int, contact_ids: list[str], attempt: int = 
 
 
 # -- flush_writes -------------------------------------------------------------------------
-def flush_writes(connection_id: int, attempt: int = 1) -> dict[str, int]:
+def flush_writes(connection_id: int, attempt: int = 1, shard: int | None = None) -> dict[str, int]:
+    """Write the dirty contacts of one shard of the connection's write ledger (and of any free shards, up
+    to a full batch). ``shard=None`` (a job queued by a release before sharding) queues one per shard."""
     rt = get_runtime()
-    # Cleared first, whatever happens next: a flag left set without a queued job would stall
-    # this connection's writes until the flag expires.
     ledger = rt.queue.writes
-    ledger.flush_started(connection_id)
-    lock = ledger.flush_lock(connection_id)
+    if shard is None:
+        ledger.request_flush(connection_id, attempt=attempt)
+        return {"shards": 1}
+    # Cleared first, whatever happens next: a flag left set without a queued job would stall
+    # this shard's writes until the flag expires.
+    ledger.flush_started(connection_id, shard)
     job = get_current_job()
-    if not lock.acquire(token=ledger.lock_token(job.worker_name if job is not None else None)):
-        # Another worker is writing this connection; it queues a new flush for what remains.
-        ledger.request_flush(connection_id, delay=1.0)
+    token = ledger.lock_token(job.worker_name if job is not None else None)
+    lock = ledger.flush_lock(connection_id, shard)
+    if not lock.acquire(token=token):
+        # Another flush holds this shard: it checks the shard again after letting go (see _flush).
         return {"busy": 1}
+    held, locks = [shard], [lock]
     try:
-        return _flush(rt, ledger, connection_id, attempt)
+        counts, retry = _flush(rt, ledger, connection_id, held, locks, token, attempt)
+    except Exception:
+        with contextlib.suppress(Exception):  # RQ retries this job (our shard); the shards we took need jobs too
+            for one in held[1:]:
+                ledger.request_flush(connection_id, one, delay=5.0)
+        raise
     finally:
-        with contextlib.suppress(LockError):  # expired: the job outlived its timeout
-            lock.release()
+        for taken in locks:
+            with contextlib.suppress(LockError):  # expired: the job outlived its timeout
+                taken.release()
+    if counts.get("stopped") or counts.get("auth"):
+        return counts  # everything stays marked dirty for the flush after `connect` (resume_connection)
+    # After letting go, and for every shard (a flush that found a shard busy returned on the strength of
+    # this check, and the retry of a flush killed mid-way may not take every shard it held): nothing
+    # marked dirty waits without a queued flush. Shards whose flush is queued already keep that one.
+    for one in sorted(ledger.dirty_counts(connection_id)):
+        if retry is not None and one in held:
+            ledger.request_flush(connection_id, one, delay=retry[0], attempt=retry[1])
+        else:
+            ledger.request_flush(connection_id, one)
+    return counts
 
 
-def _flush(rt: Runtime, ledger: WriteLedger, connection_id: int, attempt: int) -> dict[str, int]:
+def _flush(rt: Runtime, ledger: WriteLedger, connection_id: int, held: list[int], locks: list[Any], token: str,
+           attempt: int) -> tuple[dict[str, int], tuple[float, int] | None]:
+    """Write what the held shards await; returns the counts and (delay, attempt) of a backoff retry."""
     try:
         adapter = rt.adapter(connection_id)
     except NeedsReconnect:
-        return {"stopped": 1}  # the contacts stay marked dirty; `connect` flushes them (resume_connection)
+        return {"stopped": 1}, None  # the contacts stay marked dirty; `connect` flushes them (resume_connection)
     batch = adapter.write_batch_size
-    contact_ids = ledger.peek_dirty(connection_id, limit=batch * 10)
-    counts = {"contacts": len(contact_ids), "written": 0, "unchanged": 0, "failed": 0, "calls": 0}
+    locks += ledger.take_more_shards(connection_id, held, want=batch, token=token)
+    contact_ids = ledger.peek_dirty(connection_id, held, limit=batch * 10)
+    counts = {"contacts": len(contact_ids), "written": 0, "unchanged": 0, "failed": 0, "calls": 0,
+              "shards": len(held)}
     if not contact_ids:
-        return counts
+        return counts, None
     now = utcnow()
     updates, changes = _pending_updates(rt, connection_id, contact_ids, now)
     updates = _skip_already_applied(rt, ledger, adapter, connection_id, updates, changes, now)
@@ -320,7 +347,7 @@ def _flush(rt: Runtime, ledger: WriteLedger, connection_id: int, attempt: int) -
             counts["failed"] += len(ids)
             if isinstance(error, AuthenticationError):
                 _stop_connection(rt, connection_id, error)
-                return counts  # everything stays marked dirty for the flush after `connect`
+                return {**counts, "auth": 1}, None  # everything stays marked dirty for the flush after `connect`
             if will_retry(error, attempt, rt.settings):
                 retry_error = error
                 break  # the CRM is struggling: stop here, the rest stays marked for the retry
@@ -346,12 +373,10 @@ def _flush(rt: Runtime, ledger: WriteLedger, connection_id: int, attempt: int) -
     _record_usage(rt, connection_id, adapter)
     delay = retry_delay(retry_error, attempt, rt.settings) if retry_error is not None else None
     if delay is not None:
-        ledger.request_flush(connection_id, delay=delay, attempt=attempt + 1)
         log.warning("writes for connection %s deferred %.1fs (attempt %d): %s", connection_id, delay, attempt,
                     type(retry_error).__name__)
-    elif ledger.dirty_count(connection_id):
-        ledger.request_flush(connection_id)
-    return counts
+        return counts, (delay, attempt + 1)
+    return counts, None
 
 
 def _write_present_fields(adapter: CRMAdapter, chunk: Sequence[FieldUpdate]) -> tuple[WriteResult, set[str]]:
