@@ -634,20 +634,54 @@ def _activity(rt: Runtime, connection_id: int, contact_id: str | None, action: s
 
 
 def _record_usage(rt: Runtime, connection_id: int, adapter: CRMAdapter) -> None:
+    """Count the adapter's new calls in Redis (one round trip); every FLUSH_SECONDS a job adds them to
+    the table (see connector/queue/usage.py for what a data loss can cost)."""
     usage = adapter.api_usage() or {}
     calls = rt.new_api_calls(connection_id, adapter, int(usage.get("calls", 0) or 0))
     if not calls and not usage:
         return
-    add_api_usage(rt.store, connection_id, calls, _jsonable({k: v for k, v in usage.items() if k != "calls"}))
+    limits = _jsonable({k: v for k, v in usage.items() if k != "calls"})
+    if rt.queue.usage.add(connection_id, calls, limits, date.today()):
+        flush_api_usage(rt, connection_id)
+
+
+def flush_api_usage(rt: Runtime, connection_id: int | None = None) -> int:
+    """Add the calls counted in Redis to the ``api_usage`` table (one connection's, or every one's when a
+    worker shuts down); returns the calls added. A flush that fails puts its counts back."""
+    added = 0
+    for one in [connection_id] if connection_id is not None else rt.queue.usage.counted_connections():
+        counts, limits = rt.queue.usage.take(one)
+        if not counts:
+            continue
+        try:
+            add_api_usage_days(rt.store, one, counts, limits)
+        except Exception:
+            rt.queue.usage.put_back(one, counts)
+            raise
+        added += sum(counts.values())
+    return added
 
 
 def add_api_usage(store: Store, connection_id: int, calls: int, limits: dict[str, Any]) -> None:
-    """Count ``calls`` for today in one statement: workers counting at the same moment add up instead of
-    both inserting the day's row (a primary-key violation with get-then-insert)."""
+    """Count ``calls`` for today (see add_api_usage_days)."""
+    add_api_usage_days(store, connection_id, {date.today(): calls}, limits)
+
+
+def add_api_usage_days(store: Store, connection_id: int, counts: dict[date, int],
+                       limits: dict[str, Any] | None) -> None:
+    """Add ``counts`` (day -> calls) in one transaction, one upsert per day: workers counting at the same
+    moment add up instead of both inserting the day's row (a primary-key violation with get-then-insert).
+    The limits the CRM last reported go on the latest day's row."""
+    latest = max(counts)
     with store.session() as session:
-        session.execute(upsert(store, ApiUsage).values(
-            connection_id=connection_id, day=date.today(), calls=calls, limits=limits).on_conflict_do_update(
-            index_elements=["connection_id", "day"], set_={"calls": ApiUsage.calls + calls, "limits": limits}))
+        for day, calls in sorted(counts.items()):
+            keep = limits if day == latest and limits is not None else None
+            update: dict[str, Any] = {"calls": ApiUsage.calls + calls}
+            if keep is not None:
+                update["limits"] = keep
+            session.execute(upsert(store, ApiUsage).values(
+                connection_id=connection_id, day=day, calls=calls, limits=keep or {}).on_conflict_do_update(
+                index_elements=["connection_id", "day"], set_=update))
 
 
 def _jsonable(value: Any) -> Any:
