@@ -529,6 +529,7 @@ def _stop_connection(rt: Runtime, connection_id: int, error: AdapterError) -> No
     if isinstance(error, NeedsReconnect):
         return
     if mark_needs_reconnect(rt.store, connection_id, str(error)):
+        rt.connection_changed(connection_id)  # other workers' cached adapters stop logging in at their next job
         _activity(rt, connection_id, None, "needs_reconnect", f"{type(error).__name__}: {error}"[:1000])
         log.error("connection %s stopped: the CRM refused its credentials (%s); reconnect it with "
                   "`cem-connector connect`", connection_id, type(error).__name__)
@@ -537,6 +538,7 @@ def _stop_connection(rt: Runtime, connection_id: int, error: AdapterError) -> No
 def resume_connection(rt: Runtime, connection_id: int) -> bool:
     """After `connect` with working credentials: clear the stop, write what waited, and reconcile everything
     that changed since a little before the stop (webhooks that came meanwhile were acknowledged, not applied)."""
+    rt.connection_changed(connection_id)  # `connect` / OAuth saved new credentials: no worker keeps the old ones
     stopped_at = clear_needs_reconnect(rt.store, connection_id)
     if stopped_at is None:
         return False
