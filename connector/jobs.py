@@ -29,7 +29,6 @@ from adapters.fields import as_utc
 from cem_engine import analyze
 from webhooks.events import CONTACT_DELETED, ChangeEvent
 
-from . import prefetch
 from .connections import NeedsReconnect, clear_needs_reconnect, list_connections, mark_needs_reconnect
 from .journey_display import build_display
 from .queue import WriteLedger
@@ -210,14 +209,8 @@ def collect_refreshes(connection_id: int) -> int:
 
 # -- refresh_contacts ---------------------------------------------------------------------
 def refresh_contacts(connection_id: int, contact_ids: list[str], attempt: int = 1) -> dict[str, int]:
-    """Read a batch, analyse it, store the desired values. While it analyses, the connection's next
-    refresh job is read ahead (``connector.prefetch``), and a read done ahead for this job is used."""
     rt = get_runtime()
-    job = get_current_job()
-    job_id = job.id if job is not None else None
-    ahead = prefetch.take(job_id, connection_id, contact_ids)
-    if ahead is None:
-        rt.queue.refreshes.started(connection_id, contact_ids)  # the read ahead did this when it started
+    rt.queue.refreshes.started(connection_id, contact_ids)
     counts = {"contacts": len(contact_ids), "gone": 0, "unchanged": 0, "dirty": 0, "forgotten": 0}
     try:
         adapter = rt.adapter(connection_id)
@@ -228,18 +221,14 @@ def refresh_contacts(connection_id: int, contact_ids: list[str], attempt: int = 
     contact_ids = allowed
     if not contact_ids:
         return counts
-    # a result may replace only the analysis of an older read (the stale check below)
-    read_at = ahead.read_at if ahead is not None else utcnow()
+    read_at = utcnow()  # a result may replace only the analysis of an older read (see _commit_newer)
     try:
-        found = ahead.result.result() if ahead is not None else adapter.fetch_contacts(contact_ids)
+        found = adapter.fetch_contacts(contact_ids)
     except AdapterError as error:
         _record_usage(rt, connection_id, adapter)
         _retry_or_dead_letter(rt, connection_id, contact_ids, error, attempt)
         return counts
-    wanted = set(contact_ids)
-    found = {cid: data for cid, data in found.items() if cid in wanted}  # forgotten since a read ahead: dropped
     _record_usage(rt, connection_id, adapter)
-    prefetch.start_next(rt, connection_id, job_id)  # the CRM reads the next batch while this one is analysed
     for contact_id in contact_ids:
         if contact_id not in found:
             forget_contact(rt, connection_id, contact_id, record_gone=True)  # deleted in the CRM: keep nothing
