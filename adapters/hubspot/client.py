@@ -91,15 +91,18 @@ class HubSpotClient(ApiClient):
         if self.usage.get("daily_remaining") == 0:
             raise RateLimited("HubSpot daily API limit is used up; it resets at midnight in the account's time zone.",
                               retry_after=3600.0, status=429, platform=PLATFORM)
-        if self.gate is None:
+        if self.gate is None or self.call_limit() is None:
             self._pace_locally()
 
-    def call_limit(self) -> CallLimit:
-        """The burst limit HubSpot reports for this app and account (the headers), else the published default."""
+    def call_limit(self) -> CallLimit | None:
+        """The burst limit HubSpot reports for this app and account (the headers). Before a process's first
+        response it is unknown: that call goes ungated, because gating it at the published floor (100) would
+        starve a new worker while the others spend a Professional account's 190."""
         reported = int(self.usage.get("limit") or 0)
         if not reported:
-            return BURST_LIMIT
-        return CallLimit(reported, (self.usage.get("interval_ms") or 10_000) / 1000.0, BURST_LIMIT.name)
+            return None
+        return CallLimit(reported, (self.usage.get("interval_ms") or BURST_LIMIT.window * 1000) / 1000.0,
+                         BURST_LIMIT.name)
 
     def _pace_locally(self) -> None:
         """Without the shared budget (one-off clients): pace on our own calls and the last reported usage.

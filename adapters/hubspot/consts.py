@@ -16,5 +16,5 @@ WEBHOOK_SECRET_CREDENTIAL = "client_secret"
 # Published request limits (developers.hubspot.com usage guidelines; docs/capacity.md). The burst limit is per
 # app and rolls over ten seconds; its size depends on the app and the account: 100 (private apps, Free and
 # Starter), 110 (public OAuth apps), 190 (Professional, Enterprise), 250 (API limit increase add-on). The
-# X-HubSpot-RateLimit-Max / -Interval-Milliseconds headers say which; this one paces until they do.
+# X-HubSpot-RateLimit-Max / -Interval-Milliseconds headers say which, and the shared budget paces on them.
 BURST_LIMIT = CallLimit(100, 10.0, "burst limit")
