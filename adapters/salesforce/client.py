@@ -117,12 +117,13 @@ class SalesforceClient(ApiClient):
     def prepare(self) -> None:
         self._check_budget()
 
-    def call_limit(self) -> CallLimit:
-        """The connector's share of the org's rolling 24 h allocation (the header's total once seen), spent
-        by every worker through the shared budget; ``_check_budget`` adds the org-wide count (other apps)."""
-        total = self.org_usage().limit or DAILY_ALLOCATION.calls
-        ceiling = budget_ceiling(self.settings.get("daily_api_budget"), total) or total
-        return CallLimit(ceiling, DAILY_ALLOCATION.window, DAILY_ALLOCATION.name)
+    def call_limit(self) -> CallLimit | None:
+        """The connector's share of the org's rolling 24 h allocation, spent by every worker through the
+        shared budget; ``_check_budget`` adds the org-wide count (other apps). A share needs the org's total,
+        which the first response reports: until then the call goes ungated, because a guess below the real
+        allocation would starve a new worker while the others spend the rest."""
+        ceiling = budget_ceiling(self.settings.get("daily_api_budget"), self.org_usage().limit)
+        return CallLimit(ceiling, DAILY_ALLOCATION.window, DAILY_ALLOCATION.name) if ceiling else None
 
     # -- calls --------------------------------------------------------------------------------
     def run(self, operation: Callable[[Salesforce], T], describe: str) -> T:
