@@ -59,7 +59,7 @@ class DynamicsAdapter(CRMAdapter):
         self.naming = ColumnNaming.from_settings(settings)
         self.tokens = TokenProvider(settings, connection.credentials,
                                     endpoint_policy(settings, getattr(connection, "production", False)))
-        self.client = WebApiClient(settings, self.tokens)
+        self.client = WebApiClient(settings, self.tokens, gate=connection.call_gate)
         self.reader = ContactReader(self.client)
         self.bulk_reader = BulkContactReader(self.client)
         self.writer = FieldWriter(self.client, self.naming, settings)
