@@ -95,11 +95,13 @@ def _mentions(directory: Path, world: World, contact_id: str) -> list[str]:
         name = as_text(key)
         kind = as_text(redis.type(key))
         members = [] if kind != "set" else [as_text(m).lower() for m in redis.smembers(key)]
-        if any(n in name.lower() for n in needles) or any(n == m for n in needles for m in members):
+        # a key names a person only as a whole segment (pending:<conn>:<contact>); shard numbers, connection
+        # ids and buckets are segments too, so a short numeric id must equal one, not occur inside one
+        if needles & set(name.lower().split(":")) or any(n == m for n in needles for m in members):
             found.append(f"redis {name.split(':', 2)[-1]}")
     for key in redis.scan_iter(match="rq:job:*", count=500):
         data = redis.hget(key, "data")
-        if data and any(n.encode() in _plain(data).lower() for n in needles):
+        if data and pattern.search(_plain(data).decode("latin-1").lower()):
             found.append("redis rq job record")
             break
     return sorted(set(found))
