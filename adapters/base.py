@@ -151,6 +151,11 @@ class CRMAdapter(abc.ABC):
         self.connection = connection
 
     @staticmethod
+    def contact_id_form(value: str) -> str:
+        """A contact id as an admin may type or paste it, in the form the connector stores (the API's form)."""
+        return value.strip()
+
+    @staticmethod
     def record_url(settings: Mapping[str, Any], account_id: str | None, contact_id: str, interaction_id: str,
                    kind: str) -> str | None:
         """Where a person opens this interaction (or its contact) in the CRM; None when unknown."""

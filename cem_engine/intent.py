@@ -1,9 +1,10 @@
 """Intent to leave, read from one sentence: a threat or plan (at_risk) versus a cancellation (churned).
 
-Bare words are not enough: "cancel Thursday's call" is not a cancellation and "move to the new plan" is
-not an exit. The patterns below need the object of the act (account, subscription, contract, ...) or a
-fixed expression ("give notice", "take our business elsewhere"). A definite cancellation is one stated
-without condition or question; "we will cancel if this keeps happening" is a threat, so at_risk.
+Bare words are not enough: "cancel Thursday's call" is not a cancellation, and "move to the new plan" or
+"moving to a new office" is not an exit. The patterns below need the object of the act (account,
+subscription, contract, ...) or a fixed expression ("give notice", "take our business elsewhere").
+A definite cancellation is one stated without condition or question; "we will cancel if this keeps
+happening" is a threat, so at_risk.
 """
 
 from __future__ import annotations
@@ -26,7 +27,9 @@ _EXIT = Caseless(
     r"|\bwind(?:ing)? down (?:the|our|my) account\b"
     r"|\b(?:switch|switching|move|moving|migrate|migrating)\s+(?:over\s+)?(?:away|elsewhere)\b"
     r"|\b(?:switch|switching|move|moving|migrate|migrating)\s+(?:over\s+)?to\s+"
-    r"(?:another|a different|a new|other|a competitor|it|them)\b"
+    r"(?:another|a different|other|a competitor|it|them)\b"
+    r"|\b(?:switch|switching|move|moving|migrate|migrating)\s+(?:over\s+)?to\s+a new\s+(?:provider|vendor|supplier"
+    r"|platform|system|tool|solution|crm|partner|carrier|bank|service|software|company|agency)\b"
     r"|\b(?:will|would|going to|might|may|plan to|intend to|have to|need to|'ll)\s+(?:probably\s+|likely\s+"
     r"|have to\s+|seriously\s+)?(?:cancel|terminate|leave|churn)\b(?!\s+(?:the |our |my |this |that )?"
     r"(?:meeting|call|appointment|demo|session|webinar|order|booking|invite|training|workshop))"

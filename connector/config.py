@@ -33,6 +33,9 @@ class Settings:
     reconcile_interval: int
     log_level: str
     production: bool
+    # Reverse proxies in front of the web process (Heroku's router, a load balancer) that append the
+    # client's address to X-Forwarded-For. 0 = none: the header is ignored, since anyone can send it.
+    trusted_proxies: int = 0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -63,6 +66,7 @@ class Settings:
             reconcile_interval=_int(env, "CEM_RECONCILE_INTERVAL", 900),
             log_level=env.get("CEM_LOG_LEVEL", "INFO").upper(),
             production=production,
+            trusted_proxies=_proxy_hops(env),
         )
         check_production(settings)  # every process (web, worker, scheduler, CLI) gets the same rules
         return settings
@@ -139,6 +143,17 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         return int(raw)
     except ValueError:
         raise SettingsError(f"{name} must be a whole number, got {raw!r}.") from None
+
+
+MAX_PROXY_HOPS = 5
+
+
+def _proxy_hops(env: Mapping[str, str]) -> int:
+    hops = _int(env, "CEM_TRUSTED_PROXIES", 0)
+    if not 0 <= hops <= MAX_PROXY_HOPS:
+        raise SettingsError(f"CEM_TRUSTED_PROXIES is {hops}; it is the number of proxies in front of the web "
+                            f"process (0 to {MAX_PROXY_HOPS}): 1 on Heroku or behind one load balancer.")
+    return hops
 
 
 def _new_fernet_key() -> str:

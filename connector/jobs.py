@@ -14,7 +14,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -67,10 +67,12 @@ def process_events(connection_id: int, events: list[dict[str, Any]], attempt: in
     to_refresh: list[str] = []
     latest: dict[str, datetime] = {}  # contact -> newest source change among these events
     own: list[Activity] = []
-    for event in map(ChangeEvent.from_dict, events):
+    parsed = [ChangeEvent.from_dict(e) for e in events]
+    allowed = _suppression_check(rt, connection_id, parsed)
+    for event in parsed:
         if event.own_write:
             counts["own_writes"] += 1
-            named: list[str | None] = list(rt.suppressed.allowed(connection_id, list(event.contact_ids[:1])))
+            named: list[str | None] = list(allowed(list(event.contact_ids[:1])))
             if named or not event.contact_ids:  # a forgotten person's echo is dropped without a trace
                 own.append(Activity(connection_id=connection_id, contact_id=(named or [None])[0], action="skipped_own",
                                     detail=f"{event.kind} {event.object_type}:{event.object_id}"))
@@ -96,7 +98,7 @@ def process_events(connection_id: int, events: list[dict[str, Any]], attempt: in
             unresolved.append(event.to_dict())
             last_error = error
             continue
-        contacts = rt.suppressed.allowed(connection_id, contacts)  # forgotten people stay forgotten
+        contacts = allowed(contacts)  # forgotten people stay forgotten
         for contact_id in contacts:
             if contact_id not in latest or latest[contact_id] < event.occurred_at:
                 latest[contact_id] = event.occurred_at
@@ -112,6 +114,22 @@ def process_events(connection_id: int, events: list[dict[str, Any]], attempt: in
         else:
             _dead_letter(rt, connection_id, None, "process_events", {"events": unresolved}, last_error, attempt)
     return counts
+
+
+def _suppression_check(rt: Runtime, connection_id: int, events: list[ChangeEvent]) -> Callable[[list[str]], list[str]]:
+    """``allowed(ids)`` for this batch: the contacts the events name are looked up in the suppression list
+    once (one query per event was most of a single-event delivery's cost); contacts found through the CRM
+    (an interaction's) are looked up as they come."""
+    named = list(dict.fromkeys(cid for e in events for cid in (
+        *e.contact_ids, *([e.object_id] if e.object_type == "contact" else []))))
+    known, visible = set(named), set(rt.suppressed.allowed(connection_id, named))
+
+    def allowed(contact_ids: list[str]) -> list[str]:
+        if all(cid in known for cid in contact_ids):
+            return [cid for cid in contact_ids if cid in visible]
+        return rt.suppressed.allowed(connection_id, contact_ids)
+
+    return allowed
 
 
 def _affected_contacts(adapter: CRMAdapter | None, event: ChangeEvent) -> list[str]:
@@ -280,35 +298,62 @@ def refresh_contacts(connection_id: int, contact_ids: list[str], attempt: int = 
 
 
 # -- flush_writes -------------------------------------------------------------------------
-def flush_writes(connection_id: int, attempt: int = 1) -> dict[str, int]:
+def flush_writes(connection_id: int, attempt: int = 1, shard: int | None = None) -> dict[str, int]:
+    """Write the dirty contacts of one shard of the connection's write ledger (and of any free shards, up
+    to a full batch). ``shard=None`` (a job queued by a release before sharding) queues one per shard."""
     rt = get_runtime()
-    # Cleared first, whatever happens next: a flag left set without a queued job would stall
-    # this connection's writes until the flag expires.
     ledger = rt.queue.writes
-    ledger.flush_started(connection_id)
-    lock = ledger.flush_lock(connection_id)
+    if shard is None:
+        ledger.request_flush(connection_id, attempt=attempt)
+        return {"shards": 1}
+    # Cleared first, whatever happens next: a flag left set without a queued job would stall
+    # this shard's writes until the flag expires.
+    ledger.flush_started(connection_id, shard)
     job = get_current_job()
-    if not lock.acquire(token=ledger.lock_token(job.worker_name if job is not None else None)):
-        # Another worker is writing this connection; it queues a new flush for what remains.
-        ledger.request_flush(connection_id, delay=1.0)
+    token = ledger.lock_token(job.worker_name if job is not None else None)
+    lock = ledger.flush_lock(connection_id, shard)
+    if not lock.acquire(token=token):
+        # Another flush holds this shard: it checks the shard again after letting go (see _flush).
         return {"busy": 1}
+    held, locks = [shard], [lock]
     try:
-        return _flush(rt, ledger, connection_id, attempt)
+        counts, retry = _flush(rt, ledger, connection_id, held, locks, token, attempt)
+    except Exception:
+        with contextlib.suppress(Exception):  # RQ retries this job (our shard); the shards we took need jobs too
+            for one in held[1:]:
+                ledger.request_flush(connection_id, one, delay=5.0)
+        raise
     finally:
-        with contextlib.suppress(LockError):  # expired: the job outlived its timeout
-            lock.release()
+        for taken in locks:
+            with contextlib.suppress(LockError):  # expired: the job outlived its timeout
+                taken.release()
+    if counts.get("stopped") or counts.get("auth"):
+        return counts  # everything stays marked dirty for the flush after `connect` (resume_connection)
+    # After letting go, and for every shard (a flush that found a shard busy returned on the strength of
+    # this check, and the retry of a flush killed mid-way may not take every shard it held): nothing
+    # marked dirty waits without a queued flush. Shards whose flush is queued already keep that one.
+    for one in sorted(ledger.dirty_counts(connection_id)):
+        if retry is not None and one in held:
+            ledger.request_flush(connection_id, one, delay=retry[0], attempt=retry[1])
+        else:
+            ledger.request_flush(connection_id, one)
+    return counts
 
 
-def _flush(rt: Runtime, ledger: WriteLedger, connection_id: int, attempt: int) -> dict[str, int]:
+def _flush(rt: Runtime, ledger: WriteLedger, connection_id: int, held: list[int], locks: list[Any], token: str,
+           attempt: int) -> tuple[dict[str, int], tuple[float, int] | None]:
+    """Write what the held shards await; returns the counts and (delay, attempt) of a backoff retry."""
     try:
         adapter = rt.adapter(connection_id)
     except NeedsReconnect:
-        return {"stopped": 1}  # the contacts stay marked dirty; `connect` flushes them (resume_connection)
+        return {"stopped": 1}, None  # the contacts stay marked dirty; `connect` flushes them (resume_connection)
     batch = adapter.write_batch_size
-    contact_ids = ledger.peek_dirty(connection_id, limit=batch * 10)
-    counts = {"contacts": len(contact_ids), "written": 0, "unchanged": 0, "failed": 0, "calls": 0}
+    locks += ledger.take_more_shards(connection_id, held, want=batch, token=token)
+    contact_ids = ledger.peek_dirty(connection_id, held, limit=batch * 10)
+    counts = {"contacts": len(contact_ids), "written": 0, "unchanged": 0, "failed": 0, "calls": 0,
+              "shards": len(held)}
     if not contact_ids:
-        return counts
+        return counts, None
     now = utcnow()
     updates, changes = _pending_updates(rt, connection_id, contact_ids, now)
     updates = _skip_already_applied(rt, ledger, adapter, connection_id, updates, changes, now)
@@ -326,7 +371,7 @@ def _flush(rt: Runtime, ledger: WriteLedger, connection_id: int, attempt: int) -
             counts["failed"] += len(ids)
             if isinstance(error, AuthenticationError):
                 _stop_connection(rt, connection_id, error)
-                return counts  # everything stays marked dirty for the flush after `connect`
+                return {**counts, "auth": 1}, None  # everything stays marked dirty for the flush after `connect`
             if will_retry(error, attempt, rt.settings):
                 retry_error = error
                 break  # the CRM is struggling: stop here, the rest stays marked for the retry
@@ -352,12 +397,10 @@ def _flush(rt: Runtime, ledger: WriteLedger, connection_id: int, attempt: int) -
     _record_usage(rt, connection_id, adapter)
     delay = retry_delay(retry_error, attempt, rt.settings) if retry_error is not None else None
     if delay is not None:
-        ledger.request_flush(connection_id, delay=delay, attempt=attempt + 1)
         log.warning("writes for connection %s deferred %.1fs (attempt %d): %s", connection_id, delay, attempt,
                     type(retry_error).__name__)
-    elif ledger.dirty_count(connection_id):
-        ledger.request_flush(connection_id)
-    return counts
+        return counts, (delay, attempt + 1)
+    return counts, None
 
 
 def _write_present_fields(adapter: CRMAdapter, chunk: Sequence[FieldUpdate]) -> tuple[WriteResult, set[str]]:
@@ -454,10 +497,14 @@ def _record_written(rt: Runtime, connection_id: int, contact_ids: list[str], cha
     if not contact_ids:
         return
     with rt.store.session() as session:
+        # one query for the batch (a get per contact was a third of a flush's time)
+        rows = {w.contact_id: w for w in session.scalars(select(WrittenValues).where(
+            WrittenValues.connection_id == connection_id, WrittenValues.contact_id.in_(list(contact_ids))))}
         for contact_id in contact_ids:
-            row = session.get(WrittenValues, (connection_id, contact_id))
+            row = rows.get(contact_id)
             if row is None:
-                row = WrittenValues(connection_id=connection_id, contact_id=contact_id, values={}, write_count=0)
+                row = rows[contact_id] = WrittenValues(connection_id=connection_id, contact_id=contact_id, values={},
+                                                       write_count=0)
                 session.add(row)
             row.values = {**(row.values or {}), **changes.get(contact_id, {})}
             row.written_at = now
@@ -510,6 +557,7 @@ def _stop_connection(rt: Runtime, connection_id: int, error: AdapterError) -> No
     if isinstance(error, NeedsReconnect):
         return
     if mark_needs_reconnect(rt.store, connection_id, str(error)):
+        rt.connection_changed(connection_id)  # other workers' cached adapters stop logging in at their next job
         _activity(rt, connection_id, None, "needs_reconnect", f"{type(error).__name__}: {error}"[:1000])
         log.error("connection %s stopped: the CRM refused its credentials (%s); reconnect it with "
                   "`cem-connector connect`", connection_id, type(error).__name__)
@@ -518,6 +566,7 @@ def _stop_connection(rt: Runtime, connection_id: int, error: AdapterError) -> No
 def resume_connection(rt: Runtime, connection_id: int) -> bool:
     """After `connect` with working credentials: clear the stop, write what waited, and reconcile everything
     that changed since a little before the stop (webhooks that came meanwhile were acknowledged, not applied)."""
+    rt.connection_changed(connection_id)  # `connect` / OAuth saved new credentials: no worker keeps the old ones
     stopped_at = clear_needs_reconnect(rt.store, connection_id)
     if stopped_at is None:
         return False
@@ -615,20 +664,54 @@ def _activity(rt: Runtime, connection_id: int, contact_id: str | None, action: s
 
 
 def _record_usage(rt: Runtime, connection_id: int, adapter: CRMAdapter) -> None:
+    """Count the adapter's new calls in Redis (one round trip); every FLUSH_SECONDS a job adds them to
+    the table (see connector/queue/usage.py for what a data loss can cost)."""
     usage = adapter.api_usage() or {}
     calls = rt.new_api_calls(connection_id, adapter, int(usage.get("calls", 0) or 0))
     if not calls and not usage:
         return
-    add_api_usage(rt.store, connection_id, calls, _jsonable({k: v for k, v in usage.items() if k != "calls"}))
+    limits = _jsonable({k: v for k, v in usage.items() if k != "calls"})
+    if rt.queue.usage.add(connection_id, calls, limits, date.today()):
+        flush_api_usage(rt, connection_id)
+
+
+def flush_api_usage(rt: Runtime, connection_id: int | None = None) -> int:
+    """Add the calls counted in Redis to the ``api_usage`` table (one connection's, or every one's when a
+    worker shuts down); returns the calls added. A flush that fails puts its counts back."""
+    added = 0
+    for one in [connection_id] if connection_id is not None else rt.queue.usage.counted_connections():
+        counts, limits = rt.queue.usage.take(one)
+        if not counts:
+            continue
+        try:
+            add_api_usage_days(rt.store, one, counts, limits)
+        except Exception:
+            rt.queue.usage.put_back(one, counts)
+            raise
+        added += sum(counts.values())
+    return added
 
 
 def add_api_usage(store: Store, connection_id: int, calls: int, limits: dict[str, Any]) -> None:
-    """Count ``calls`` for today in one statement: workers counting at the same moment add up instead of
-    both inserting the day's row (a primary-key violation with get-then-insert)."""
+    """Count ``calls`` for today (see add_api_usage_days)."""
+    add_api_usage_days(store, connection_id, {date.today(): calls}, limits)
+
+
+def add_api_usage_days(store: Store, connection_id: int, counts: dict[date, int],
+                       limits: dict[str, Any] | None) -> None:
+    """Add ``counts`` (day -> calls) in one transaction, one upsert per day: workers counting at the same
+    moment add up instead of both inserting the day's row (a primary-key violation with get-then-insert).
+    The limits the CRM last reported go on the latest day's row."""
+    latest = max(counts)
     with store.session() as session:
-        session.execute(upsert(store, ApiUsage).values(
-            connection_id=connection_id, day=date.today(), calls=calls, limits=limits).on_conflict_do_update(
-            index_elements=["connection_id", "day"], set_={"calls": ApiUsage.calls + calls, "limits": limits}))
+        for day, calls in sorted(counts.items()):
+            keep = limits if day == latest and limits is not None else None
+            update: dict[str, Any] = {"calls": ApiUsage.calls + calls}
+            if keep is not None:
+                update["limits"] = keep
+            session.execute(upsert(store, ApiUsage).values(
+                connection_id=connection_id, day=day, calls=calls, limits=keep or {}).on_conflict_do_update(
+                index_elements=["connection_id", "day"], set_=update))
 
 
 def _jsonable(value: Any) -> Any:

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import replace
+import time
+from dataclasses import dataclass, replace
 from typing import Any
 
 import redis
@@ -28,6 +29,19 @@ from .store import Store
 from .suppression import SuppressionList
 
 log = logging.getLogger("cem.runtime")
+
+# A cached adapter is trusted this long without re-reading its connection row (one DB query per job was a
+# share of a single-event delivery's cost); stops and resumes reach every process at once through Redis
+# (``connection_changed``), other changes (settings learnt from a webhook, a refreshed token) within this.
+CONNECTION_CHECK_SECONDS = 5.0
+
+
+@dataclass
+class _CachedAdapter:
+    updated_at: Any  # the connection row's, when the adapter was built
+    stamp: bytes | None  # the connection's Redis stamp then (bumped by connection_changed)
+    checked: float  # monotonic time of the last row read
+    adapter: CRMAdapter
 
 
 class Runtime:
@@ -53,7 +67,7 @@ class Runtime:
         self._engine_config: Any = None
         # One adapter per connection per process, rebuilt when the connection row changes: logins and
         # tokens are reused across jobs (Salesforce limits logins per user per hour).
-        self._adapters: dict[int, tuple[Any, CRMAdapter]] = {}
+        self._adapters: dict[int, _CachedAdapter] = {}
         self._calls_seen: dict[int, tuple[int, int]] = {}  # connection -> (adapter identity, calls counted)
 
     @property
@@ -73,20 +87,36 @@ class Runtime:
             raise SettingsError(f"engine config {self.settings.engine_config!r}: {exc}") from exc
 
     def adapter(self, connection_id: int) -> CRMAdapter:
+        stamp = self._connection_stamp(connection_id)
+        cached = self._adapters.get(connection_id)
+        if (cached is not None and stamp is not None and cached.stamp == stamp
+                and time.monotonic() - cached.checked < CONNECTION_CHECK_SECONDS):
+            return cached.adapter
         row = get_connection(self.store, connection_id)
         if row.status == NEEDS_RECONNECT:
             raise NeedsReconnect(f"{row.platform} connection {connection_id} is stopped: {row.status_detail} "
                                  f"Reconnect it with `cem-connector connect {row.platform} --name {row.name} ...`.",
                                  platform=row.platform)
-        cached = self._adapters.get(connection_id)
-        if cached is not None and cached[0] == row.updated_at:
-            return cached[1]
+        if cached is not None and cached.updated_at == row.updated_at:
+            cached.stamp, cached.checked = stamp, time.monotonic()
+            return cached.adapter
         info = replace(connection_info(self.store, self.box, row, production=self.settings.production,
                                        fields=self.cem_fields),
                        call_gate=self.queue.budget.gate(connection_id))
         adapter = get_platform(row.platform).adapter_class()(info)
-        self._adapters[connection_id] = (row.updated_at, adapter)
+        self._adapters[connection_id] = _CachedAdapter(row.updated_at, stamp, time.monotonic(), adapter)
         return adapter
+
+    def connection_changed(self, connection_id: int) -> None:
+        """The connection was stopped or resumed (new credentials): every process re-reads its row at its next job."""
+        self._adapters.pop(connection_id, None)
+        self.redis.incr(self.queue.keys.connection_stamp(connection_id))
+
+    def _connection_stamp(self, connection_id: int) -> bytes | None:
+        try:
+            return self.redis.get(self.queue.keys.connection_stamp(connection_id)) or b"0"
+        except redis.RedisError:  # a CLI command while Redis is away: read the row, as without a cache
+            return None
 
     def new_api_calls(self, connection_id: int, adapter: CRMAdapter, total: int) -> int:
         """Calls an adapter made since we last counted (adapters count cumulatively)."""

@@ -42,11 +42,14 @@ def collect_status(rt: Runtime) -> dict[str, Any]:
     try:
         queue: dict[str, Any] = rt.queue.depth()
         deliveries = {c.id: rt.queue.deliveries.last_delivery(c.id) for c in connections}
+        # calls counted in Redis and not yet flushed into api_usage (connector/queue/usage.py)
+        unflushed = rt.queue.usage.pending([c.id for c in connections], date.today())
     except Exception as exc:
         detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         queue = {"error": explain(exc) or f"Redis failed ({type(exc).__name__}: {detail}); check REDIS_URL and the "
                                           "Redis server's log."}
         deliveries = {}
+        unflushed = {}
     return {
         "connections": [
             {
@@ -57,8 +60,8 @@ def collect_status(rt: Runtime) -> dict[str, Any]:
                 "contacts_analysed": analysed.get(c.id, 0), "contacts_written": written.get(c.id, 0),
                 "dead_letters": dead.get(c.id, 0), "failures_24h": failed_day.get(c.id, 0),
                 "last_webhook": _iso(deliveries.get(c.id)), "last_write": _iso(last_write.get(c.id)),
-                "api_calls_today": usage[c.id].calls if c.id in usage else 0,
-                "api_limits": usage[c.id].limits if c.id in usage else {},
+                "api_calls_today": (usage[c.id].calls if c.id in usage else 0) + unflushed.get(c.id, (0, None))[0],
+                "api_limits": unflushed.get(c.id, (0, None))[1] or (usage[c.id].limits if c.id in usage else {}),
                 "daily_api_budget": (c.settings or {}).get("daily_api_budget"),
                 "backfill": _cursor(cursors.get((c.id, "backfill"))),
                 "reconcile": _cursor(cursors.get((c.id, "reconcile"))),

@@ -130,3 +130,14 @@ class CEMWorker(SimpleWorker):
                 expired += 1
         if expired:
             registry.cleanup(timestamp=1)
+
+
+def flush_usage_on_stop(rt: Any) -> None:
+    """A stopping worker adds the CRM calls counted in Redis to the ``api_usage`` table (connector/queue/usage.py),
+    so counts of an install that goes quiet do not stay in Redis only."""
+    from .jobs import flush_api_usage
+
+    try:
+        flush_api_usage(rt)
+    except Exception:  # Redis or the database is away: the counts stay in Redis for the next flush
+        log.warning("could not flush the API call counts on shutdown; the next job flushes them", exc_info=True)

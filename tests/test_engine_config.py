@@ -22,7 +22,8 @@ def test_defaults_load() -> None:
     config = load_config()
     assert config.emotion.half_life_days == 30
     assert "still waiting" in config.phrases
-    assert "trackwell" in config.taxonomy.reasons["competitor"].cues
+    assert config.competitor_names == ()  # shipped defaults name no one's rivals; the demo names its own
+    assert "trackwell" not in config.taxonomy.reasons["competitor"].cues
     assert config.taxonomy.name == "b2b_software" and len(config.taxonomy.names) == 11
 
 
@@ -66,3 +67,9 @@ def test_lexicon_addition_changes_the_reading_without_code(tmp_path: Path) -> No
     assert analyze(data, now=NOW).emotion == "neutral"
     tuned = load_config(_write(tmp_path, "[lexicon.words]\nsunset = -3.0\n"))
     assert analyze(data, now=NOW, config=tuned).emotion_score < -20
+
+
+def test_competitor_names_become_cues(tmp_path: Path) -> None:
+    config = load_config(_write(tmp_path, '[reasons]\ncompetitor_names = ["Trackwell", "Acme CRM"]\n'))
+    cues = config.taxonomy.reasons["competitor"].cues
+    assert "trackwell" in cues and "acme crm" in cues

@@ -214,3 +214,16 @@ def test_every_reason_of_both_taxonomies_has_a_label_and_examples(taxonomy: str)
     assert config.taxonomy.names[-1] == "none" and len(config.taxonomy.names) == 11
     for reason in config.taxonomy.reasons.values():
         assert reason.label and len(reason.examples) >= 5
+
+
+def test_plain_how_to_questions_in_onboarding_are_not_a_churn_reason() -> None:
+    """A new customer asking how things work is onboarding going normally; only saying they are lost is a pain."""
+    deals = ({"id": "d1", "stage": "closedwon", "created": "2026-04-01", "close_date": "2026-04-20"},)
+    questions = ["How do I add a new user to the dashboard?", "Can you show me how to set up the Slack integration?",
+                 "Quick question: where can I export the monthly report?"]
+    asked = _run(_contact(*({"occurred_at": f"2026-05-{10 + n}T09:00:00Z", "body": q}
+                            for n, q in enumerate(questions)), deals=deals))
+    assert (asked.journey_stage, asked.churn_reason) == ("onboarding", "none")
+    lost = _run(_contact({"occurred_at": "2026-05-12T09:00:00Z",
+                          "body": "How do I even get started? Nothing in the setup makes sense to us."}, deals=deals))
+    assert lost.churn_reason == "onboarding_confusion"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cem_engine.config import load_config
+from cem_engine.config import config_from_mapping, load_config
 from cem_engine.sentiment import scorer_for
 from cem_engine.text import clean_text, short_quote, split_sentences
 
@@ -63,5 +63,7 @@ def test_cs_phrases_and_negation() -> None:
     assert scorer.score("Happy to recommend you!").advocacy is True
     inner = scorer.score("Your product doesn't support SSO.")
     assert inner.topics == frozenset({"missing_feature"})  # "support" inside "doesn't support" is not support
-    assert scorer.score("We plan to switch to Pipelyne.").intent == "switch to"
+    assert scorer.score("We plan to switch to Pipelyne.").intent is None  # no rival named in the defaults
+    named = scorer_for(config_from_mapping({"reasons": {"competitor_names": ["Pipelyne"]}}))
+    assert named.score("We plan to switch to Pipelyne.").intent == "switch to"
     assert scorer.score("Unlock 20% off with our Enterprise tier").offer

@@ -9,6 +9,7 @@ import redis
 
 from connector.errors import QueueUnavailable
 from connector.queue import JobQueue
+from connector.queue.writes import WRITE_SHARDS, shard_of
 from connector.retry import backoff_delay
 from webhooks.events import ChangeEvent
 
@@ -167,12 +168,39 @@ def test_rounds_are_paced_to_the_crm_limit_unless_a_batch_is_full(queue: JobQueu
 
 def test_dirty_contacts_stay_marked_until_written(queue: JobQueue) -> None:
     queue.writes.mark_dirty(994, [str(i) for i in range(250)])
-    first = queue.writes.peek_dirty(994, 100)
+    every = list(range(WRITE_SHARDS))
+    first = queue.writes.peek_dirty(994, every, 100)
     assert len(first) == 100
     assert queue.writes.dirty_count(994) == 250  # a crash before the write loses nothing
     queue.writes.written(994, first)
     assert queue.writes.dirty_count(994) == 150
-    assert not set(first) & set(queue.writes.peek_dirty(994, 200))
+    assert not set(first) & set(queue.writes.peek_dirty(994, every, 200))
+
+
+def test_each_contact_lives_in_one_shard_and_forget_clears_every_shard(queue: JobQueue) -> None:
+    ids = [str(i) for i in range(40)]
+    queue.writes.mark_dirty(995, ids)
+    queue.writes.sending(995, ids)
+    counts = queue.writes.dirty_counts(995)
+    assert len(counts) > 1 and sum(counts.values()) == 40  # spread over shards, each contact once
+    assert all(set(queue.writes.peek_dirty(995, [shard], 100)) == {c for c in ids if shard_of(c) == shard}
+               for shard in counts)
+    assert queue.writes.in_flight(995, ["3", "nope", "7"]) == ["3", "7"]
+    queue.redis.sadd(queue.keys.dirty(995, None), "7")  # the unsharded set of an earlier release
+    queue.writes.forget(995, "7")
+    assert queue.writes.in_flight(995, ["7"]) == [] and "7" not in queue.writes.peek_dirty(995, list(counts), 100)
+    assert not queue.redis.sismember(queue.keys.dirty(995, None), "7")
+
+
+def test_a_dead_workers_shard_locks_are_released(queue: JobQueue) -> None:
+    mine = queue.writes.flush_lock(996, 1)
+    assert mine.acquire(token="live:1")
+    dead = [queue.writes.flush_lock(996, shard) for shard in (2, 5)]
+    assert all(lock.acquire(token="dead-worker:1") for lock in dead)
+    queue.writes.release_locks_of(["dead-worker"])
+    assert all(queue.writes.flush_lock(996, shard).acquire(token="x:1") for shard in (2, 5))
+    assert not queue.writes.flush_lock(996, 1).acquire(token="x:2")  # a live worker's lock stays
+    queue.redis.delete(*(queue.keys.flush_lock(996, shard) for shard in (1, 2, 5)))
 
 
 def test_a_down_redis_raises_queue_unavailable() -> None:

@@ -147,3 +147,26 @@ def test_health_reports_database_and_queue(runtime) -> None:  # type: ignore[no-
     response = create_app(runtime).test_client().get("/healthz")
     assert response.status_code == 200
     assert response.json == {"database": True, "queue": True}
+
+
+def test_pages_answer_503_while_the_database_is_away(runtime) -> None:  # type: ignore[no-untyped-def]
+    """A failover or a restart of PostgreSQL: the console, its API and rep pages say "temporarily unavailable,
+    retry in 30 s" (503 + Retry-After), not "internal error" (500), and never a stack trace."""
+    from connector.store import Store
+
+    connection_id = create_connection(runtime.store, runtime.box, platform="hubspot", name="away", settings={},
+                                      credentials={})
+    app = create_app(runtime)
+    client = app.test_client()
+    with app.app_context():
+        token = sign_journey(connection_id, "42")
+    admin = {"Authorization": f"Bearer {runtime.settings.admin_token}"}
+    runtime.store = Store("postgresql+psycopg://postgres@127.0.0.1:1/test")  # nothing listens there
+    api = client.get("/admin/api/status", headers=admin)
+    assert api.status_code == 503 and api.headers["Retry-After"] == "30"
+    assert "cannot reach its database" in api.json["error"]
+    for path, headers in ((f"/journey/{connection_id}/42?token={token}", {}), ("/admin/", admin)):
+        page = client.get(path, headers={**headers, "Accept": "text/html"})
+        assert page.status_code == 503, (path, page.status_code)
+        assert page.content_type.startswith("text/html") and "Temporarily unavailable" in page.text
+        assert "Traceback" not in page.text

@@ -87,6 +87,34 @@ def test_wrong_admin_tokens_lock_the_address_out(runtime) -> None:  # type: igno
     assert form.status_code == 429 and "Too many wrong tokens" in form.text
 
 
+def test_behind_a_trusted_proxy_the_lockout_counts_the_client_address(runtime) -> None:  # type: ignore[no-untyped-def]
+    """Behind Heroku's router every request comes from the router: without CEM_TRUSTED_PROXIES one guesser
+    locked every admin out. With it, each client is counted on its own; without it, the header is ignored."""
+    token = runtime.settings.admin_token
+    wrong = {"Authorization": "Bearer wrong"}
+    proxy = {"REMOTE_ADDR": "10.0.0.1"}  # the router
+    runtime.settings = replace(runtime.settings, trusted_proxies=1)
+    client = create_app(runtime).test_client()
+    for _ in range(MAX_FAILURES):
+        client.get("/admin/api/status", headers={**wrong, "X-Forwarded-For": "203.0.113.9"}, environ_base=proxy)
+    guesser = client.get("/admin/api/status", headers={"Authorization": f"Bearer {token}",
+                                                       "X-Forwarded-For": "203.0.113.9"}, environ_base=proxy)
+    assert guesser.status_code == 429
+    admin = client.get("/admin/api/status", headers={"Authorization": f"Bearer {token}",
+                                                     "X-Forwarded-For": "198.51.100.7"}, environ_base=proxy)
+    assert admin.status_code == 200
+    # Not trusted (the default): a guesser cannot dodge the lockout by inventing X-Forwarded-For values.
+    runtime.settings = replace(runtime.settings, trusted_proxies=0)
+    direct = create_app(runtime).test_client()
+    for n in range(MAX_FAILURES):
+        direct.get("/admin/api/status", headers={**wrong, "X-Forwarded-For": f"192.0.2.{n}"},
+                   environ_base={"REMOTE_ADDR": "10.9.9.9"})
+    dodged = direct.get("/admin/api/status", headers={"Authorization": f"Bearer {token}",
+                                                      "X-Forwarded-For": "192.0.2.200"},
+                        environ_base={"REMOTE_ADDR": "10.9.9.9"})
+    assert dodged.status_code == 429
+
+
 def test_a_right_token_resets_the_count(runtime) -> None:  # type: ignore[no-untyped-def]
     client = create_app(runtime).test_client()
     good = {"Authorization": f"Bearer {runtime.settings.admin_token}"}

@@ -11,13 +11,13 @@ import json
 
 import pytest
 
+from adapters.ids import guid, host_name, salesforce_id18
 from tests.test_salesforce_receiver import ORG as SF_ORG18
 from tests.test_salesforce_receiver import handle as sf_handle
 from tests.test_salesforce_receiver import om_request, outbound_body
 from tests.test_webhooks_dynamics import ORG as DYN_ORG
 from tests.test_webhooks_dynamics import TestDynamicsReceiver, context
 from tests.webhook_suite import SECRET, RecordingSink
-from webhooks.ids import guid, host_name, salesforce_id18
 
 SF_ORG15 = SF_ORG18[:15]
 

@@ -146,7 +146,7 @@ class WebhookReceiver(abc.ABC):
         """What the admin pastes into the CRM so it calls ``url`` with ``secret``, one line per item."""
         return [f"Webhook URL: {url}"]
 
-    # The platform's id normaliser (webhooks/ids.py), e.g. staticmethod(salesforce_id18); None: as written.
+    # The platform's id normaliser (adapters/ids.py), e.g. staticmethod(salesforce_id18); None: as written.
     account_form: ClassVar[Callable[[str], str] | None] = None
 
     @classmethod

@@ -25,6 +25,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from adapters.dynamics.consts import APPLICATION_USER_SETTING
+from adapters.ids import guid, host_name
 
 from .base import InboundRequest, WebhookReceiver, WebhookTarget, load_json
 from .errors import Forbidden, MalformedPayload, SignatureError
@@ -36,7 +37,6 @@ from .events import (
     INTERACTION_DELETED,
     ChangeEvent,
 )
-from .ids import guid, host_name
 from .signatures import hmac_sha256_hex, matches_any
 
 DEFAULT_HEADER = "x-cem-webhook-key"

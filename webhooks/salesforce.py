@@ -30,6 +30,7 @@ from defusedxml import ElementTree
 from defusedxml.common import DefusedXmlException
 
 from adapters.fields import as_utc
+from adapters.ids import salesforce_id18
 from adapters.salesforce.consts import CALL_OPTIONS, INTEGRATION_USER_SETTING
 
 from .base import InboundRequest, Sink, WebhookReceiver, WebhookResponse, WebhookTarget, load_json
@@ -43,7 +44,6 @@ from .events import (
     INTERACTION_DELETED,
     ChangeEvent,
 )
-from .ids import salesforce_id18
 from .signatures import check_timestamp, hmac_sha256_hex, matches_any
 
 OUTBOUND_NS = "http://soap.sforce.com/2005/09/outbound"

@@ -23,6 +23,7 @@ from cem_engine.model import ContactInput
 from ..base import ConnectionInfo, ContactPage, CRMAdapter, FieldUpdate, ProvisionReport, WriteResult
 from ..errors import NotFound
 from ..fields import FieldSpec, to_iso_z
+from ..ids import guid
 from . import links
 from .auth import TokenProvider, endpoint_policy
 from .bulk_read import MAX_IDS_PER_QUERY, BulkContactReader
@@ -40,6 +41,7 @@ class DynamicsAdapter(CRMAdapter):
     write_batch_size: ClassVar[int] = MAX_BATCH_REQUESTS
     read_batch_size: ClassVar[int] = MAX_IDS_PER_QUERY  # the longest OData filter (activities) stays ~11 KB
     remembered_facts = (APPLICATION_USER_SETTING,)  # the receiver drops changes made by this user
+    contact_id_form = staticmethod(guid)  # GUIDs are pasted in any case, sometimes in braces
     setting_keys = ("api_version", "authority_host", "batch_size", "ca_bundle", "changeset_size", "client_id",
                     "max_attempts", "max_concurrency", "max_inline_wait", "option_value_prefix", "org_url",
                     "organization_id", "parallel_batches", "prefix", "publisher_unique_name",
@@ -57,7 +59,7 @@ class DynamicsAdapter(CRMAdapter):
         self.naming = ColumnNaming.from_settings(settings)
         self.tokens = TokenProvider(settings, connection.credentials,
                                     endpoint_policy(settings, getattr(connection, "production", False)))
-        self.client = WebApiClient(settings, self.tokens)
+        self.client = WebApiClient(settings, self.tokens, gate=connection.call_gate)
         self.reader = ContactReader(self.client)
         self.bulk_reader = BulkContactReader(self.client)
         self.writer = FieldWriter(self.client, self.naming, settings)

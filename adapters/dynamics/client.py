@@ -1,12 +1,12 @@
 """A small Dataverse Web API client: auth header, OData headers, limits, paging, error mapping.
 
-Service protection limits (powerapps-docs api-limits.md): per user, 6000 requests / 300 s,
-20 min execution time / 300 s, 52 concurrent requests; exceeding any gives 429 with
-``Retry-After`` (seconds). The base client (``adapters.client``) honours ``Retry-After`` (short waits
-in place, long ones raised as ``RateLimited`` for the job layer), counts calls, and on a 401 drops the
-cached token and tries once with a fresh one; we bound our own concurrency with a semaphore well
-under 52. The ``x-ms-ratelimit-*`` headers are
-"for debugging only" per the docs, so they are reported in ``usage`` but never paced on.
+Service protection limits (powerapps-docs api-limits.md, in ``consts``): per user, 6000 requests / 300 s,
+20 min execution time / 300 s, 52 concurrent requests; exceeding any gives 429 with ``Retry-After``
+(seconds). Every worker spends the request limit through the connection's shared call budget; the base
+client (``adapters.client``) also honours ``Retry-After`` (short waits in place, long ones raised as
+``RateLimited`` for the job layer), counts calls, and on a 401 drops the cached token and tries once with
+a fresh one; we bound our own concurrency with a semaphore well under 52. The ``x-ms-ratelimit-*``
+headers are "for debugging only" per the docs, so they are reported in ``usage`` but never paced on.
 """
 
 from __future__ import annotations
@@ -18,11 +18,11 @@ from urllib.parse import urlsplit
 
 import requests
 
-from ..client import ApiClient
+from ..client import ApiClient, CallLimit, Gate
 from ..errors import AdapterError, AuthenticationError, ConfigurationError, TransientError
 from ..http import RetryPolicy, error_for_status, header, parse_retry_after
 from .auth import TokenProvider
-from .consts import PLATFORM
+from .consts import MAX_CONCURRENT_REQUESTS, PLATFORM, REQUEST_LIMIT
 
 DEFAULT_API_VERSION = "9.2"
 DEFAULT_MAX_CONCURRENCY = 8  # per adapter instance; the platform allows 52 per user
@@ -46,9 +46,10 @@ class WebApiClient(ApiClient):
                                              "x-ms-ratelimit-time-remaining-xrm-requests")}
 
     def __init__(self, settings: Mapping[str, Any], tokens: TokenProvider,
-                 session: requests.Session | None = None) -> None:
+                 session: requests.Session | None = None, gate: Gate | None = None) -> None:
         super().__init__(policy=RetryPolicy(max_attempts=int(settings.get("max_attempts") or 4),
-                                            max_inline_wait=float(settings.get("max_inline_wait") or 10.0)))
+                                            max_inline_wait=float(settings.get("max_inline_wait") or 10.0)),
+                         gate=gate)
         org_url = str(settings.get("org_url") or "").rstrip("/")
         if not org_url.startswith(("https://", "http://")):
             raise ConfigurationError("Set org_url to the environment URL, e.g. https://contoso.crm.dynamics.com.",
@@ -58,7 +59,7 @@ class WebApiClient(ApiClient):
         self.tokens = tokens
         self.session = session or requests.Session()
         self.timeout = float(settings.get("timeout_seconds") or 120)
-        concurrency = min(52, int(settings.get("max_concurrency") or DEFAULT_MAX_CONCURRENCY))
+        concurrency = min(MAX_CONCURRENT_REQUESTS, int(settings.get("max_concurrency") or DEFAULT_MAX_CONCURRENCY))
         self._slots = threading.BoundedSemaphore(max(1, concurrency))
 
     # -- one request -------------------------------------------------------------------------
@@ -76,6 +77,10 @@ class WebApiClient(ApiClient):
                 describe: str = "") -> requests.Response:
         describe = describe or f"{method} {path.split('?')[0][:80]}"
         return self.call(lambda: self._send(method, path, params, json, data, headers, describe))
+
+    def call_limit(self) -> CallLimit:
+        """6,000 requests per 5 minutes per user, spent by every worker through the shared budget."""
+        return REQUEST_LIMIT
 
     def renew_credentials(self, error: AuthenticationError) -> bool:
         self.tokens.invalidate()  # a 401 with a cached token: revoked or rotated; fetch a fresh one

@@ -1,8 +1,8 @@
 """The HubSpot API client: hubspot-api-client calls under the base client's rules.
 
 Responses are read raw (``_preload_content=False``) so we see status (200 vs 207), the rate-limit
-headers and the exact JSON the API sent. Pacing follows the ``X-HubSpot-RateLimit-*`` headers: an
-empty ten-second window is waited out (or raised when the wait is long), an empty day stops calls.
+headers and the exact JSON the API sent. Pacing follows the ``X-HubSpot-RateLimit-*`` headers: the
+shared call budget (``adapters.client``) paces on the reported burst limit, an empty day stops calls.
 OAuth access tokens are refreshed a minute before they expire, and once more when HubSpot answers
 401 ``EXPIRED_AUTHENTICATION``; the new credentials go to the connector to persist.
 """
@@ -18,15 +18,14 @@ from typing import Any
 import requests
 
 from ..base import ConnectionInfo
-from ..client import ApiClient
+from ..client import ApiClient, CallLimit
 from ..errors import AuthenticationError, ConfigurationError, RateLimited, TransientError
 from ..http import RetryPolicy, error_from_response
 from . import auth, errors
-from .consts import PLATFORM
+from .consts import BURST_LIMIT, PLATFORM
 
 PRIVATE_APP_TOKEN_INFO_PATH = "/oauth/v2/private-apps/get/access-token-info"
 MAX_TRACKED_CALLS = 1000  # more than any burst limit (250 / 10 s with the add-on)
-MAX_GATE_WAITS = 50  # bound on waiting for the shared window before handing the wait to the job layer
 RATE_HEADERS = {
     "limit": "X-HubSpot-RateLimit-Max", "remaining": "X-HubSpot-RateLimit-Remaining",
     "interval_ms": "X-HubSpot-RateLimit-Interval-Milliseconds", "daily": "X-HubSpot-RateLimit-Daily",
@@ -41,7 +40,7 @@ class HubSpotClient(ApiClient):
     def __init__(self, connection: ConnectionInfo, *, sleep: Callable[[float], None] = time.sleep,
                  clock: Callable[[], float] = time.time, policy: RetryPolicy | None = None,
                  timeout: Any = auth.DEFAULT_TIMEOUT) -> None:
-        super().__init__(policy=policy, sleep=sleep, clock=clock)
+        super().__init__(policy=policy, sleep=sleep, clock=clock, gate=connection.call_gate)
         self.connection = connection
         self.base_url = auth.endpoint_policy(connection.settings, getattr(connection, "production", False)).check(
             connection.settings.get("api_base_url") or auth.DEFAULT_API_BASE_URL, "api_base_url")
@@ -89,24 +88,31 @@ class HubSpotClient(ApiClient):
 
     def prepare(self) -> None:
         self.refresh_if_due()
-        self._pace()
+        if self.usage.get("daily_remaining") == 0:
+            raise RateLimited("HubSpot daily API limit is used up; it resets at midnight in the account's time zone.",
+                              retry_after=3600.0, status=429, platform=PLATFORM)
+        if self.gate is None or self.call_limit() is None:
+            self._pace_locally()
 
-    def _pace(self) -> None:
-        """Spend the rolling ten-second window to the last call, never past it; stop on an empty day.
+    def call_limit(self) -> CallLimit | None:
+        """The burst limit HubSpot reports for this app and account (the headers). Before a process's first
+        response it is unknown: that call goes ungated, because gating it at the published floor (100) would
+        starve a new worker while the others spend a Professional account's 190."""
+        reported = int(self.usage.get("limit") or 0)
+        if not reported:
+            return None
+        return CallLimit(reported, (self.usage.get("interval_ms") or BURST_LIMIT.window * 1000) / 1000.0,
+                         BURST_LIMIT.name)
+
+    def _pace_locally(self) -> None:
+        """Without the shared budget (one-off clients): pace on our own calls and the last reported usage.
 
         The window rolls: a slot frees when the oldest call in it is ten seconds old, not ten
         seconds after the window filled. Waiting a whole interval whenever the last response said
         "0 remaining" left the budget idle a third of the time at HubSpot's limit (bench.budget).
         """
-        if self.usage.get("daily_remaining") == 0:
-            raise RateLimited("HubSpot daily API limit is used up; it resets at midnight in the account's time zone.",
-                              retry_after=3600.0, status=429, platform=PLATFORM)
         interval = (self.usage.get("interval_ms") or 10_000) / 1000.0
         limit = int(self.usage.get("limit") or 0)
-        gate = self.connection.call_gate
-        if gate is not None and limit:
-            self._wait_for_gate(gate, limit, interval)
-            return
         now = self.clock()
         recent = [t for t in self._sent if now - t < interval]
         wait = 0.0
@@ -121,18 +127,6 @@ class HubSpotClient(ApiClient):
             self.sleep(wait)
         self.usage["remaining"] = None
         self._sent.append(self.clock())
-
-    def _wait_for_gate(self, gate: Callable[[int, float], float], limit: int, interval: float) -> None:
-        """The connection's budget shared with the other workers: wait for a slot in the rolling window."""
-        for _ in range(MAX_GATE_WAITS):
-            wait = gate(limit, interval)
-            if wait <= 0:
-                self.usage["remaining"] = None
-                return
-            if wait > self.policy.max_inline_wait:
-                raise RateLimited("HubSpot burst limit reached.", retry_after=wait, status=429, platform=PLATFORM)
-            self.sleep(wait)
-        raise RateLimited("HubSpot burst limit reached.", retry_after=interval, status=429, platform=PLATFORM)
 
     # -- calls ---------------------------------------------------------------------------------
     def request(self, action: str, api: str, method: str, *args: Any, **kwargs: Any) -> tuple[int, dict[str, Any]]:

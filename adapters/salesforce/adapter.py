@@ -30,6 +30,7 @@ from ..errors import (
     NotFound,
 )
 from ..fields import FieldSpec, to_iso_z
+from ..ids import salesforce_id18
 from . import links
 from .client import SalesforceClient, budget_ceiling
 from .consts import COLLECTION_LIMIT, INTEGRATION_USER_SETTING, OBJECT_PREFIXES, PLATFORM
@@ -65,6 +66,8 @@ class SalesforceAdapter(CRMAdapter):
     # (read.MAX_QUERY_URL: ~450 ids); 200 matches the write batch, so one refresh is one write call.
     read_batch_size: ClassVar[int] = 200
     remembered_facts = (INTEGRATION_USER_SETTING,)  # the receiver drops changes made by this user
+    # Classic URLs and reports show 15-character ids; the API (and so the connector) uses 18.
+    contact_id_form = staticmethod(salesforce_id18)
     setting_keys = ("api_version", "auth", "daily_api_budget", "domain", "instance_url", "lifecycle_field", "login_url",
                     "objects", "opportunity_type_map", "org_id", "permission_set_assignees", "renewal_date_field",
                     "sandbox", "username")  # what `connect --setting` accepts

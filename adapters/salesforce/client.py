@@ -23,7 +23,7 @@ from simple_salesforce import Salesforce
 from simple_salesforce.exceptions import SalesforceError
 
 from ..base import ConnectionInfo
-from ..client import ApiClient
+from ..client import ApiClient, CallLimit
 from ..errors import (
     AdapterError,
     AuthenticationError,
@@ -37,7 +37,7 @@ from ..errors import (
 )
 from ..http import RetryPolicy, error_for_status
 from .auth import SalesforceSession, api_version, endpoint_policy, login
-from .consts import CALL_OPTIONS, PLATFORM
+from .consts import CALL_OPTIONS, DAILY_ALLOCATION, PLATFORM
 
 T = TypeVar("T")
 MAX_QUERY_PAGES = 1000  # 2,000 rows a page: two million rows is far beyond one contact's history
@@ -76,7 +76,7 @@ class SalesforceClient(ApiClient):
 
     def __init__(self, connection: ConnectionInfo, http: requests.Session | None = None,
                  sleep: Callable[[float], None] = time.sleep) -> None:
-        super().__init__(policy=RetryPolicy(max_attempts=1), sleep=sleep)
+        super().__init__(policy=RetryPolicy(max_attempts=1), sleep=sleep, gate=connection.call_gate)
         self.connection = connection
         self.settings: Mapping[str, Any] = connection.settings
         self.version = api_version(self.settings)
@@ -116,6 +116,14 @@ class SalesforceClient(ApiClient):
 
     def prepare(self) -> None:
         self._check_budget()
+
+    def call_limit(self) -> CallLimit | None:
+        """The connector's share of the org's rolling 24 h allocation, spent by every worker through the
+        shared budget; ``_check_budget`` adds the org-wide count (other apps). A share needs the org's total,
+        which the first response reports: until then the call goes ungated, because a guess below the real
+        allocation would starve a new worker while the others spend the rest."""
+        ceiling = budget_ceiling(self.settings.get("daily_api_budget"), self.org_usage().limit)
+        return CallLimit(ceiling, DAILY_ALLOCATION.window, DAILY_ALLOCATION.name) if ceiling else None
 
     # -- calls --------------------------------------------------------------------------------
     def run(self, operation: Callable[[Salesforce], T], describe: str) -> T:

@@ -14,7 +14,8 @@ import click
 from rich.console import Console
 
 from ..config import Settings
-from ..connections import list_connections
+from ..connections import get_connection, list_connections
+from ..registry import get_platform
 from ..runtime import Runtime, set_runtime
 
 # Piped output (CI logs, `make demo | tee`) gets a wide page instead of rich's 80-column default,
@@ -94,3 +95,10 @@ def pick_connection(rt: Runtime, connection_id: int | None, platform: str | None
     if not rows:
         raise click.ClickException(f"No {what} yet. Create one with `cem-connector connect {platform or 'PLATFORM'}`.")
     raise click.ClickException(f"Several {what}s exist ({', '.join(str(r.id) for r in rows)}); pass --connection ID.")
+
+
+def typed_contact_id(rt: Runtime, connection_id: int, typed: str) -> str:
+    """The contact id an admin typed, in the form the connection stores (Salesforce 15 -> 18 characters,
+    Dataverse GUIDs in lower case): `forget` must find the person however the id was copied."""
+    row = get_connection(rt.store, connection_id)
+    return get_platform(row.platform).adapter_class().contact_id_form(typed)

@@ -13,7 +13,7 @@ from ..jobs import forget_contact, replay_dead_letters, replay_failed_jobs
 from ..runtime import Runtime
 from ..status import collect_status
 from ..store.models import ContactAnalysis, DeadLetter
-from .common import console, pick_connection, runtime
+from .common import console, pick_connection, runtime, typed_contact_id
 from .tables import Column, clip, fitted_table, short_ids
 
 
@@ -119,6 +119,7 @@ def forget_command(contact_id: str, connection_id: int | None) -> None:
     """GDPR: remove everything stored about one contact (analysis, ledger, errors, activity)."""
     with runtime() as rt:
         connection_id = pick_connection(rt, connection_id)
+        contact_id = typed_contact_id(rt, connection_id, contact_id)
         removed = forget_contact(rt, connection_id, contact_id)
         if removed:
             console.print(f"Forgot contact {contact_id} on connection {connection_id}: {removed} stored rows removed.")
@@ -155,6 +156,7 @@ def journey_link_command(contact_id: str, connection_id: int | None) -> None:
 
     with runtime() as rt:
         connection_id = pick_connection(rt, connection_id)
+        contact_id = typed_contact_id(rt, connection_id, contact_id)
         with rt.store.session() as session:
             analysed = session.get(ContactAnalysis, (connection_id, contact_id)) is not None
         if not analysed:

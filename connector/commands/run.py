@@ -14,7 +14,7 @@ from ..config import Settings
 from ..logs import configure_logging
 from ..redis_conn import require_reachable
 from ..store import Store, display_url
-from ..worker import CEMWorker
+from ..worker import CEMWorker, flush_usage_on_stop
 from .common import console, runtime
 
 log = logging.getLogger("cem.run")
@@ -79,7 +79,10 @@ def worker_command(burst: bool) -> None:
         # mid-job is noticed in seconds and its jobs retried (see connector/worker.py); jobs are idempotent.
         worker = CEMWorker([rt.queue.rq], connection=rt.redis, maintenance_interval=30, keys=rt.queue.keys,
                            ledger=rt.queue.writes, deliveries=rt.queue.deliveries)
-        worker.work(burst=burst, with_scheduler=True, logging_level=rt.settings.log_level)
+        try:
+            worker.work(burst=burst, with_scheduler=True, logging_level=rt.settings.log_level)
+        finally:
+            flush_usage_on_stop(rt)
 
 
 @click.command("scheduler")

@@ -3,7 +3,8 @@
 ``JobQueue`` holds the RQ queue and hands out one object per concern, each owning its keys
 (``keys.py``): ``deliveries`` (dedupe of webhook deliveries), ``refreshes`` (one refresh per
 contact, handed out in batches) and ``writes`` (dirty contacts, the flush job and lock, writes in
-flight). Jobs are enqueued by dotted name, so nothing here imports the jobs.
+flight) and ``usage`` (CRM calls counted before they reach the database). Jobs are enqueued by
+dotted name, so nothing here imports the jobs.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from .deliveries import DeliveryLog
 from .keys import QueueKeys
 from .refreshes import RefreshCoalescer
 from .scheduling import JOB_TIMEOUT, enqueuer
+from .usage import UsageCounter
 from .writes import WriteLedger
 
 
@@ -34,6 +36,7 @@ class JobQueue:
         self.refreshes = RefreshCoalescer(connection, self.keys, self.enqueue)
         self.writes = WriteLedger(connection, self.keys, self.enqueue)
         self.budget = CallBudget(connection, self.keys)
+        self.usage = UsageCounter(connection, self.keys)
 
     @property
     def prefix(self) -> str:

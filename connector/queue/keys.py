@@ -10,12 +10,21 @@ All keys live under ``cem:<queue name>:``, so installs sharing a Redis never see
 - ``pending:<conn>:<contact>``  a refresh of this contact is queued (coalesces bursts; ``RefreshCoalescer``)
 - ``waiting:<conn>``            contacts to refresh, until the collector puts them in batch jobs
 - ``collect:<conn>``            a collector job is queued
-- ``dirty:<conn>``              contacts whose new values await a batched write; a contact leaves it only
-                                once written (or dead-lettered), so a crash loses nothing (``WriteLedger``)
-- ``flush:<conn>``              a flush job is queued
-- ``flush-lock:<conn>``         one flush at a time per connection (no two workers write one contact)
-- ``inflight:<conn>``           contacts whose write was sent but not yet recorded; left over only when a
+- ``dirty:<conn>:<shard>``      contacts whose new values await a batched write; a contact leaves it only
+                                once written (or dead-lettered), so a crash loses nothing (``WriteLedger``).
+                                Each contact lives in one of ``WRITE_SHARDS`` shards (crc32 of its id), so
+                                two workers write different shards of one connection side by side
+- ``flush:<conn>:<shard>``      a flush job for the shard is queued
+- ``flush-lock:<conn>:<shard>`` one flush at a time per shard (no two workers write one contact); the token
+                                names the worker, so a live worker frees the locks of a dead one
+- ``inflight:<conn>:<shard>``   contacts whose write was sent but not yet recorded; left over only when a
                                 worker died mid-write, so the next flush reads them back before rewriting
+- ``dirty:<conn>``, ``inflight:<conn>``  the unsharded sets of earlier releases: adopted into the shards
+                                by the next flush request, cleared by ``forget``
+- ``usage:<conn>``              CRM calls counted per day (hash: day -> calls) and not yet added to the
+                                ``api_usage`` table; ``usage-limits:<conn>`` the limits the CRM last reported;
+                                ``usage-flush:<conn>`` set while the last flush is recent (``UsageCounter``)
+- ``connection-stamp:<conn>``   bumped when a job stops or resumes the connection: cached adapters rebuild
 - ``heartbeats``, ``recovery-lock``  worker liveness (``connector.worker``)
 - ``data-marker``               set by the first worker and never deleted: when it is missing, Redis lost its
                                 data (queued jobs, dirty sets) and the worker reconciles every connection at once
@@ -66,22 +75,38 @@ class QueueKeys:
     def collect(self, connection_id: int) -> str:
         return f"{self.prefix}collect:{connection_id}"
 
-    def dirty(self, connection_id: int) -> str:
-        return f"{self.prefix}dirty:{connection_id}"
+    def dirty(self, connection_id: int, shard: int | None) -> str:
+        return self._sharded("dirty", connection_id, shard)
 
-    def flush(self, connection_id: int) -> str:
-        return f"{self.prefix}flush:{connection_id}"
+    def flush(self, connection_id: int, shard: int) -> str:
+        return self._sharded("flush", connection_id, shard)
 
-    def flush_lock(self, connection_id: int | str) -> str:
-        return f"{self.prefix}flush-lock:{connection_id}"
+    def flush_lock(self, connection_id: int | str, shard: int | str) -> str:
+        return self._sharded("flush-lock", connection_id, shard)
 
     @property
     def flush_locks(self) -> str:
-        """A SCAN pattern matching every connection's flush lock."""
-        return self.flush_lock("*")
+        """A SCAN pattern matching every connection's flush locks (every shard's)."""
+        return f"{self.prefix}flush-lock:*"
 
-    def inflight(self, connection_id: int) -> str:
-        return f"{self.prefix}inflight:{connection_id}"
+    def inflight(self, connection_id: int, shard: int | None) -> str:
+        return self._sharded("inflight", connection_id, shard)
+
+    def _sharded(self, name: str, connection_id: int | str, shard: int | str | None) -> str:
+        """``<name>:<conn>:<shard>``; ``shard=None`` names the unsharded key of earlier releases."""
+        return f"{self.prefix}{name}:{connection_id}" + ("" if shard is None else f":{shard}")
+
+    def usage(self, connection_id: int) -> str:
+        return f"{self.prefix}usage:{connection_id}"
+
+    def usage_limits(self, connection_id: int) -> str:
+        return f"{self.prefix}usage-limits:{connection_id}"
+
+    def usage_flush(self, connection_id: int) -> str:
+        return f"{self.prefix}usage-flush:{connection_id}"
+
+    def connection_stamp(self, connection_id: int) -> str:
+        return f"{self.prefix}connection-stamp:{connection_id}"
 
     @property
     def heartbeats(self) -> str:

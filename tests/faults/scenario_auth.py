@@ -12,28 +12,22 @@ from __future__ import annotations
 
 import contextlib
 import json
-import time
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
-
-from connector.store import DeadLetter
 from sandbox.dataset import demo_records
 
 from .outcome import Row, check_contacts
 from .story import exchange_contact_ids, first_sync, send_email
-from .world import World
+from .world import World, scenario_world
 
 HEAL_WITHIN = 30.0
 
 
 def run(platform: str, directory: Path, contacts: int = 6) -> Row:
     row = Row("13.8 credentials revoked: stop, one message, resume", platform)
-    started = time.monotonic()
     records = demo_records(contacts)
-    world = World(platform, directory, records, max_attempts=3)
-    try:
+    with scenario_world(row, platform, directory, records, max_attempts=3) as world:
         ids = world.contact_ids()
         row.sent = first_sync(world)
         settings, credentials = world.sandbox.connection_settings()
@@ -45,7 +39,7 @@ def run(platform: str, directory: Path, contacts: int = 6) -> Row:
             row.sent += send_email(world, exchange_id, "auth")
         world.drain(timeout=120)
         refused = _crm_auth_calls(world) - calls_before
-        letters = _dead_letters(world)
+        letters = world.dead_letters()
         status = _status(world)
         restore()
         reconnect = world.cli("connect", platform, "--name", "faults", "--webhook-secret", world.secret,
@@ -66,11 +60,6 @@ def run(platform: str, directory: Path, contacts: int = 6) -> Row:
                       f"{letters} dead letter(s), status {status.get('status') or 'none'!r}"
                       f"{': ' + str(status.get('status_detail'))[:80] if status.get('status_detail') else ''}; "
                       f"reconnect exit {reconnect.returncode}, {len(ids) - len(unhealed)}/{len(ids)} applied after")
-    except TimeoutError as error:
-        row.detail = f"not drained: {error}"
-    finally:
-        row.seconds = time.monotonic() - started
-        world.close()
     return row
 
 
@@ -106,12 +95,6 @@ def _crm_auth_calls(world: World) -> int:
     if world.platform == "salesforce":
         calls += sum(1 for _, path in world.sandbox.api.calls if "/services/Soap/u/" in path)
     return calls
-
-
-def _dead_letters(world: World) -> int:
-    with world.runtime.store.session() as session:
-        return int(session.scalar(select(func.count()).select_from(DeadLetter).where(
-            DeadLetter.connection_id == world.connection_id)) or 0)
 
 
 def _status(world: World) -> dict[str, Any]:

@@ -6,42 +6,34 @@ Dataverse retries only once, so deliveries it abandons are healed the documented
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
+from unittest.mock import patch
 
 from connector.queue import deliveries
 from sandbox.dataset import demo_records
 
 from .outcome import Row, check_contacts
-from .world import World
+from .world import RETRY_TIME_SCALE, scenario_world
 
-TIME_SCALE = {"hubspot": 0.0002, "salesforce": 0.001, "dynamics": 0.2}
 INBOX_LIMIT = 10  # events waiting per connection before intake sheds load (production: 50,000)
 
 
 def run(platform: str, directory: Path, contacts: int = 30) -> Row:
     row = Row("11 backpressure (inbox full)", platform)
-    started = time.monotonic()
-    world = World(platform, directory, demo_records(contacts), sandbox_options={"time_scale": TIME_SCALE[platform]})
-    real_limit = deliveries.INBOX_LIMIT
-    deliveries.INBOX_LIMIT = INBOX_LIMIT  # the web app runs in this process
-    try:
-        ids = world.contact_ids()
-        first = len(world.sandbox.sender.deliveries)
-        for start in range(0, len(ids), 5):  # several deliveries, so some arrive at a full inbox
-            row.sent += world.sandbox.emit_contact_changes(ids[start:start + 5])
-            world.sandbox.sender.wait_idle(timeout=5)
-        sent = world.sandbox.sender.deliveries[first:]
-        refused = sum(1 for d in sent for status in d.statuses if status == 503)
-        backlog = world.runtime.queue.deliveries.backlog(world.connection_id)
-        deliveries.INBOX_LIMIT = real_limit
+    with scenario_world(row, platform, directory, demo_records(contacts),
+                        sandbox_options={"time_scale": RETRY_TIME_SCALE[platform]}) as world:
+        with patch.object(deliveries, "INBOX_LIMIT", INBOX_LIMIT):  # the web app runs in this process
+            ids = world.contact_ids()
+            first = len(world.sandbox.sender.deliveries)
+            for start in range(0, len(ids), 5):  # several deliveries, so some arrive at a full inbox
+                row.sent += world.sandbox.emit_contact_changes(ids[start:start + 5])
+                world.sandbox.sender.wait_idle(timeout=5)
+            sent = world.sandbox.sender.deliveries[first:]
+            refused = sum(1 for d in sent for status in d.statuses if status == 503)
+            backlog = world.runtime.queue.deliveries.backlog(world.connection_id)
         world.spawn_worker()
         world.wait_deliveries(timeout=120)
-        abandoned = sum(1 for d in sent if d.abandoned)
-        healed = ""
-        if abandoned:
-            result = world.cli("reconcile", "--connection", str(world.connection_id))
-            healed = f"; {abandoned} abandoned by the CRM, healed by reconcile (exit {result.returncode})"
+        abandoned, healed = world.heal_abandoned(sent)
         world.drain(timeout=120, inline=False, until=lambda: world.idle() and all(world.writes.of(c) for c in ids))
         world.drain(timeout=30, inline=False)
         check = check_contacts(world, ids)
@@ -51,10 +43,4 @@ def run(platform: str, directory: Path, contacts: int = 30) -> Row:
         row.detail = (f"inbox held {backlog} events at most (limit {INBOX_LIMIT}); {refused} deliveries answered "
                       f"503 + Retry-After, retried by the CRM{healed}")
         row.figures = {"refused_503": refused, "backlog": backlog, "abandoned": abandoned}
-    except TimeoutError as error:
-        row.detail = f"not recovered: {error}"
-    finally:
-        deliveries.INBOX_LIMIT = real_limit
-        row.seconds = time.monotonic() - started
-        world.close()
     return row

@@ -17,7 +17,7 @@ import signal
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from pathlib import Path
 
 from sqlalchemy import create_engine, text
@@ -29,7 +29,7 @@ from .outcome import Row, check_contacts
 from .story import exchange_contact_ids, first_sync, send_email
 from .tcp_proxy import TcpProxy
 from .webhook_http import post, real_delivery_body
-from .world import World
+from .world import scenario_world
 
 PG_URL = os.environ.get("CEM_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 OUTAGE = 40.0
@@ -39,14 +39,13 @@ def run(platform: str, directory: Path, contacts: int = 4) -> Row:
     row = Row("13.2 PostgreSQL away 40 s", platform)
     started = time.monotonic()
     records = demo_records(contacts)
-    with _schema() as (schema, host, port):
-        proxy = TcpProxy((host, port))
+    with _schema() as (schema, host, port), closing(TcpProxy((host, port))) as proxy:
         url = f"postgresql+psycopg://postgres@127.0.0.1:{proxy.port}/test?options=-csearch_path%3D{schema}"
         store = Store(url)
         store.upgrade()  # the release phase (`cem-connector migrate`); processes only check the schema
         store.dispose()
-        world = World(platform, directory, records, extra_env={"DATABASE_URL": url})
-        try:
+        with scenario_world(row, platform, directory, records, extra_env={"DATABASE_URL": url},
+                            started=started) as world:
             ids = world.contact_ids()
             row.sent = first_sync(world)
             before = {c: len(world.writes.of(c)) for c in ids}
@@ -83,12 +82,6 @@ def run(platform: str, directory: Path, contacts: int = 4) -> Row:
             applied = len(ids) - len(unhealed)
             row.detail = (f"webhook during the outage: {answer.status}{trace}; {applied}/{len(ids)} acknowledged "
                           f"changes applied after it, {failed} job(s) left in RQ's failed list")
-        except TimeoutError as error:
-            row.detail = f"not drained: {error}"
-        finally:
-            row.seconds = time.monotonic() - started
-            world.close()
-            proxy.close()
     return row
 
 

@@ -11,7 +11,6 @@ app that only ever sent v1 keeps working.
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import requests
@@ -21,14 +20,12 @@ from sandbox.hubspot.webhooks import signature_v1
 
 from .outcome import Row
 from .webhook_http import post, real_delivery_body
-from .world import World
+from .world import World, scenario_world
 
 
 def run(platform: str, directory: Path) -> Row:
     row = Row("13.9 HubSpot v1 replay after v3 (downgrade)", platform)
-    started = time.monotonic()
-    world = World(platform, directory, demo_records(3))
-    try:
+    with scenario_world(row, platform, directory, demo_records(3)) as world:
         legacy = _v1_only(world, real_delivery_body(world, world.contact_ids()[1]))  # before any v3: an older app
         body = real_delivery_body(world)
         first = post(world, body)  # as HubSpot sends it: v3 (the sandbox adds v1 too; v3 wins)
@@ -45,9 +42,6 @@ def run(platform: str, directory: Path) -> Row:
                       f"same body with v3 stripped (v1 only) {replay.status_code}, {queued} events queued again")
         if replay.status_code == 401:
             row.detail += f": {json.loads(replay.text).get('error', '')[:120]}"
-    finally:
-        row.seconds = time.monotonic() - started
-        world.close()
     return row
 
 

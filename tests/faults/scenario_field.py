@@ -10,7 +10,6 @@ and nothing is written twice.
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 from adapters.fields import FIELDS_BY_KEY
@@ -18,7 +17,7 @@ from sandbox.dataset import demo_records
 
 from .outcome import Row, check_contacts
 from .story import exchange_contact_ids, first_sync, send_email
-from .world import World
+from .world import World, scenario_world
 
 DELETED = "emotion_score"
 KEPT = ("journey_stage", "emotion", "churn_risk", "churn_reason")
@@ -26,10 +25,8 @@ KEPT = ("journey_stage", "emotion", "churn_risk", "churn_reason")
 
 def run(platform: str, directory: Path, contacts: int = 5) -> Row:
     row = Row("13.4 a CEM field deleted in the CRM", platform)
-    started = time.monotonic()
     records = demo_records(contacts)
-    world = World(platform, directory, records, max_attempts=2)
-    try:
+    with scenario_world(row, platform, directory, records, max_attempts=2) as world:
         ids = world.contact_ids()
         row.sent = first_sync(world)
         before = {c: len(world.writes.of(c)) for c in ids}
@@ -58,11 +55,6 @@ def run(platform: str, directory: Path, contacts: int = 5) -> Row:
                       + (f" (e.g. {told[0]['error'][:90]!r})" if told else
                          f" (errors said: {errors[0]['error'][:90]!r})" if errors else "")
                       + f"; after install + replay {len(check.applied)}/{len(ids)} applied")
-    except TimeoutError as error:
-        row.detail = f"not drained: {error}"
-    finally:
-        row.seconds = time.monotonic() - started
-        world.close()
     return row
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import time
 from pathlib import Path
 
 import requests
@@ -22,15 +21,13 @@ from sandbox.dataset import demo_records
 from .outcome import Row
 from .scenario_gdpr import _mentions
 from .story import first_sync, send_email
-from .world import World
+from .world import World, scenario_world
 
 
 def run(platform: str, directory: Path, contacts: int = 4) -> Row:
     row = Row("13.5 forget stays forgotten", platform)
-    started = time.monotonic()
     records = demo_records(contacts)
-    world = World(platform, directory, records)
-    try:
+    with scenario_world(row, platform, directory, records) as world:
         ids = world.contact_ids()
         row.sent = first_sync(world)
         forgotten = ids[0]
@@ -58,11 +55,6 @@ def run(platform: str, directory: Path, contacts: int = 4) -> Row:
         row.detail = (f"after forget + email webhook + contact webhook + reconcile: stored in "
                       f"{', '.join(stored) or 'nothing'}; {writes_after} write(s) to the record; old journey link "
                       f"{journey}; suppression list holds the id in clear: {clear}")
-    except TimeoutError as error:
-        row.detail = f"not drained: {error}"
-    finally:
-        row.seconds = time.monotonic() - started
-        world.close()
     return row
 
 

@@ -18,7 +18,6 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -28,7 +27,7 @@ from cryptography.fernet import Fernet
 from sandbox import sandbox_class
 
 from .outcome import Row
-from .world import REPO
+from .world import REPO, scenario_world
 
 HOSTILE: dict[str, tuple[str, dict[str, str], dict[str, str]]] = {
     # platform: (the URL setting, other settings, credentials)
@@ -75,11 +74,9 @@ class Listener:
 
 def run(platform: str, directory: Path) -> Row:
     row = Row("13.7 outbound URLs pinned (production)", platform)
-    started = time.monotonic()
-    listener = Listener()
-    env = _production_env(directory)
-    problems: list[str] = []
-    try:
+    with scenario_world(row, setup=Listener) as listener:
+        env = _production_env(directory)
+        problems: list[str] = []
         setting, settings, credentials = HOSTILE[platform]
         for scheme in ("http", "https"):
             before = listener.connections
@@ -113,9 +110,6 @@ def run(platform: str, directory: Path) -> Row:
                       f"{row.applied}/{row.sent} outcomes right")
         if problems:
             row.detail += "; " + "; ".join(problems[:2])
-    finally:
-        listener.close()
-        row.seconds = time.monotonic() - started
     return row
 
 

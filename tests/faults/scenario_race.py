@@ -17,7 +17,7 @@ from sandbox.dataset import demo_records
 
 from .outcome import Row, check_contacts
 from .story import first_sync, send_email
-from .world import World
+from .world import scenario_world
 
 # the deals read each adapter makes after it has read the interactions
 DEALS_READ = {"hubspot": "/associations/contacts/deals/batch/read", "salesforce": "OpportunityContactRole",
@@ -27,10 +27,8 @@ STALL = 4.0
 
 def run(platform: str, directory: Path, contacts: int = 4) -> Row:
     row = Row("13.1 two refreshes race (stale read last)", platform)
-    started = time.monotonic()
     records = demo_records(contacts)
-    world = World(platform, directory, records)
-    try:
+    with scenario_world(row, platform, directory, records) as world:
         row.sent = first_sync(world)
         world.runtime.redis.set(world.runtime.queue.keys.data_marker, "faults")  # no start-up reconcile
         for _ in range(2):
@@ -55,11 +53,6 @@ def run(platform: str, directory: Path, contacts: int = 4) -> Row:
         row.detail = f"{writes} write(s) of the contact after the race (want 1, with the email counted)"
         if check.lost:
             row.detail += f"; on the record: {next(iter(check.lost.values()))[:100]}"
-    except TimeoutError as error:
-        row.detail = f"not drained: {error}"
-    finally:
-        row.seconds = time.monotonic() - started
-        world.close()
     return row
 
 

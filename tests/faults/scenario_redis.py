@@ -13,46 +13,37 @@ from pathlib import Path
 from sandbox.dataset import demo_records
 
 from .outcome import Row, score
-from .world import scenario_world
+from .world import RETRY_TIME_SCALE, scenario_world
 
-# Shrink each CRM's real retry schedule so it spans an outage of a few seconds.
-TIME_SCALE = {"hubspot": 0.0002, "salesforce": 0.001, "dynamics": 0.2}
 OUTAGE_SECONDS = 3.0
 
 
 def run(platform: str, directory: Path, contacts: int = 30) -> Row:
     row = Row("3 Redis stopped and restarted", platform)
     with scenario_world(row, platform, directory, demo_records(contacts),
-                             sandbox_options={"time_scale": TIME_SCALE[platform]}) as world:
-        try:
-            ids = world.contact_ids()
-            before, during = ids[: len(ids) // 2], ids[len(ids) // 2:]
-            world.spawn_worker()
-            row.sent = world.deliver(world.capture(lambda: world.sandbox.emit_contact_changes(before)))
-            world.drain(inline=False, until=lambda: world.idle() and all(world.writes.of(c) for c in before))
+                        sandbox_options={"time_scale": RETRY_TIME_SCALE[platform]}) as world:
+        ids = world.contact_ids()
+        before, during = ids[: len(ids) // 2], ids[len(ids) // 2:]
+        world.spawn_worker()
+        row.sent = world.deliver(world.capture(lambda: world.sandbox.emit_contact_changes(before)))
+        world.drain(inline=False, until=lambda: world.idle() and all(world.writes.of(c) for c in before))
 
-            world.redis.stop()
-            first_new = len(world.sandbox.sender.deliveries)
-            row.sent += world.sandbox.emit_contact_changes(during)  # the CRM's own sender, with its retries
-            time.sleep(OUTAGE_SECONDS)
-            outage = world.sandbox.sender.deliveries[first_new:]
-            refused = sum(1 for d in outage for status in d.statuses if status == 503)
-            accepted_while_down = sum(1 for d in outage for status in d.statuses if status is not None and status < 300)
-            world.redis.start()
+        world.redis.stop()
+        first_new = len(world.sandbox.sender.deliveries)
+        row.sent += world.sandbox.emit_contact_changes(during)  # the CRM's own sender, with its retries
+        time.sleep(OUTAGE_SECONDS)
+        outage = world.sandbox.sender.deliveries[first_new:]
+        refused = sum(1 for d in outage for status in d.statuses if status == 503)
+        accepted_while_down = sum(1 for d in outage for status in d.statuses if status is not None and status < 300)
+        world.redis.start()
 
-            world.wait_deliveries(timeout=60)
-            abandoned = sum(1 for d in outage if d.abandoned)
-            healed = ""
-            if abandoned:
-                result = world.cli("reconcile", "--connection", str(world.connection_id))
-                healed = f"; {abandoned} abandoned by the CRM, healed by reconcile (exit {result.returncode})"
-            world.drain(timeout=90, inline=False, until=lambda: world.idle() and all(world.writes.of(c) for c in ids))
-            world.drain(timeout=30, inline=False)
-            score(row, world, ids)
-            row.ok = row.lost == 0 and row.duplicates == 0 and refused > 0 and accepted_while_down == 0
-            row.detail = (f"{refused} deliveries answered 503 while Redis was down, {accepted_while_down} accepted "
-                          f"while down{healed}")
-            row.figures = {"refused_503": refused, "abandoned": abandoned}
-        except TimeoutError as error:
-            row.detail = f"not recovered: {error}"
+        world.wait_deliveries(timeout=60)
+        abandoned, healed = world.heal_abandoned(outage)
+        world.drain(timeout=90, inline=False, until=lambda: world.idle() and all(world.writes.of(c) for c in ids))
+        world.drain(timeout=30, inline=False)
+        score(row, world, ids)
+        row.ok = row.lost == 0 and row.duplicates == 0 and refused > 0 and accepted_while_down == 0
+        row.detail = (f"{refused} deliveries answered 503 while Redis was down, {accepted_while_down} accepted "
+                      f"while down{healed}")
+        row.figures = {"refused_503": refused, "abandoned": abandoned}
     return row

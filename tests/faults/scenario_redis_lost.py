@@ -18,7 +18,7 @@ from sandbox.dataset import demo_records
 
 from .outcome import Row, check_contacts
 from .story import customer_email, exchange_contact_ids, first_sync
-from .world import World
+from .world import scenario_world
 
 CHANGED = 3
 HEAL_WITHIN = 30.0
@@ -26,10 +26,8 @@ HEAL_WITHIN = 30.0
 
 def run(platform: str, directory: Path, contacts: int = 6) -> Row:
     row = Row("13.3b Redis lost its data: reconcile at once", platform)
-    started = time.monotonic()
     records = demo_records(contacts)
-    world = World(platform, directory, records)
-    try:
+    with scenario_world(row, platform, directory, records) as world:
         ids = world.contact_ids()
         row.sent = first_sync(world)
         worker = world.spawn_worker()
@@ -64,10 +62,5 @@ def run(platform: str, directory: Path, contacts: int = 6) -> Row:
         row.detail = (f"{CHANGED} acknowledged changes lost with Redis; "
                       + (f"healed {healed_in:.1f}s after the loss" if healed_in is not None
                          else f"not healed within {HEAL_WITHIN:.0f}s"))
-    except TimeoutError as error:
-        row.detail = f"not drained: {error}"
-    finally:
-        row.seconds = time.monotonic() - started
-        world.close()
     return row
 

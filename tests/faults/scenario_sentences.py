@@ -11,7 +11,6 @@ all, and checks that after ``cem-connector forget`` nothing about the person is 
 from __future__ import annotations
 
 import sqlite3
-import time
 from pathlib import Path
 
 from cem_engine.text import clean_text, split_sentences
@@ -19,7 +18,7 @@ from sandbox.dataset import demo_records
 
 from .outcome import Row
 from .story import first_sync
-from .world import World
+from .world import scenario_world
 
 MIN_SENTENCE = 25
 # one long sentence: quoted whole, it would say far more than one quote of the CRM field holds
@@ -31,14 +30,12 @@ PROBE = 40
 
 def run(platform: str, directory: Path, contacts: int = 6) -> Row:
     row = Row("13.11 customer sentences stored", platform)
-    started = time.monotonic()
     records = demo_records(contacts)
     first = next(r["contact_id"] for r in records if r.get("record") == "contact")
     records.append({"record": "interaction", "contact_id": first, "id": "long-complaint", "kind": "email",
                     "direction": "inbound", "author": "customer", "occurred_at": records[-1].get("occurred_at")
                     or "2026-11-01T10:00:00Z", "subject": "Still broken", "body": LONG_COMPLAINT})
-    world = World(platform, directory, records, max_attempts=1)
-    try:
+    with scenario_world(row, platform, directory, records, max_attempts=1) as world:
         ids = world.contact_ids()
         row.sent = first_sync(world)
         world.drain()  # and the webhooks our own writes set off, so forget is the last word
@@ -56,11 +53,6 @@ def run(platform: str, directory: Path, contacts: int = 6) -> Row:
         row.detail = (f"{len(messages)} customer messages, {len(sentences)} sentences: {len(stored)} sentences appear "
                       f"as quotes, {len(long)} messages stored in a passage longer than {limit} characters; after "
                       f"forget: {', '.join(left) or 'nothing'} left about the person")
-    except TimeoutError as error:
-        row.detail = f"not drained: {error}"
-    finally:
-        row.seconds = time.monotonic() - started
-        world.close()
     return row
 
 

@@ -18,10 +18,11 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar, overload
 
 from cryptography.fernet import Fernet
 from rq import SimpleWorker
+from sqlalchemy import func, select
 
 from adapters.base import ConnectionInfo
 from connector.app import create_app
@@ -29,6 +30,7 @@ from connector.config import Settings
 from connector.connections import create_connection, crm_signing_secret, new_webhook_secret
 from connector.registry import get_platform
 from connector.runtime import Runtime, set_runtime
+from connector.store import DeadLetter
 from sandbox import sandbox_class
 from sandbox.server import ServerThread
 
@@ -39,6 +41,8 @@ from .redis_server import PrivateRedis
 
 REPO = Path(__file__).resolve().parents[2]
 PLATFORMS = ("hubspot", "salesforce", "dynamics")
+# Shrink each CRM's real webhook retry schedule so it spans an outage of a few seconds (sandbox_options).
+RETRY_TIME_SCALE = {"hubspot": 0.0002, "salesforce": 0.001, "dynamics": 0.2}
 
 
 class World:
@@ -106,6 +110,11 @@ class World:
     def contact_ids(self) -> list[str]:
         return list(self.sandbox.contact_ids())
 
+    def dead_letters(self) -> int:
+        with self.runtime.store.session() as session:
+            return int(session.scalar(select(func.count()).select_from(DeadLetter).where(
+                DeadLetter.connection_id == self.connection_id)) or 0)
+
     # -- webhooks ---------------------------------------------------------------------------------
     def capture(self, action: Callable[[], Any]) -> list[Any]:
         """Run ``action`` (which makes the CRM send webhooks) and keep the deliveries instead of sending them."""
@@ -128,6 +137,15 @@ class World:
 
     def wait_deliveries(self, timeout: float = 60.0) -> bool:
         return bool(self.sandbox.sender.wait_idle(timeout=timeout))
+
+    def heal_abandoned(self, deliveries: Iterable[Any]) -> tuple[int, str]:
+        """Deliveries the CRM gave up on (Dataverse retries only once) are healed the documented way,
+        `cem-connector reconcile`; returns how many, and a note for the row's detail."""
+        abandoned = sum(1 for d in deliveries if d.abandoned)
+        if not abandoned:
+            return 0, ""
+        result = self.cli("reconcile", "--connection", str(self.connection_id))
+        return abandoned, f"; {abandoned} abandoned by the CRM, healed by reconcile (exit {result.returncode})"
 
     # -- workers ------------------------------------------------------------------------------------
     def work(self) -> None:
@@ -200,13 +218,39 @@ class World:
         self.redis.stop()
 
 
+class Closing(Protocol):
+    def close(self) -> None: ...
+
+
+ClosingT = TypeVar("ClosingT", bound=Closing)
+
+
+@overload
+def scenario_world(row: Row, *args: Any, started: float | None = None,
+                   **kwargs: Any) -> contextlib.AbstractContextManager[World]: ...
+
+
+@overload
+def scenario_world(row: Row, *args: Any, setup: Callable[..., ClosingT], started: float | None = None,
+                   **kwargs: Any) -> contextlib.AbstractContextManager[ClosingT]: ...
+
+
 @contextlib.contextmanager
-def scenario_world(row: Row, *args: Any, **kwargs: Any) -> Iterator[World]:
-    """A World for one scenario: it always closes, and ``row.seconds`` covers setup to teardown."""
-    started = time.monotonic()
-    world = World(*args, **kwargs)
+def scenario_world(row: Row, *args: Any, setup: Callable[..., Any] = World, started: float | None = None,
+                   **kwargs: Any) -> Iterator[Any]:
+    """A World for one scenario: it always closes, ``row.seconds`` covers setup to teardown, and a timeout
+    (a drain that never ends) becomes the row's failure instead of an exception that hides the other rows.
+
+    ``setup(*args, **kwargs)`` builds it (a scenario that needs no connector passes its own: anything with
+    ``close()``); ``started`` is when the clock started, for a scenario that prepares things before it.
+    """
+    started = time.monotonic() if started is None else started
+    world = setup(*args, **kwargs)
     try:
         yield world
+    except TimeoutError as error:
+        row.ok = False
+        row.detail = f"not drained: {error}"
     finally:
         row.seconds = time.monotonic() - started
         world.close()

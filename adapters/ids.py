@@ -1,4 +1,4 @@
-"""Account ids as the CRMs write them, reduced to one comparable form (the one place that does it).
+"""Record and account ids as the CRMs write them, reduced to one comparable form (the one place that does it).
 
 - Salesforce ids exist as 15 case-sensitive characters and as 18, the 15 plus a 3-character checksum
   of the case of the first 15 (so the 18-character form survives case-insensitive tools). Outbound
