@@ -6,11 +6,11 @@ insert it: one job failed with a primary-key violation and its calls were not co
 
 from __future__ import annotations
 
-import threading
 from datetime import date
 
 from connector.jobs import add_api_usage
 from connector.store import ApiUsage, Connection, Store
+from tests.together import run_together
 
 WORKERS = 8
 ROUNDS = 25
@@ -24,22 +24,7 @@ def test_concurrent_counting_adds_up(postgres_url: str) -> None:
         session.add(row)
         session.flush()
         connection_id = row.id
-    errors: list[BaseException] = []
-    start = threading.Barrier(WORKERS)
-
-    def worker() -> None:
-        start.wait()
-        for _ in range(ROUNDS):
-            try:
-                add_api_usage(store, connection_id, 3, {"remaining": 100})
-            except BaseException as error:  # every failure is what this test counts
-                errors.append(error)
-
-    threads = [threading.Thread(target=worker) for _ in range(WORKERS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    errors = run_together(WORKERS, ROUNDS, lambda: add_api_usage(store, connection_id, 3, {"remaining": 100}))
     with store.session() as session:
         counted = session.get(ApiUsage, (connection_id, date.today()))
     store.dispose()

@@ -4,7 +4,6 @@ or counted twice when flushes race or fail."""
 
 from __future__ import annotations
 
-import threading
 from datetime import date
 from typing import Any
 
@@ -15,6 +14,7 @@ from connector.jobs import _record_usage, flush_api_usage
 from connector.status import collect_status
 from connector.store import ApiUsage
 from connector.worker import flush_usage_on_stop
+from tests.together import run_together
 
 
 class CountingAdapter:
@@ -84,23 +84,11 @@ def test_workers_counting_and_flushing_at_once_add_up(runtime_factory, redis_ser
                                                       postgres_url: str) -> None:
     rt, connection_id = _setup(runtime_factory, redis_server_url, postgres_url)
     workers, rounds = 8, 25
-    errors: list[BaseException] = []
-    start = threading.Barrier(workers)
+    def count_and_flush() -> None:
+        rt.queue.usage.add(connection_id, 3, {}, date.today())
+        flush_api_usage(rt, connection_id)  # every one races every other: take is atomic
 
-    def worker() -> None:
-        start.wait()
-        for _ in range(rounds):
-            try:
-                rt.queue.usage.add(connection_id, 3, {}, date.today())
-                flush_api_usage(rt, connection_id)  # every one races every other: take is atomic
-            except BaseException as error:  # every failure is what this test counts
-                errors.append(error)
-
-    threads = [threading.Thread(target=worker) for _ in range(workers)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    errors = run_together(workers, rounds, count_and_flush)
     flush_api_usage(rt)
     assert not errors, f"{len(errors)} failed: {errors[0]!r}"
     assert _in_table(rt, connection_id) == workers * rounds * 3
