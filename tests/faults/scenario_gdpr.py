@@ -11,8 +11,6 @@ deletion as a Change Data Capture relay would (``changeType: DELETE``).
 from __future__ import annotations
 
 import json
-import re
-import sqlite3
 import time
 import zlib
 from pathlib import Path
@@ -20,6 +18,7 @@ from pathlib import Path
 from connector.redis_conn import as_text
 from sandbox.dataset import demo_records
 
+from .mentions import id_needles, id_pattern, tables_naming
 from .outcome import Row
 from .webhook_http import post
 from .world import World, scenario_world
@@ -73,23 +72,9 @@ def _delete_in_crm(world: World, contact_id: str) -> int:
 
 def _mentions(directory: Path, world: World, contact_id: str) -> list[str]:
     """Where the contact's id still appears: '<table>' for database rows, 'redis <key>' for cem: keys."""
-    needles = {contact_id.lower(), contact_id[:15].lower()}
-    # whole tokens only: a numeric HubSpot id ("101") also occurs inside hex digests (the suppression list's
-    # keyed hashes) and timestamps, which name no one
-    pattern = re.compile("|".join(rf"(?<![0-9a-z]){re.escape(n)}(?![0-9a-z])" for n in needles))
-    found: list[str] = []
-    with sqlite3.connect(directory / "cem.db") as db:
-        # api_usage holds per-connection daily call counts and rate-limit figures, nothing about a person;
-        # its numbers collide with numeric HubSpot ids ("102" remaining calls), so it is not searched
-        tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
-                  if r[0] != "api_usage"]
-        for table in tables:
-            for values in db.execute(f'SELECT * FROM "{table}"'):  # table names come from sqlite_master
-                text = " ".join(v.decode(errors="replace") if isinstance(v, bytes) else str(v)
-                                for v in values).lower()
-                if pattern.search(text):
-                    found.append(table)
-                    break
+    needles = id_needles(contact_id)
+    pattern = id_pattern(contact_id)
+    found = tables_naming(directory, contact_id)
     redis = world.runtime.redis
     for key in redis.scan_iter(match=f"{world.runtime.queue.prefix}*", count=500):
         name = as_text(key)

@@ -16,6 +16,7 @@ from pathlib import Path
 from cem_engine.text import clean_text, split_sentences
 from sandbox.dataset import demo_records
 
+from .mentions import tables_naming
 from .outcome import Row
 from .story import first_sync
 from .world import scenario_world
@@ -46,7 +47,7 @@ def run(platform: str, directory: Path, contacts: int = 6) -> Row:
         stored = _stored_sentences(directory, sentences)
         forgotten = ids[0]
         forget = world.cli("forget", forgotten, "--connection", str(world.connection_id))
-        left = _rows_about(directory, forgotten)
+        left = tables_naming(directory, forgotten)
         row.applied = len(ids)
         row.lost = len(long)  # here: messages stored in passages longer than one CRM-field quote
         row.ok = not long and forget.returncode == 0 and not left
@@ -111,16 +112,3 @@ def _leaves(value: object) -> list[str]:
     if isinstance(value, list):
         return [leaf for v in value for leaf in _leaves(v)]
     return [str(value)] if isinstance(value, str) else []
-
-
-def _rows_about(directory: Path, contact_id: str) -> list[str]:
-    needles = {contact_id.lower(), contact_id[:15].lower()}
-    found: list[str] = []
-    with sqlite3.connect(directory / "cem.db") as db:
-        for (table,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'"):
-            for values in db.execute(f'SELECT * FROM "{table}"'):
-                text = " ".join(str(v) for v in values).lower()
-                if any(n in text for n in needles):
-                    found.append(table)
-                    break
-    return found
