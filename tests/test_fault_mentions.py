@@ -16,13 +16,13 @@ def _db(directory: Path, rows: dict[str, str]) -> None:
 
 
 def test_a_digest_or_timestamp_containing_the_digits_names_no_one(tmp_path: Path) -> None:
-    _db(tmp_path, {"suppressed_contacts": "9f16ab" + "0" * 58, "runs": "2026-11-16T10:16:00"})
-    assert tables_naming(tmp_path, "16") == []
+    # the sandbox numbers HubSpot contacts from 101; a suppression key is a 64-digit hex HMAC
+    _db(tmp_path, {"suppressed_contacts": "9f101ab" + "0" * 57, "runs": "2026-11-26 21:10:11.101234"})
+    assert tables_naming(tmp_path, "101") == []
 
 
 def test_the_id_as_a_whole_token_is_found_in_any_case(tmp_path: Path) -> None:
-    _db(tmp_path, {"contact_analyses": "16", "dead_letters": '{"contact": "0035G00001ABCDEFGHI"}',
-                   "api_usage": "16"})  # usage counts are numbers, not people
-    assert tables_naming(tmp_path, "16") == ["contact_analyses"]
-    assert tables_naming(tmp_path, "0035g00001abcdefghi") == ["dead_letters"]
-    assert tables_naming(tmp_path, "0035G00001ABCDE") == ["dead_letters"]  # the 15-character form
+    _db(tmp_path, {"contact_analyses": "pending:3:101", "dead_letters": '{"contact": "0035G00001ABCDE"}',
+                   "api_usage": "101"})  # usage counts are numbers, not people
+    assert tables_naming(tmp_path, "101") == ["contact_analyses"]
+    assert tables_naming(tmp_path, "0035g00001abcdefghi") == ["dead_letters"]  # stored in its 15-character form
