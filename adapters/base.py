@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar, TypeVar
 
-from cem_engine.model import ContactInput
+from cem_engine.model import ContactFacts, ContactInput
 
 from .errors import NotFound
 from .fields import CEM_FIELDS, FieldSpec
@@ -210,6 +210,14 @@ class CRMAdapter(abc.ABC):
             except NotFound:
                 continue
         return found
+
+    def fetch_contact_records(self, contact_ids: Sequence[str]) -> dict[str, ContactFacts] | None:
+        """Only the contacts' own records (no interactions, no deals), for a refresh after property edits
+        (connector.recent_reads); contacts that no longer exist are left out.
+
+        None: this platform has no cheaper read of the record alone, and such refreshes read everything.
+        """
+        return None
 
     @abc.abstractmethod
     def contacts_for(self, object_type: str, object_id: str) -> list[str]:

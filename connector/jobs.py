@@ -27,12 +27,14 @@ from adapters.base import CRMAdapter, FieldUpdate, WriteResult, chunked
 from adapters.errors import AdapterError, AuthenticationError, ConfigurationError
 from adapters.fields import as_utc
 from cem_engine import analyze
+from cem_engine.model import ContactInput
 from webhooks.events import CONTACT_DELETED, ChangeEvent
 
 from .connections import NeedsReconnect, clear_needs_reconnect, list_connections, mark_needs_reconnect
 from .journey_display import build_display
 from .queue import WriteLedger
 from .queue.refreshes import COLLECT_POLL, REFRESH_BATCH
+from .recent_reads import RecentRead
 from .retry import retry_delay, will_retry
 from .runtime import Runtime, get_runtime
 from .store import (
@@ -65,6 +67,8 @@ def process_events(connection_id: int, events: list[dict[str, Any]], attempt: in
     unresolved: list[dict[str, Any]] = []
     last_error: AdapterError | None = None
     to_refresh: list[str] = []
+    record_edits: set[str] = set()  # contacts named by a record-only edit
+    wider: set[str] = set()  # contacts named by any other change
     latest: dict[str, datetime] = {}  # contact -> newest source change among these events
     own: list[Activity] = []
     parsed = [ChangeEvent.from_dict(e) for e in events]
@@ -103,8 +107,9 @@ def process_events(connection_id: int, events: list[dict[str, Any]], attempt: in
             if contact_id not in latest or latest[contact_id] < event.occurred_at:
                 latest[contact_id] = event.occurred_at
         to_refresh.extend(contacts)
+        (record_edits if event.record_only else wider).update(contacts)
     _note_source_changes(rt, connection_id, latest, own)
-    counts["refreshes"] = rt.queue.refreshes.request(connection_id, to_refresh)
+    counts["refreshes"] = rt.queue.refreshes.request(connection_id, to_refresh, record_only=record_edits - wider)
     if adapter is not None:
         _record_usage(rt, connection_id, adapter)
     if unresolved and last_error is not None:
@@ -233,7 +238,7 @@ def collect_refreshes(connection_id: int) -> int:
 # -- refresh_contacts ---------------------------------------------------------------------
 def refresh_contacts(connection_id: int, contact_ids: list[str], attempt: int = 1) -> dict[str, int]:
     rt = get_runtime()
-    rt.queue.refreshes.started(connection_id, contact_ids)
+    record_only = rt.queue.refreshes.started(connection_id, contact_ids)
     counts = {"contacts": len(contact_ids), "gone": 0, "unchanged": 0, "dirty": 0, "forgotten": 0}
     try:
         adapter = rt.adapter(connection_id)
@@ -244,9 +249,10 @@ def refresh_contacts(connection_id: int, contact_ids: list[str], attempt: int = 
     contact_ids = allowed
     if not contact_ids:
         return counts
-    read_at = utcnow()  # a result may replace only the analysis of an older read (see _commit_newer)
+    read_at = utcnow()  # a result may replace only the analysis of an older read (see _stale)
+    reuse = rt.recent_reads.usable(connection_id, [cid for cid in contact_ids if cid in record_only])
     try:
-        found = adapter.fetch_contacts(contact_ids)
+        found, bases = _read_contacts(adapter, contact_ids, reuse)
     except AdapterError as error:
         _record_usage(rt, connection_id, adapter)
         _retry_or_dead_letter(rt, connection_id, contact_ids, error, attempt)
@@ -258,6 +264,8 @@ def refresh_contacts(connection_id: int, contact_ids: list[str], attempt: int = 
             counts["gone"] += 1
     now = utcnow()
     dirty: list[str] = []
+    reread: list[str] = []  # results that may not be stored: read again in full
+    stored: dict[str, ContactInput] = {}
     with rt.store.session() as session:
         # Row locks (PostgreSQL): two refreshes of one contact commit one after the other, and the
         # second sees the first's read time. SQLite serialises writers anyway.
@@ -268,10 +276,11 @@ def refresh_contacts(connection_id: int, contact_ids: list[str], attempt: int = 
             WrittenValues.connection_id == connection_id, WrittenValues.contact_id.in_(list(found))))}
         for contact_id, data in found.items():
             state = states.get(contact_id)
-            if state is not None and state.read_at is not None and as_utc(state.read_at) > read_at:
-                # A refresh that read the CRM after us has committed already (we waited on the CRM
-                # meanwhile): our result is older than the stored one and must not replace it.
+            verdict = _stale(state, read_at, bases.get(contact_id))
+            if verdict is not None:
                 counts["stale"] = counts.get("stale", 0) + 1
+                if verdict == REREAD:
+                    reread.append(contact_id)
                 continue
             profile = analyze(data, now=now, config=rt.engine_config)
             desired = desired_values(profile, now)
@@ -279,22 +288,72 @@ def refresh_contacts(connection_id: int, contact_ids: list[str], attempt: int = 
                 state = ContactAnalysis(connection_id=connection_id, contact_id=contact_id)
                 session.add(state)
             display = build_display(data, rt.engine_config, (state.profile or {}).get("display"))
+            base = bases.get(contact_id)
             state.profile = {**storable_profile(_jsonable(profile.to_dict()), rt.engine_config.reason.quote_chars),
-                             "display": _jsonable(display)}
+                             "display": _jsonable(display),
+                             HISTORY_READ_AT: (base.history_read_at if base else read_at).isoformat()}
             state.desired = desired
             state.analyzed_at = now
             state.read_at = read_at
+            stored[contact_id] = data
             if changed_fields(desired, ledger.get(contact_id)):
                 dirty.append(contact_id)
             else:
                 session.add(Activity(connection_id=connection_id, contact_id=contact_id, action="unchanged",
                                      detail="analysis gave the values already on the record"))
-    counts["dirty"], counts["unchanged"] = len(dirty), len(found) - len(dirty) - counts.get("stale", 0)
+    for contact_id, data in stored.items():  # committed: the next record-only edit may build on these
+        base = bases.get(contact_id)
+        if base is not None:
+            rt.recent_reads.put(connection_id, contact_id, base.with_record(data.contact, read_at))
+        else:
+            rt.recent_reads.remember(connection_id, contact_id, data, read_at)
+    counts["dirty"], counts["unchanged"] = len(dirty), len(stored) - len(dirty)
+    counts["record_only"] = len(bases)
     if dirty:
         rt.queue.writes.mark_dirty(connection_id, dirty)
         rt.queue.writes.request_flush(connection_id)
+    if reread:
+        rt.queue.refreshes.request(connection_id, reread)  # full scope
     rt.queue.refreshes.finished(connection_id, list(found))  # their settle time starts now (pacing)
     return counts
+
+
+HISTORY_READ_AT = "history_read_at"  # in ContactAnalysis.profile: when the analysed interactions were read
+DROP, REREAD = "drop", "reread"
+
+
+def _read_contacts(adapter: CRMAdapter, contact_ids: list[str],
+                   reuse: dict[str, RecentRead]) -> tuple[dict[str, ContactInput], dict[str, RecentRead]]:
+    """Read the contacts: those in ``reuse`` (only record edits since a recent read) as their record alone,
+    with the history read before, when the platform can read records alone; the rest in full.
+    Returns what was found, and for each contact built on an earlier read, that read."""
+    records = adapter.fetch_contact_records(list(reuse)) if reuse else None
+    if records is None:
+        reuse = {}
+    found = adapter.fetch_contacts([cid for cid in contact_ids if cid not in reuse])
+    bases: dict[str, RecentRead] = {}
+    for contact_id, entry in reuse.items():
+        if records is not None and contact_id in records:  # missing: deleted in the CRM
+            found[contact_id] = ContactInput(contact=records[contact_id], deals=entry.data.deals,
+                                             interactions=entry.data.interactions)
+            bases[contact_id] = entry
+    return found, bases
+
+
+def _stale(state: ContactAnalysis | None, read_at: datetime, base: RecentRead | None) -> str | None:
+    """Whether a result read at ``read_at`` may replace the stored analysis: None if it may; DROP when the
+    stored one is newer in every part; REREAD when neither is wholly newer (read the contact again in full)."""
+    stored_at = as_utc(state.read_at) if state is not None and state.read_at is not None else None
+    if base is not None:
+        # Built on an earlier read's history: only valid on top of the very analysis that read produced,
+        # or another worker's newer read (maybe of a new interaction) would be overwritten with older history.
+        return None if stored_at == base.read_at else REREAD
+    if stored_at is None or stored_at <= read_at:
+        return None
+    # A refresh that read the CRM after us has committed already (we waited on the CRM meanwhile). If it
+    # reused an older history than ours, our read may hold an interaction it lacks.
+    history = (state.profile or {}).get(HISTORY_READ_AT) if state is not None else None
+    return REREAD if history and as_utc(datetime.fromisoformat(history)) < read_at else DROP
 
 
 # -- flush_writes -------------------------------------------------------------------------
@@ -530,6 +589,7 @@ def forget_contact(rt: Runtime, connection_id: int, contact_id: str, *, record_g
                                                          table.contact_id == contact_id))
             removed += result.rowcount or 0
     rt.queue.forget_contact(connection_id, contact_id)
+    rt.recent_reads.drop(connection_id, contact_id)
     log.info("forgot contact %s on connection %s (%d rows)", contact_id, connection_id, removed)
     return removed
 

@@ -23,6 +23,7 @@ from .crypto import SecretBox
 from .errors import SettingsError
 from .preflight import prepare_schema
 from .queue import JobQueue
+from .recent_reads import RecentReads
 from .redis_conn import EmbeddedRedis, connect
 from .registry import get_platform
 from .store import Store
@@ -42,6 +43,7 @@ class _CachedAdapter:
     stamp: bytes | None  # the connection's Redis stamp then (bumped by connection_changed)
     checked: float  # monotonic time of the last row read
     adapter: CRMAdapter
+    account: tuple[str, str | None]  # platform and account id: a token refresh keeps them, a new connect may not
 
 
 class Runtime:
@@ -68,6 +70,7 @@ class Runtime:
         # One adapter per connection per process, rebuilt when the connection row changes: logins and
         # tokens are reused across jobs (Salesforce limits logins per user per hour).
         self._adapters: dict[int, _CachedAdapter] = {}
+        self.recent_reads = RecentReads()  # contacts' histories this process read lately (recent_reads.py)
         self._calls_seen: dict[int, tuple[int, int]] = {}  # connection -> (adapter identity, calls counted)
 
     @property
@@ -104,12 +107,16 @@ class Runtime:
                                        fields=self.cem_fields),
                        call_gate=self.queue.budget.gate(connection_id))
         adapter = get_platform(row.platform).adapter_class()(info)
-        self._adapters[connection_id] = _CachedAdapter(row.updated_at, stamp, time.monotonic(), adapter)
+        if cached is not None and cached.account != (row.platform, row.account_id):
+            self.recent_reads.drop(connection_id)  # the connection now reaches another account: read it afresh
+        self._adapters[connection_id] = _CachedAdapter(row.updated_at, stamp, time.monotonic(), adapter,
+                                                     (row.platform, row.account_id))
         return adapter
 
     def connection_changed(self, connection_id: int) -> None:
         """The connection was stopped or resumed (new credentials): every process re-reads its row at its next job."""
         self._adapters.pop(connection_id, None)
+        self.recent_reads.drop(connection_id)
         self.redis.incr(self.queue.keys.connection_stamp(connection_id))
 
     def _connection_stamp(self, connection_id: int) -> bytes | None:

@@ -120,6 +120,16 @@ class TestDynamicsReceiver(WebhookSecuritySuite):
         [event] = sink.events
         assert (event.kind, event.object_type, event.contact_ids) == ("interaction.changed", "email", (CONTACT,))
 
+    def test_only_an_update_of_the_contact_is_a_record_only_change(self) -> None:
+        scopes = {}
+        for message, entity, record in (("Update", "contact", CONTACT), ("Create", "contact", CONTACT),
+                                        ("Merge", "contact", CONTACT), ("Update", "email", EMAIL)):
+            body = json.dumps(context(message, entity, record)).encode()
+            [event] = DynamicsReceiver().parse(self.signed_request(body, SECRET))
+            scopes[(message, entity)] = event.record_only
+        assert scopes == {("Update", "contact"): True, ("Create", "contact"): False, ("Merge", "contact"): False,
+                          ("Update", "email"): False}
+
     def test_retry_of_the_same_job_dedupes_but_new_jobs_do_not(self) -> None:
         first = DynamicsReceiver().parse(self.signed_request(self.valid_body(), SECRET))[0]
         again = DynamicsReceiver().parse(self.signed_request(self.valid_body(), SECRET))[0]

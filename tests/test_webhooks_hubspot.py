@@ -180,6 +180,8 @@ class TestHubSpotReceiver(WebhookSecuritySuite):
             ("contact.created", "contact", "606", ("606",)),
             ("contact.changed", "contact", "10", ("10",)),
         ]
+        # only a contact property edit leaves the contact's interactions and deals as they were (a merge does not)
+        assert [e.object_id for e in self.parse(batch) if e.record_only] == ["2"]
 
     def test_event_fields(self) -> None:
         [e] = self.parse([event("contact.creation", 106500991877, event_id=3944863254, occurred_at=1742175136625,

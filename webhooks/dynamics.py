@@ -180,6 +180,7 @@ class DynamicsReceiver(WebhookReceiver):
             platform=self.platform, event_id=self._event_id(context, organization_id, record_id, message),
             kind=kind, object_type=object_type, object_id=record_id, occurred_at=occurred.astimezone(UTC),
             account_id=organization_id, contact_ids=tuple(sorted(contacts)), actor=initiating or user,
+            record_only=object_type == "contact" and message.lower() == "update",  # not Merge, Create, Assign...
             raw={"MessageName": message, "PrimaryEntityName": entity_name, "Depth": depth,
                  "Mode": context.get("Mode"), "Stage": context.get("Stage"),
                  "CorrelationId": context.get("CorrelationId"), "UserId": user,

@@ -39,6 +39,9 @@ class ChangeEvent:
     contact_ids: tuple[str, ...] = ()  # contacts known to be affected, when the payload says so
     actor: str | None = None  # who made the change (app id, user id) for loop prevention
     own_write: bool = False  # set by the receiver when the change is the connector's own
+    # Only the contact record's own fields changed (a property edit): its interactions and deals are as they
+    # were, so a recent read of them may be reused (connector.recent_reads). False whenever unsure.
+    record_only: bool = False
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
     def to_dict(self) -> dict[str, Any]:
@@ -47,6 +50,7 @@ class ChangeEvent:
             "object_type": self.object_type, "object_id": self.object_id,
             "occurred_at": self.occurred_at.isoformat(), "account_id": self.account_id,
             "contact_ids": list(self.contact_ids), "actor": self.actor, "own_write": self.own_write,
+            "record_only": self.record_only,
         }
 
     @classmethod
@@ -56,5 +60,5 @@ class ChangeEvent:
             object_type=data["object_type"], object_id=data["object_id"],
             occurred_at=datetime.fromisoformat(data["occurred_at"]), account_id=data.get("account_id"),
             contact_ids=tuple(data.get("contact_ids") or ()), actor=data.get("actor"),
-            own_write=bool(data.get("own_write")),
+            own_write=bool(data.get("own_write")), record_only=bool(data.get("record_only")),
         )

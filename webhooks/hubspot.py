@@ -208,6 +208,8 @@ class HubSpotReceiver(WebhookReceiver):
             platform=self.platform, event_id=event_id, kind=kind, object_type=object_type, object_id=object_id,
             occurred_at=occurred_at, account_id=portal_id, contact_ids=contact_ids,
             actor=str(actor) if actor is not None else None, raw=item,
+            # a contact property edit; a merge, restore or association change moves interactions too
+            record_only=object_type == "contact" and subscription_type.partition(".")[2] == "propertyChange",
         )
 
     # -- loop prevention ---------------------------------------------------------------

@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from cem_engine.model import ContactInput
+from cem_engine.model import ContactFacts, ContactInput
 
 from ..base import ContactPage, CRMAdapter, FieldUpdate, ProvisionReport, WriteResult
 from ..errors import ConfigurationError, NotFound
@@ -125,6 +125,9 @@ class HubSpotAdapter(CRMAdapter):
 
     def fetch_contacts(self, contact_ids: Sequence[str]) -> dict[str, ContactInput]:
         return self.reader.fetch_contacts(contact_ids)
+
+    def fetch_contact_records(self, contact_ids: Sequence[str]) -> dict[str, ContactFacts]:
+        return self.reader.fetch_contact_records(contact_ids)
 
     def contacts_for(self, object_type: str, object_id: str) -> list[str]:
         return self.reader.contacts_for(object_type, object_id)

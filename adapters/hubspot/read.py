@@ -14,7 +14,7 @@ from hubspot.crm.contacts import BatchReadInputSimplePublicObjectId, SimplePubli
 from hubspot.crm.objects import BatchReadInputSimplePublicObjectId as ObjectsBatchRead
 from hubspot.crm.objects import SimplePublicObjectId as ObjectsId
 
-from cem_engine.model import DEAL_STAGES, ContactInput, Interaction
+from cem_engine.model import DEAL_STAGES, ContactFacts, ContactInput, Interaction
 
 from ..base import ContactPage, chunked
 from ..errors import PermissionDenied
@@ -48,11 +48,7 @@ class ContactReader:
         Reading 50 contacts costs about 20 calls instead of about 650, which is what keeps a
         backfill inside HubSpot's 100-190 requests per 10 seconds.
         """
-        renewal = self.settings.get("renewal_date_property")
-        properties = list(mapping.CONTACT_PROPERTIES) + ([renewal] if renewal else [])
-        records = self.read_objects("contacts", contact_ids, properties)
-        owners = self._owner_names({str((r.get("properties") or {}).get("hubspot_owner_id") or "") for r in records})
-        contacts = {str(r["id"]): mapping.contact_facts(r, renewal, owners) for r in records}
+        contacts = self.fetch_contact_records(contact_ids)
         ids = list(contacts)
         interactions: dict[str, list[Interaction]] = {cid: [] for cid in ids}
         for engagement in mapping.ENGAGEMENT_TYPES:
@@ -75,6 +71,14 @@ class ContactReader:
             ordered = sorted(interactions[cid], key=lambda i: (i.occurred_at, i.id))
             result[cid] = ContactInput(contact=facts, deals=deals, interactions=tuple(ordered))
         return result
+
+    def fetch_contact_records(self, contact_ids: Sequence[str]) -> dict[str, ContactFacts]:
+        """The contacts' own properties: one batch read per 100 (plus the owners list when a new owner shows)."""
+        renewal = self.settings.get("renewal_date_property")
+        properties = list(mapping.CONTACT_PROPERTIES) + ([renewal] if renewal else [])
+        records = self.read_objects("contacts", contact_ids, properties)
+        owners = self._owner_names({str((r.get("properties") or {}).get("hubspot_owner_id") or "") for r in records})
+        return {str(r["id"]): mapping.contact_facts(r, renewal, owners) for r in records}
 
     def associated_ids(self, from_type: str, to_type: str, ids: Sequence[str]) -> dict[str, list[str]]:
         """v4 batch association read (1000 inputs a call), following per-input paging."""

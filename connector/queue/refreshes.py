@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 import redis
 
@@ -27,26 +27,41 @@ COLLECT_POLL = 0.2  # a collector that finds the window open waits at most this 
 # steady 200 events/s over 100 contacts, 2 rounds instead of 4 (bench.calls). New contacts keep the
 # short window, so the first field still shows within about FILL_WINDOW plus the refresh.
 SETTLE = 5.0
+# The pending flag's value: what the next refresh must read (RefreshCoalescer.request).
+RECORD, FULL = "r", "f"
 
 
 class RefreshCoalescer:
     def __init__(self, connection: redis.Redis, keys: QueueKeys, enqueue: Enqueue) -> None:
         self.redis, self.keys, self.enqueue = connection, keys, enqueue
 
-    def request(self, connection_id: int, contact_ids: Sequence[str]) -> int:
+    def request(self, connection_id: int, contact_ids: Sequence[str], record_only: Collection[str] = ()) -> int:
         """Queue one refresh per contact however many events arrive before it runs.
 
         New contacts wait in ``waiting:<conn>`` for one collector job, queued FILL_WINDOW after the
         first of them, which hands them out in the adapter's batch size: CRMs that send one webhook
         per record (Dataverse) still get batch reads, because everything that arrived while the
         collector waited goes together.
+        ``record_only``: those of the contacts whose change was to their own record's fields only
+        (ChangeEvent.record_only). The pending flag keeps the scope: RECORD while every change since the
+        last read was such an edit, FULL as soon as one was not (it may have moved interactions or deals).
         Returns how many contacts were newly queued.
         """
         pipe = self.redis.pipeline(transaction=False)
         unique = list(dict.fromkeys(contact_ids))
         for contact_id in unique:
-            pipe.set(self.keys.pending(connection_id, contact_id), 1, nx=True, ex=FLAG_TTL)
-        fresh = [cid for cid, was_set in zip(unique, pipe.execute(), strict=True) if was_set]
+            key = self.keys.pending(connection_id, contact_id)
+            scope = RECORD if contact_id in record_only else FULL
+            pipe.set(key, scope, nx=True, ex=FLAG_TTL)
+            if scope == FULL:
+                pipe.set(key, FULL, xx=True, keepttl=True)  # a waiting record-only refresh widens to a full one
+        answers = iter(pipe.execute())
+        fresh = []
+        for contact_id in unique:
+            if next(answers):
+                fresh.append(contact_id)
+            if contact_id not in record_only:
+                next(answers)
         if fresh:
             self.redis.sadd(self.keys.waiting(connection_id), *fresh)
             if not self._ensure_collector(connection_id):
@@ -111,10 +126,23 @@ class RefreshCoalescer:
             self._ensure_collector(connection_id)
         return len(out)
 
-    def started(self, connection_id: int, contact_ids: Sequence[str]) -> None:
-        # Cleared before reading the CRM so a change made during the read queues another refresh.
-        if contact_ids:
-            self.redis.delete(*(self.keys.pending(connection_id, cid) for cid in contact_ids))
+    def started(self, connection_id: int, contact_ids: Sequence[str]) -> set[str]:
+        """The refresh of these contacts begins; returns those whose changes since their last read were all
+        record-only edits (see ``request``). Contacts refreshed without a flag (reconcile, backfill, replay)
+        count as full.
+
+        The flags are read and cleared in one transaction before reading the CRM, so a change made during
+        the read queues another refresh and no scope set in between is lost.
+        """
+        if not contact_ids:
+            return set()
+        keys = [self.keys.pending(connection_id, cid) for cid in contact_ids]
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.mget(keys)
+        pipe.delete(*keys)
+        scopes, _ = pipe.execute()
+        return {cid for cid, scope in zip(contact_ids, scopes, strict=True) if scope is not None
+                and as_text(scope) == RECORD}
 
     def finished(self, connection_id: int, contact_ids: Sequence[str]) -> None:
         """Their refresh has committed: a change from now on settles for SETTLE before the next one."""
