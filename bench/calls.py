@@ -72,17 +72,11 @@ def run(platform: str, mode: str, *, events: int = 1000, contacts: int = 100, ra
     try:
         ids = world.contact_ids()
         naive = naive_calls_per_event(world, ids[0])
+        # A worker that finds a new Redis reconciles every connection first (connector.worker: data marker):
+        # ~10 searches plus a full read of recently modified contacts, which the events did not cause.
+        world.runtime.redis.set(world.runtime.queue.keys.data_marker, "bench")
         world.spawn_worker()
         time.sleep(1.0)  # the worker process imports and connects before the first event
-        # On a new Redis the worker first reconciles every connection (connector.worker: data marker), ~10
-        # searches that the events did not cause: they finish before counting starts.
-        marker = world.runtime.queue.keys.data_marker
-        deadline = time.monotonic() + 30
-        while not world.runtime.redis.exists(marker) and time.monotonic() < deadline:  # bounded
-            time.sleep(0.1)
-        for _ in range(2):  # the reconcile queues its refreshes through the collector's fill window
-            time.sleep(1.5)
-            world.drain(timeout=60, inline=False)
         first_call = len(world.sandbox.calls)
         started = time.monotonic()
         sent = 0

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, ClassVar
 
-from cem_engine.model import ContactInput
+from cem_engine.model import ContactFacts, ContactInput
 
 from ..base import ConnectionInfo, ContactPage, CRMAdapter, FieldUpdate, ProvisionReport, WriteResult
 from ..errors import NotFound
@@ -92,6 +92,9 @@ class DynamicsAdapter(CRMAdapter):
     def fetch_contacts(self, contact_ids: Sequence[str]) -> dict[str, ContactInput]:
         # ~8 queries per 100 contacts instead of ~7 per contact (adapters/bulk_read.py).
         return self.bulk_reader.read(contact_ids)
+
+    def fetch_contact_records(self, contact_ids: Sequence[str]) -> dict[str, ContactFacts]:
+        return self.bulk_reader.records(contact_ids)
 
     def contacts_for(self, object_type: str, object_id: str) -> list[str]:
         if object_type == "contact":

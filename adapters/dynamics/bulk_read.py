@@ -29,7 +29,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from cem_engine.model import ContactInput, Deal, Interaction
+from cem_engine.model import ContactFacts, ContactInput, Deal, Interaction
 
 from ..base import chunked
 from .client import WebApiClient
@@ -66,6 +66,16 @@ def party_filter(table: str, ids: Iterable[str]) -> str:
     return f"{table}_activity_parties/any(p:" + " or ".join(f"p/_partyid_value eq {i}" for i in ids) + ")"
 
 
+def _wanted(contact_ids: Sequence[str]) -> dict[str, str]:
+    """Lower-case GUID -> the id as the caller wrote it; ids that are not GUIDs cannot exist."""
+    wanted: dict[str, str] = {}
+    for contact_id in contact_ids:
+        key = str(contact_id).strip().lower()
+        if _GUID.match(key):
+            wanted.setdefault(key, str(contact_id))
+    return wanted
+
+
 def _lower(value: Any) -> str:
     return str(value or "").lower()
 
@@ -78,16 +88,25 @@ class BulkContactReader:
 
     def read(self, contact_ids: Sequence[str]) -> dict[str, ContactInput]:
         """The contacts that exist, keyed by the id as given; ids that are not GUIDs cannot exist."""
-        wanted: dict[str, str] = {}  # lower-case GUID -> the id as the caller wrote it
-        for contact_id in contact_ids:
-            key = str(contact_id).strip().lower()
-            if _GUID.match(key):
-                wanted.setdefault(key, str(contact_id))
-        keys = list(wanted)
+        wanted = _wanted(contact_ids)
         found: dict[str, ContactInput] = {}
-        for chunk in chunked(keys, MAX_IDS_PER_QUERY):
+        for chunk in chunked(list(wanted), MAX_IDS_PER_QUERY):
             found.update(self._chunk({k: wanted[k] for k in chunk}))
         return found
+
+    def records(self, contact_ids: Sequence[str]) -> dict[str, ContactFacts]:
+        """Only the contact rows (one query per MAX_IDS_PER_QUERY), keyed by the id as given."""
+        wanted = _wanted(contact_ids)
+        found: dict[str, ContactFacts] = {}
+        for chunk in chunked(list(wanted), MAX_IDS_PER_QUERY):
+            for key, row in self._contact_rows({k: wanted[k] for k in chunk}).items():
+                found[wanted[key]] = contact_facts(row, wanted[key])
+        return found
+
+    def _contact_rows(self, wanted: Mapping[str, str]) -> dict[str, dict[str, Any]]:
+        return {_lower(r.get("contactid")): r for r in self._rows("contacts", CONTACT_COLUMNS,
+                                                                  in_filter("contactid", wanted),
+                                                                  formatted_values=True)}
 
     def _rows(self, entity_set: str, select: str, filter_: str, orderby: str | None = None, *,
               formatted_values: bool = False) -> Rows:
@@ -96,9 +115,7 @@ class BulkContactReader:
                                      describe=f"read {entity_set} of a batch of contacts"))
 
     def _chunk(self, wanted: Mapping[str, str]) -> dict[str, ContactInput]:
-        contacts = {_lower(r.get("contactid")): r for r in self._rows("contacts", CONTACT_COLUMNS,
-                                                                      in_filter("contactid", wanted),
-                                                                      formatted_values=True)}
+        contacts = self._contact_rows(wanted)
         ids = [key for key in wanted if key in contacts]
         if not ids:
             return {}
