@@ -38,7 +38,8 @@ from webhooks.events import CONTACT_CHANGED, ChangeEvent
 REPO = Path(__file__).resolve().parents[1]
 PORTAL_ID, APP_ID = 62515, 1160452
 DEDUPE_IDS = 100_000
-ROUNDS = 3
+ROUNDS = 7  # alternating pairs; odd, so the median is one round's figure
+WARM_UP = 300  # deliveries per server before measuring, discarded
 
 
 def procfile_web(port: int, app: str) -> list[str]:
@@ -108,42 +109,56 @@ def bench_ingest(requests: int, concurrency: int, directory: Path, redis: Privat
                                       credentials={"access_token": "x"}, webhook_secrets=[secret],
                                       account_id=str(PORTAL_ID))
     results: dict[str, list[float]] = {"bare": [], "cem": []}
-    commands: list[float] = []
+    load_cpu: list[float] = []
+    commands: list[tuple[float, float]] = []
     offset = 0
+    # Both servers run for the whole measurement, each on its own port, and every round measures them
+    # back to back (the order flips each round): a round's ratio compares two runs seconds apart, so the
+    # shared machine's drift hits both alike. The connector's port is the one CEM_PUBLIC_URL names
+    # (signatures cover the URL); the idle server waits in select() and costs nothing meanwhile.
+    ports = {"bare": free_port(), "cem": port}
+    apps = {"bare": "bench._bare:app", "cem": "connector.app:create_app()"}
+    servers: dict[str, subprocess.Popen[bytes]] = {}
     try:
-        for rounds in range(ROUNDS):  # alternate, so drift in the shared machine's load hits both alike
-            for name, app in (("bare", "bench._bare:app"), ("cem", "connector.app:create_app()")):
-                server = subprocess.Popen(procfile_web(port, app), cwd=REPO, env=env, stdout=subprocess.DEVNULL,
-                                          stderr=subprocess.DEVNULL)
-                try:
-                    _wait_port(port, server)
-                    _load(port, _deliveries(secret, env["CEM_PUBLIC_URL"], connection_id, 100, offset), directory,
-                          concurrency)  # warm-up: imports, first connections
-                    offset += 100
-                    batch = _deliveries(secret, env["CEM_PUBLIC_URL"], connection_id, requests, offset)
-                    offset += requests
-                    runtime.redis.config_resetstat()
-                    outcome = _load(port, batch, directory, concurrency)
-                    stats = runtime.redis.info("commandstats")
-                    if outcome["statuses"].get("200", 0) != requests:
-                        raise RuntimeError(f"{name}: not every delivery accepted: {outcome['statuses']}")
-                    results[name].append(requests / outcome["seconds"])
-                    if name == "cem" and rounds == 0:
-                        # a script's inner calls count as commands too: report scripts and the rest apart
-                        scripts = sum(v["calls"] for k, v in stats.items() if k in ("cmdstat_evalsha", "cmdstat_eval"))
-                        total = sum(v["calls"] for k, v in stats.items() if k != "cmdstat_info")
-                        commands.append((scripts / requests, total / requests))
-                finally:
-                    server.terminate()
-                    server.wait(timeout=30)
+        for name, app in apps.items():
+            servers[name] = subprocess.Popen(procfile_web(ports[name], app), cwd=REPO,
+                                             env={**env, "PORT": str(ports[name])},
+                                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for name in apps:
+            _wait_port(ports[name], servers[name])
+        for name in apps:  # warm-up, discarded: imports, first connections, the connection-row cache
+            _load(ports[name], _deliveries(secret, env["CEM_PUBLIC_URL"], connection_id, WARM_UP, offset),
+                  directory, concurrency)
+            offset += WARM_UP
+        for rounds in range(ROUNDS):
+            for name in (("bare", "cem") if rounds % 2 == 0 else ("cem", "bare")):
+                batch = _deliveries(secret, env["CEM_PUBLIC_URL"], connection_id, requests, offset)
+                offset += requests
+                runtime.redis.config_resetstat()
+                outcome = _load(ports[name], batch, directory, concurrency)
+                stats = runtime.redis.info("commandstats")
+                if outcome["statuses"].get("200", 0) != requests:
+                    raise RuntimeError(f"{name}: not every delivery accepted: {outcome['statuses']}")
+                results[name].append(requests / outcome["seconds"])
+                load_cpu.append(outcome["cpu"] / outcome["seconds"])
+                if name == "cem" and not commands:
+                    # a script's inner calls count as commands too: report scripts and the rest apart
+                    scripts = sum(v["calls"] for k, v in stats.items() if k in ("cmdstat_evalsha", "cmdstat_eval"))
+                    total = sum(v["calls"] for k, v in stats.items() if k != "cmdstat_info")
+                    commands.append((scripts / requests, total / requests))
     finally:
+        for server in servers.values():
+            server.terminate()
+        for server in servers.values():
+            server.wait(timeout=30)
         runtime.close()
     bare, cem = statistics.median(results["bare"]), statistics.median(results["cem"])
     ratios = [c / b for b, c in zip(results["bare"], results["cem"], strict=True)]  # each round's own pair
     return [["bare Flask endpoint (baseline)", _spread(results["bare"], ",.0f"), "-", "1.00"],
             ["cem receiver: verify + parse + dedupe + enqueue", _spread(results["cem"], ",.0f"),
              f"{commands[0][0]:.2f} scripts, {commands[0][1]:.1f} commands",
-             f"{cem / bare:.2f}; per round {_spread(ratios, '.2f')}"]]
+             f"{cem / bare:.2f}; per round {_spread(ratios, '.2f')}"],
+            ["load generator (one process, its threads)", f"CPU {_spread(load_cpu, '.0%')} of one core", "-", "-"]]
 
 
 def _spread(values: list[float], fmt: str) -> str:
@@ -196,7 +211,7 @@ def _print(console: Console, title: str, columns: tuple[str, ...], rows: list[li
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.intake", description=__doc__.splitlines()[0])
-    parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--requests", type=int, default=2000, help="per server per round")
     parser.add_argument("--concurrency", type=int, default=8)
     args = parser.parse_args(argv or [])
     console = Console(width=None if sys.stdout.isatty() else 160)

@@ -250,3 +250,19 @@ def test_the_last_delivery_time_is_kept_for_status(queue: JobQueue) -> None:
     queue.deliveries.accept(987, [event("a")])
     last = queue.deliveries.last_delivery(987)
     assert last is not None and before - 1 <= last <= time.time() + 1
+
+
+def test_a_redelivery_in_the_next_bucket_is_still_a_duplicate(queue: JobQueue,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    from types import SimpleNamespace
+
+    from connector.queue import deliveries
+
+    now = [deliveries.BUCKET_SECONDS * 500_000.0]
+    monkeypatch.setattr(deliveries, "time", SimpleNamespace(time=lambda: now[0]))
+    assert queue.deliveries.accept(994, [event(f"b-{n}") for n in range(10_000)]) == 10_000  # its shards double
+    now[0] += deliveries.BUCKET_SECONDS
+    assert queue.deliveries.accept(994, [event("b-3"), event("b-9999"), event("new")]) == 1
+    meta = {k.decode() if isinstance(k, bytes) else k: v.decode() if isinstance(v, bytes) else v
+            for k, v in queue.redis.hgetall(queue.deliveries.keys.seen_meta(994)).items()}
+    assert meta["500001:s"] == "32" and meta["500001:n"] == "1"  # sized from the previous bucket's 10,000 ids

@@ -54,9 +54,13 @@ local flag_ttl, target, now = tonumber(ARGV[7]), tonumber(ARGV[8]), ARGV[9]
 if redis.call('LLEN', inbox) >= limit then return {-1, 0} end
 -- per bucket, the shard counts it has used ("16,32,64"): a bucket doubles its shards when one
 -- fills past target, and ids stay where they were put, so a lookup tries each count
+-- (one HMGET reads every bucket's counts and the two id tallies: Redis runs on the web process's cores)
+local fields = {(current - 1) .. ':n', current .. ':n'}
+for b = current - back, current do fields[#fields + 1] = b .. ':s' end
+local stored = redis.call('HMGET', meta, unpack(fields))
 local generations = {}
 for b = current - back, current do
-  local list = redis.call('HGET', meta, b .. ':s')
+  local list = stored[b - (current - back) + 3]
   if list then
     local counts = {}
     for s in string.gmatch(list, '%d+') do counts[#counts + 1] = tonumber(s) end
@@ -64,7 +68,7 @@ for b = current - back, current do
   end
 end
 if not generations[current] then
-  local previous = tonumber(redis.call('HGET', meta, (current - 1) .. ':n') or '0')
+  local previous = tonumber(stored[1] or '0')
   local s = 16
   while s * target < previous and s < 65536 do s = s * 2 end
   redis.call('HSET', meta, current .. ':s', tostring(s))
@@ -72,7 +76,7 @@ if not generations[current] then
 end
 redis.call('EXPIRE', meta, ttl)
 local latest = generations[current]
-local count = tonumber(redis.call('HGET', meta, current .. ':n') or '0')
+local count = tonumber(stored[2] or '0')
 local fresh = 0
 for i = 10, #ARGV, 3 do
   local digest, shard = ARGV[i], tonumber(ARGV[i + 1])
