@@ -7,6 +7,9 @@ out, and the bound counts the gaps the window itself enforces as budget left idl
 rolling measure: from the first accepted call to the last, the window's occupancy (calls in the last
 ``window`` seconds / ``limit``, capped at 1) sampled every 100 ms and averaged. A worker that calls
 whenever the window has room holds it full; one that stops calling while it analyses does not.
+``rolling bound`` divides the same calls by the most a rolling window accepts from the first accepted
+call to the last: ``limit x (floor(span / window) + 1)`` (one full window per started window), the
+bound the fluid formula should have been; it reads 100% only when every window started was spent.
 """
 
 from __future__ import annotations
@@ -36,6 +39,14 @@ class WindowRecorder:
             return answer
 
         limits.acquire = noting
+
+    def bound_used(self, since: float) -> float:
+        with self._lock:
+            calls = sorted(t for t in self.accepted if t >= since)
+        if not calls:
+            return 0.0
+        windows = int((calls[-1] - calls[0]) // self.window) + 1
+        return len(calls) / (self.limit * windows)
 
     def held(self, since: float) -> float:
         with self._lock:
