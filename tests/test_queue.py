@@ -162,8 +162,17 @@ def test_rounds_are_paced_to_the_crm_limit_unless_a_batch_is_full(queue: JobQueu
     # a round went out just now: the next part-full one waits for the pace, not just the fill window
     assert queue.refreshes.window_left(998, pace=30.0, batch=2) > refreshes.FILL_WINDOW
     assert queue.refreshes.window_left(998, pace=0.0, batch=2) <= refreshes.FILL_WINDOW
-    queue.refreshes.request(998, ["3"])  # a full batch waits: pacing would not make its round cheaper
-    assert queue.refreshes.window_left(998, pace=30.0, batch=2) <= refreshes.FILL_WINDOW
+    queue.refreshes.request(998, ["3"])  # a full batch waits: waiting would not make its round cheaper
+    assert queue.refreshes.window_left(998, pace=30.0, batch=2) == 0  # neither the pace nor the fill window
+
+
+def test_a_full_batch_goes_without_waiting_out_the_fill_window(queue: JobQueue) -> None:
+    from connector.queue import refreshes
+
+    queue.refreshes.request(999, ["1"])
+    assert 0 < queue.refreshes.window_left(999, batch=2) <= refreshes.FILL_WINDOW
+    queue.refreshes.request(999, ["2"])  # a backfill's page of ids is a full batch: the CRM's window idled a second
+    assert queue.refreshes.window_left(999, batch=2) == 0
 
 
 def test_dirty_contacts_stay_marked_until_written(queue: JobQueue) -> None:

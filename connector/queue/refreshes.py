@@ -74,14 +74,18 @@ class RefreshCoalescer:
         The fill window, and ``pace`` (CRMAdapter.refresh_interval) after the previous hand-out: at a
         short rate limit, rounds of ~20 calls every second ran into the wall after a few seconds and then
         every contact waited on the budget (20 new contacts/s at HubSpot's 100 calls / 10 s: p95 6.5-7.5 s);
-        paced, rounds come every ~2 s with more contacts each. A full batch is not paced (waiting would
-        not make its round cheaper), but still waits out the fill window.
+        paced, rounds come every ~2 s with more contacts each. A full batch waits for neither (waiting
+        would not make its round cheaper): it used to wait out the fill window, which left the CRM's
+        window idle for a second at the start of every backfill (a page of 100 ids is a full batch).
         """
         now = time.time()
         opened, last = self.redis.mget(self.keys.collect(connection_id), self._handed_at_key(connection_id))
+        full = self.redis.scard(self.keys.waiting(connection_id)) >= batch
+        if full and (opened is None or float(opened) <= now):  # a collector deferred for settling still waits
+            return 0.0
         left = max(0.0, FILL_WINDOW - (now - float(opened))) if opened else 0.0
         paced = float(last) + pace - now if pace > 0 and last is not None else 0.0
-        if paced > left and self.redis.scard(self.keys.waiting(connection_id)) < batch:
+        if paced > left and not full:
             left = paced
         return left
 
