@@ -33,7 +33,7 @@ from webhooks.events import CONTACT_DELETED, ChangeEvent
 from .connections import NeedsReconnect, clear_needs_reconnect, list_connections, mark_needs_reconnect
 from .journey_display import build_display
 from .queue import WriteLedger
-from .queue.refreshes import COLLECT_POLL, REFRESH_BATCH
+from .queue.refreshes import COLLECT_POLL, COLLECT_REFRESHES, REFRESH_BATCH
 from .recent_reads import RecentRead
 from .retry import retry_delay, will_retry
 from .runtime import Runtime, get_runtime
@@ -228,7 +228,8 @@ def collect_refreshes(connection_id: int) -> int:
         batch, pace = REFRESH_BATCH, 0.0  # the refresh jobs return at once; `connect` reconciles
     left = coalescer.window_left(connection_id, pace, batch)
     if left > 0:  # the fill window is open (or the last round too recent): wait a little, then let other work go first
-        time.sleep(min(left, COLLECT_POLL))
+        if not rt.queue.work_waiting_besides(COLLECT_REFRESHES):  # sleeping ahead of queued rounds idled the CRM
+            time.sleep(min(left, COLLECT_POLL))
         if coalescer.window_left(connection_id, pace, batch) > 0:
             coalescer.collect_later(connection_id)
             return 0

@@ -275,3 +275,12 @@ def test_a_redelivery_in_the_next_bucket_is_still_a_duplicate(queue: JobQueue,
     meta = {k.decode() if isinstance(k, bytes) else k: v.decode() if isinstance(v, bytes) else v
             for k, v in queue.redis.hgetall(queue.deliveries.keys.seen_meta(994)).items()}
     assert meta["500001:s"] == "32" and meta["500001:n"] == "1"  # sized from the previous bucket's 10,000 ids
+
+
+def test_a_collector_sees_whether_other_work_waits_behind_it(queue: JobQueue) -> None:
+    from connector.queue.keys import COLLECT_REFRESHES
+
+    queue.refreshes.request(990, ["1"])  # queues a collector, alone
+    assert not queue.work_waiting_besides(COLLECT_REFRESHES)  # it may wait out its window in place
+    queue.refreshes.hand_out(990)  # a refresh round is queued: waiting in place would idle the CRM's window
+    assert queue.work_waiting_besides(COLLECT_REFRESHES)

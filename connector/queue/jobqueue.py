@@ -58,6 +58,13 @@ class JobQueue:
             if _names(job.args[1:], contact_id):
                 registry.remove(job, delete_job=True)
 
+    def work_waiting_besides(self, function: str, look: int = 3) -> bool:
+        """One of the next ``look`` queued jobs runs something other than ``function`` (a dotted name)."""
+        try:
+            return any(job.func_name != function for job in self.rq.get_jobs(0, look - 1))
+        except (redis.RedisError, ValueError):  # a job that no longer loads: assume nothing waits
+            return False
+
     def depth(self) -> dict[str, int]:
         return {
             "queued": self.rq.count,
