@@ -4,7 +4,9 @@ Each run is a whole loopback connector (``tests.faults.world.World``: private Re
 worker process, the sandbox CRM with its limits opened wide so calls measure work, not waiting).
 The CRM's own sender fires the events; every HTTP call the sandbox answers while they are processed
 is counted (reads, writes, token calls). The baseline beside it is the naive cost measured on the same
-sandbox: one single-contact read (``fetch_contact``) plus one write call per event.
+sandbox: one single-contact read (``fetch_contact``) plus one write call per event. The connector has
+read none of the contacts before the first event, so its first round reads them in full; later property
+edits of the same contacts are record-only reads (docs/architecture.md, "Record-only refresh").
 
     python -m bench.calls [--platform NAME ...] [--events N] [--contacts N] [--rate R]
 
