@@ -331,7 +331,8 @@ def _read_contacts(adapter: CRMAdapter, contact_ids: list[str],
     records = adapter.fetch_contact_records(list(reuse)) if reuse else None
     if records is None:
         reuse = {}
-    found = adapter.fetch_contacts([cid for cid in contact_ids if cid not in reuse])
+    rest = [cid for cid in contact_ids if cid not in reuse]
+    found = adapter.fetch_contacts(rest) if rest else {}  # all record-only: no full read (HubSpot's thread pool)
     bases: dict[str, RecentRead] = {}
     for contact_id, entry in reuse.items():
         if records is not None and contact_id in records:  # missing: deleted in the CRM
