@@ -33,6 +33,7 @@ T = TypeVar("T")
 # ``gate(calls, window)``: 0 when a call may go now (and it is counted), else seconds until the
 # connection's rolling window has room (``ConnectionInfo.call_gate``).
 Gate = Callable[[int, float], float]
+UNGATED = 2**31  # a limit no window reaches: the gate counts the call and never refuses it
 MAX_GATE_WAITS = 50  # bound on waiting for the shared window before handing the wait to the job layer
 
 
@@ -70,6 +71,11 @@ class ApiClient:
         """The published limit the shared budget paces on (the platform's consts, or what the CRM reports)."""
         return None
 
+    def counting_window(self) -> float | None:
+        """While ``call_limit()`` is unknown (before a process's first response): the window the limit will
+        have, so that the call, ungated, is still counted in the shared window (None: not counted)."""
+        return None
+
     # -- the rules around every call -----------------------------------------------------------
     def call(self, send: Callable[[], T]) -> T:
         """Run one request (``send``) with pacing, counting, one credential renewal and bounded retries."""
@@ -100,8 +106,16 @@ class ApiClient:
         Short waits are slept here; a wait past ``max_inline_wait`` goes to the job layer as ``RateLimited``
         (the job is retried then), so a worker is never parked for long on one connection.
         """
-        limit = self.call_limit() if self.gate is not None else None
-        if limit is None or self.gate is None:
+        if self.gate is None:
+            return
+        limit = self.call_limit()
+        if limit is None:
+            # Ungated, but counted: the CRM counts it, so the others' gate must too. Uncounted, the first
+            # calls of a new process (the CLI's, a fresh worker's 4 parallel reads) let the shared window
+            # admit calls the CRM then refused with 429 (bench.backfill: 2 of every window's first calls).
+            window = self.counting_window()
+            if window is not None:
+                self.gate(UNGATED, window)
             return
         wait = 0.0
         for _ in range(MAX_GATE_WAITS):

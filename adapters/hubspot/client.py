@@ -101,8 +101,10 @@ class HubSpotClient(ApiClient):
         reported = int(self.usage.get("limit") or 0)
         if not reported:
             return None
-        return CallLimit(reported, (self.usage.get("interval_ms") or BURST_LIMIT.window * 1000) / 1000.0,
-                         BURST_LIMIT.name)
+        return CallLimit(reported, self.counting_window(), BURST_LIMIT.name)
+
+    def counting_window(self) -> float:
+        return (self.usage.get("interval_ms") or BURST_LIMIT.window * 1000) / 1000.0
 
     def _pace_locally(self) -> None:
         """Without the shared budget (one-off clients): pace on our own calls and the last reported usage.

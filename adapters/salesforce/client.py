@@ -125,6 +125,9 @@ class SalesforceClient(ApiClient):
         ceiling = budget_ceiling(self.settings.get("daily_api_budget"), self.org_usage().limit)
         return CallLimit(ceiling, DAILY_ALLOCATION.window, DAILY_ALLOCATION.name) if ceiling else None
 
+    def counting_window(self) -> float:
+        return DAILY_ALLOCATION.window
+
     # -- calls --------------------------------------------------------------------------------
     def run(self, operation: Callable[[Salesforce], T], describe: str) -> T:
         """Run one API call (``operation`` on the simple-salesforce client) with the base client's rules."""
