@@ -150,3 +150,17 @@ def test_status_names_a_redis_database_out_of_range(tmp_path: Path) -> None:
     result = cli(tmp_path, "status", REDIS_URL="redis://127.0.0.1:6379/99")
     assert result.returncode == 1
     assert "has no database 99" in " ".join(result.stdout.split())
+
+
+def test_a_record_through_logger_and_handler_filters_is_redacted_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """install_redaction puts the filter on gunicorn.access and on its handler: one rewrite per access line."""
+    import connector.logs as logs
+
+    calls: list[str] = []
+    real = logs.redact
+    monkeypatch.setattr(logs, "redact", lambda text: calls.append(text) or real(text))
+    record = logging.LogRecord("gunicorn.access", logging.INFO, __file__, 1, "%s %s",
+                               ("GET /webhooks/salesforce/1?token=abc HTTP/1.1", "200"), None)
+    assert RedactSecrets().filter(record) and RedactSecrets().filter(record)
+    assert record.getMessage() == "GET /webhooks/salesforce/1?token=[redacted] HTTP/1.1 200"
+    assert len(calls) == 3  # the message and the two arguments, once each
