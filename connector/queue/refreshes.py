@@ -79,8 +79,11 @@ class RefreshCoalescer:
         window idle for a second at the start of every backfill (a page of 100 ids is a full batch).
         """
         now = time.time()
-        opened, last = self.redis.mget(self.keys.collect(connection_id), self._handed_at_key(connection_id))
-        full = self.redis.scard(self.keys.waiting(connection_id)) >= batch
+        pipe = self.redis.pipeline(transaction=False)  # one round trip: the collector polls this
+        pipe.mget(self.keys.collect(connection_id), self._handed_at_key(connection_id))
+        pipe.scard(self.keys.waiting(connection_id))
+        (opened, last), waiting = pipe.execute()
+        full = waiting >= batch
         if full and (opened is None or float(opened) <= now):  # a collector deferred for settling still waits
             return 0.0
         left = max(0.0, FILL_WINDOW - (now - float(opened))) if opened else 0.0
