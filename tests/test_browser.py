@@ -117,13 +117,23 @@ def _screenshot(driver: Any, name: str) -> Path:
 
 def _submit(driver: Any, element: Any) -> None:
     """Click something that loads a new page, and wait for that page (not the old one's text)."""
+    from selenium.common.exceptions import WebDriverException
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support import expected_conditions
     from selenium.webdriver.support.ui import WebDriverWait
 
-    old = driver.find_element(By.TAG_NAME, "html")
+    old = driver.find_element(By.TAG_NAME, "html").id
+
+    # The new document's root, not the old root's staleness: asked about the old node mid-navigation,
+    # Chromium sometimes answers "Node with given id does not belong to the document" as an unknown
+    # error instead of a stale element, which staleness_of lets through (a CI failure).
+    def new_page(d: Any) -> bool:
+        try:
+            return bool(d.find_element(By.TAG_NAME, "html").id != old)
+        except WebDriverException:  # between documents: ask again
+            return False
+
     element.click()
-    WebDriverWait(driver, 15).until(expected_conditions.staleness_of(old))
+    WebDriverWait(driver, 15).until(new_page)
 
 
 def _visible_text(driver: Any) -> str:
